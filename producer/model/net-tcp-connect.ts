@@ -1,0 +1,69 @@
+// The NetTCPConnect record: the one definition of what conntrail publishes.
+// The TypeScript type is derived from NET_TCP_CONNECT_SHAPE, and a test checks
+// schemas/NetTCPConnect.avsc (and the ECS encoder) against the same shape, so the
+// three cannot drift apart.
+
+/** Leaf kinds a field can have; `?` marks a nullable field (Avro ["null", T], default null). */
+type LeafKind = 'string' | 'int' | 'long' | 'timestamp-micros' | 'string[]' | 'string?' | 'int?';
+type Shape = { readonly [field: string]: LeafKind | Shape };
+
+export const NET_TCP_CONNECT_SHAPE = {
+  /** Unique id of this event (UUID v4), for deduplication downstream. */
+  eventId: 'string',
+  /** Always "NetTCPConnect". */
+  eventName: 'string',
+  /** When connect() was called: kernel boot-clock time converted to wall clock, microseconds since the epoch. */
+  timestamp: 'timestamp-micros',
+  host: {
+    /** Host name (config host.name). */
+    name: 'string',
+    /** /etc/machine-id, empty if the host has none. */
+    machineId: 'string',
+    /** Kernel boot id (/proc/sys/kernel/random/boot_id): pid and cgroup ids are unique only within one boot. */
+    bootId: 'string',
+  },
+  process: {
+    /** Process id (thread group id) that called connect(). */
+    pid: 'int',
+    /** Thread id that called connect(). */
+    tid: 'int',
+    /** Parent process id; null when the process exited before it was read. */
+    ppid: 'int?',
+    /** Real user id. */
+    uid: 'long',
+    /** Real group id. */
+    gid: 'long',
+    /** Task command name (comm, at most 15 bytes). */
+    comm: 'string',
+    /** Executable path; null when the process exited before it was read. */
+    exe: 'string?',
+    /** cgroup v2 id of the process. */
+    cgroupId: 'long',
+    /** Container id found in the process's cgroup path (docker, containerd, cri-o, podman); null outside containers. */
+    containerId: 'string?',
+  },
+  /** Network namespace cookie of the socket (the DNS cache is scoped by it). */
+  netnsCookie: 'long',
+  /** Destination IP address, canonical text; IPv4-mapped IPv6 addresses are shown as IPv4. */
+  dstIP: 'string',
+  /** Destination port. */
+  dstPort: 'int',
+  /** Address family of the socket: "AF_INET" or "AF_INET6". */
+  family: 'string',
+  /** DNS names that resolved to dstIP in replies seen before the connect: question name first, then the CNAME chain; [] when none. */
+  results: 'string[]',
+  /** Probe that captured the connect: lsm, fentry, kprobe, cgroup or tracepoint. */
+  probe: 'string',
+} as const satisfies Shape;
+
+type LeafType<K> = K extends 'string' ? string
+  : K extends 'int' | 'long' | 'timestamp-micros' ? number
+  : K extends 'string[]' ? string[]
+  : K extends 'string?' ? string | null
+  : K extends 'int?' ? number | null
+  : never;
+type FromShape<S> = { [F in keyof S]: S[F] extends LeafKind ? LeafType<S[F]> : FromShape<S[F]> };
+
+export type NetTCPConnect = FromShape<typeof NET_TCP_CONNECT_SHAPE>;
+export type NetTCPConnectShape = Shape;
+export type { LeafKind };
