@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import convict from 'convict';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { configSchema, PROBE_NAMES } from './schema.ts';
 
 type Widen<T> = T extends string ? T : T extends number ? number : T extends boolean ? boolean : T;
@@ -117,7 +118,7 @@ function explain(message: string, rawValue: (key: string) => string, sensitive: 
     const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
     if (undeclared) {
       const key = undeclared[1] as string;
-      return `unknown config key "${key}" (value ${rawValue(key)}): not a conntrail setting; \`conntrail config --schema\` lists them`;
+      return `unknown config key "${key}" (value ${rawValue(key)}): not a conntrail setting; \`conntrail config --reference\` lists them`;
     }
     const m = /^([\w.]+): (.*?)(?:: value was .*)?$/.exec(line);
     if (!m) return line;
@@ -155,11 +156,13 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       const code = (err as NodeJS.ErrnoException).code;
       throw new ConfigError(`config file ${options.file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`config file ${options.file}: not valid JSON: ${(err as Error).message}`);
+    // JSONC: comments and trailing commas allowed, so example files can explain themselves.
+    const errors: ParseError[] = [];
+    const parsed: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
+    if (errors.length > 0) {
+      const first = errors[0] as ParseError;
+      const line = text.slice(0, first.offset).split('\n').length;
+      throw new ConfigError(`config file ${options.file}: not valid JSON at line ${line}: ${printParseErrorCode(first.error)}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new ConfigError(`config file ${options.file}: expected a JSON object at the top level`);

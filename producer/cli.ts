@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// conntrail's command line. User errors (bad config, unreachable registry,
+// missing privileges) print one line and exit non-zero; only bugs show a stack.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type LoadedConfig } from './config/load.ts';
+import { configReferenceMarkdown } from './config/reference.ts';
+
+const USAGE = `usage: conntrail <command> [--config <file>]
+
+commands:
+  run                       capture connects, enrich, publish to Kafka (default)
+  config                    print the effective configuration (secrets masked)
+  config --reference        print the configuration reference (Markdown)
+  schema register           register schemas/NetTCPConnect.avsc under the configured subject
+  schema check              check the bundled schema against the registry's latest version
+  schema list               list the subject's registered versions
+
+Without kafka.brokers set, run and schema use the local stack (stack/stack.sh), starting it if needed.
+Every config key can be set as CONNTRAIL_<KEY>; see docs/configuration.md.`;
+
+/** An error the user can fix: shown as one line, no stack trace. */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`conntrail: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        reference: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const [command = 'run', sub] = positionals;
+  const configFile = values.config ?? process.env.CONNTRAIL_CONFIG;
+  const load = (): LoadedConfig => loadConfig({ file: configFile });
+
+  switch (command) {
+    case 'config': {
+      if (values.reference) {
+        process.stdout.write(configReferenceMarkdown());
+        return;
+      }
+      process.stdout.write(load().printable() + '\n');
+      return;
+    }
+    case 'run': {
+      const { config } = load();
+      const { runPipeline } = await import('./run.ts');
+      await runPipeline(config);
+      return;
+    }
+    case 'schema': {
+      if (sub !== 'register' && sub !== 'check' && sub !== 'list') fail(`schema: expected register, check or list, got ${JSON.stringify(sub ?? '')}`);
+      const { config } = load();
+      const { schemaCommand } = await import('./schema-command.ts');
+      process.exitCode = await schemaCommand(sub, config);
+      return;
+    }
+    default:
+      fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(`bad config: ${err.message}`);
+  if (err instanceof Error && isUserFacing(err)) fail(err.message, 1);
+  process.stderr.write(`conntrail: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(70);
+});
+
+/** Named errors from the pipeline's stages that describe a user-fixable problem. */
+function isUserFacing(err: Error): boolean {
+  return err instanceof UserError || (err as { userFacing?: boolean }).userFacing === true ||
+    ['AttachError', 'BuildMissingError', 'RegistryUnavailableError', 'SchemaIncompatibleError', 'TopicMissingError', 'StackError', 'KafkaUnavailableError'].includes(err.name);
+}
