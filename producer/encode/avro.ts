@@ -1,0 +1,130 @@
+// Avro encoding in the Confluent wire format: byte 0 (magic), the schema id as a
+// 4-byte big-endian integer, then the Avro binary body. The schema id is resolved
+// once at startup (producer/registry); encoding is then synchronous avsc
+// Type.encode into a reusable slab, with no per-record promise or copy.
+import fs from 'node:fs';
+import avsc from 'avsc';
+import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
+import type { RecordEncoder } from './types.ts';
+
+/** The schema file bundled with conntrail. */
+export const SCHEMA_FILE = new URL('../../schemas/NetTCPConnect.avsc', import.meta.url);
+/** Full name of the record (namespace.name), used by the record subject strategies. */
+export const RECORD_FULL_NAME = 'io.conntrail.NetTCPConnect';
+
+export const MAGIC_BYTE = 0;
+/** Magic byte + 4-byte schema id. */
+export const WIRE_HEADER_BYTES = 5;
+
+/** JSON of an Avro record schema (the subset conntrail uses). */
+export interface AvroRecordSchema {
+  type: 'record';
+  name: string;
+  namespace?: string;
+  doc?: string;
+  fields: AvroField[];
+}
+export interface AvroField {
+  name: string;
+  type: unknown;
+  doc?: string;
+  default?: unknown;
+}
+
+export interface BundledSchema {
+  /** The file's text, as registered. */
+  readonly text: string;
+  readonly json: AvroRecordSchema;
+  /** avsc type built from it. */
+  readonly type: avsc.Type;
+}
+
+let bundled: BundledSchema | undefined;
+/** Reads and parses schemas/NetTCPConnect.avsc (once per process). */
+export function loadBundledSchema(): BundledSchema {
+  if (bundled) return bundled;
+  const text = fs.readFileSync(SCHEMA_FILE, 'utf8');
+  const json = JSON.parse(text) as AvroRecordSchema;
+  bundled = { text, json, type: avroType(json) };
+  return bundled;
+}
+
+/** avsc type for a schema (JSON object or text), with the options conntrail uses everywhere. */
+export function avroType(schema: unknown): avsc.Type {
+  const parsed = typeof schema === 'string' ? JSON.parse(schema) : schema;
+  return avsc.Type.forSchema(parsed as avsc.Schema, { wrapUnions: false });
+}
+
+/** Thrown when a buffer is not in the Confluent wire format. */
+export class WireFormatError extends Error {
+  override name = 'WireFormatError';
+}
+
+/** Splits a Confluent-framed message into its schema id and Avro body (a view, no copy). */
+export function readWireFrame(buf: Buffer): { schemaId: number; body: Buffer } {
+  if (buf.length < WIRE_HEADER_BYTES || buf[0] !== MAGIC_BYTE) {
+    throw new WireFormatError(`not a Confluent-framed Avro message (length ${buf.length}, first byte ${buf[0]})`);
+  }
+  return { schemaId: buf.readUInt32BE(1), body: buf.subarray(WIRE_HEADER_BYTES) };
+}
+
+export interface AvroEncoderOptions {
+  /**
+   * Bytes of each slab the records are encoded into; a record's value is a view
+   * into the slab (one allocation per slab, not per record). A slab stays in
+   * memory while any of its records is queued. Default 64 KiB.
+   */
+  slabBytes?: number;
+}
+
+/**
+ * Synchronous Avro encoder for one writer schema and its registry id.
+ * Throws (from avsc) when a record does not fit the schema.
+ */
+export class AvroEncoder implements RecordEncoder {
+  readonly format = 'avro' as const;
+  readonly schemaId: number;
+  readonly type: avsc.Type;
+  readonly #slabBytes: number;
+  #slab: Buffer;
+  #pos = 0;
+
+  /** `type` defaults to the bundled schema; pass the registered writer schema when it differs. */
+  constructor(schemaId: number, type: avsc.Type = loadBundledSchema().type, options: AvroEncoderOptions = {}) {
+    if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0xffffffff) {
+      throw new RangeError(`schema id must be a 32-bit unsigned integer, got ${schemaId}`);
+    }
+    this.schemaId = schemaId;
+    this.type = type;
+    this.#slabBytes = Math.max(options.slabBytes ?? 64 * 1024, 256);
+    this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes);
+  }
+
+  encode(r: NetTCPConnect): Buffer {
+    let slab = this.#slab;
+    let start = this.#pos;
+    if (slab.length - start < 64) {
+      slab = this.#newSlab(this.#slabBytes);
+      start = 0;
+    }
+    let end = this.type.encode(r, slab, start + WIRE_HEADER_BYTES);
+    if (end < 0) {
+      // Did not fit: -end bytes were missing. Encode again into a fresh slab big enough.
+      const need = slab.length - start - end + WIRE_HEADER_BYTES;
+      slab = this.#newSlab(Math.max(this.#slabBytes, need));
+      start = 0;
+      end = this.type.encode(r, slab, WIRE_HEADER_BYTES);
+      if (end < 0) throw new Error('avro encode: record did not fit its computed size');
+    }
+    slab[start] = MAGIC_BYTE;
+    slab.writeUInt32BE(this.schemaId, start + 1);
+    this.#pos = end;
+    return slab.subarray(start, end);
+  }
+
+  #newSlab(bytes: number): Buffer {
+    this.#slab = Buffer.allocUnsafeSlow(bytes);
+    this.#pos = 0;
+    return this.#slab;
+  }
+}

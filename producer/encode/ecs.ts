@@ -1,0 +1,116 @@
+// ECS JSON encoding: one Elastic Common Schema document per Kafka message, for
+// Filebeat / Elastic Agent (kafka input + ndjson parser) and any JSON consumer.
+//
+// Mapping (every field of NET_TCP_CONNECT_SHAPE appears, see ECS_FIELD_MAP):
+//   @timestamp          timestamp, ISO 8601 UTC with microseconds ("2025-01-02T03:04:05.123456Z")
+//   event.kind          "event"
+//   event.category      ["network"]
+//   event.type          ["connection", "start"]
+//   event.action        "connection-attempted" (connect() was called; whether it succeeded is not known)
+//   event.id            eventId
+//   event.module        "conntrail"
+//   event.dataset       "conntrail.net_tcp_connect"
+//   event.provider      probe (lsm, fentry, kprobe, cgroup, tracepoint)
+//   network.direction   "egress"
+//   network.transport   "tcp", network.iana_number "6"
+//   network.type        "ipv6" when dstIP is IPv6 text, else "ipv4" (an AF_INET6 socket connecting to
+//                       an IPv4-mapped address sends IPv4; the socket family is kept in conntrail.family)
+//   destination.ip/port dstIP / dstPort
+//   destination.domain  results[0] (the DNS question name) when results is not empty; absent otherwise
+//   process.pid, process.name (comm), process.executable (exe, absent when null),
+//   process.parent.pid (ppid, absent when null), process.thread.id (tid)
+//   user.id, group.id   uid / gid as strings (ECS keyword)
+//   host.name, host.id (machineId, absent when empty), host.boot.id (bootId)
+//   container.id        containerId (absent when null)
+//   related.ip          [dstIP]; related.hosts = results (absent when empty)
+//   conntrail.*         event_name, results (all names, CNAME chain included), family, probe,
+//                       netns_cookie, cgroup_id: the raw fields ECS has no place for
+//   ecs.version         ECS_VERSION
+// Nulls are left out rather than written as null (ECS convention).
+import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
+import type { RecordEncoder } from './types.ts';
+
+export const ECS_VERSION = '8.11.0';
+export const ECS_EVENT_ACTION = 'connection-attempted';
+export const ECS_EVENT_MODULE = 'conntrail';
+export const ECS_EVENT_DATASET = 'conntrail.net_tcp_connect';
+
+/**
+ * Where each field of NET_TCP_CONNECT_SHAPE lands in the ECS document (dotted
+ * paths). test/unit/ecs.test.ts walks the shape and fails on a field missing here.
+ */
+export const ECS_FIELD_MAP: Readonly<Record<string, readonly string[]>> = {
+  eventId: ['event.id'],
+  eventName: ['conntrail.event_name'],
+  timestamp: ['@timestamp'],
+  'host.name': ['host.name'],
+  'host.machineId': ['host.id'],
+  'host.bootId': ['host.boot.id'],
+  'process.pid': ['process.pid'],
+  'process.tid': ['process.thread.id'],
+  'process.ppid': ['process.parent.pid'],
+  'process.uid': ['user.id'],
+  'process.gid': ['group.id'],
+  'process.comm': ['process.name'],
+  'process.exe': ['process.executable'],
+  'process.cgroupId': ['conntrail.cgroup_id'],
+  'process.containerId': ['container.id'],
+  netnsCookie: ['conntrail.netns_cookie'],
+  dstIP: ['destination.ip', 'related.ip'],
+  dstPort: ['destination.port'],
+  family: ['conntrail.family'],
+  results: ['conntrail.results', 'destination.domain', 'related.hosts'],
+  probe: ['event.provider', 'conntrail.probe'],
+};
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+/** Microseconds since the epoch -> "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+export function isoMicros(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const frac = micros - ms * 1000; // 0..999 microseconds within the millisecond
+  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
+  return iso.slice(0, iso.length - 1) + pad(Math.floor(frac), 3) + 'Z';
+}
+
+const str = JSON.stringify as (s: string) => string;
+
+function strArray(a: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < a.length; i++) out += (i === 0 ? '' : ',') + str(a[i] as string);
+  return out + ']';
+}
+
+/** Builds the ECS document as a JSON string (no intermediate object). */
+export function ecsJson(r: NetTCPConnect): string {
+  const p = r.process;
+  const h = r.host;
+  const hasNames = r.results.length > 0;
+  const ipText = str(r.dstIP);
+  const probe = str(r.probe);
+  let s = '{"@timestamp":"' + isoMicros(r.timestamp) + '"';
+  s += ',"event":{"kind":"event","category":["network"],"type":["connection","start"],"action":"' + ECS_EVENT_ACTION + '"';
+  s += ',"id":' + str(r.eventId) + ',"module":"' + ECS_EVENT_MODULE + '","dataset":"' + ECS_EVENT_DATASET + '","provider":' + probe + '}';
+  s += ',"network":{"direction":"egress","transport":"tcp","iana_number":"6","type":"' + (r.dstIP.includes(':') ? 'ipv6' : 'ipv4') + '"}';
+  s += ',"destination":{"ip":' + ipText + ',"port":' + r.dstPort + (hasNames ? ',"domain":' + str(r.results[0] as string) : '') + '}';
+  s += ',"process":{"pid":' + p.pid + ',"name":' + str(p.comm);
+  if (p.exe !== null) s += ',"executable":' + str(p.exe);
+  if (p.ppid !== null) s += ',"parent":{"pid":' + p.ppid + '}';
+  s += ',"thread":{"id":' + p.tid + '}}';
+  s += ',"user":{"id":"' + p.uid + '"},"group":{"id":"' + p.gid + '"}';
+  s += ',"host":{"name":' + str(h.name) + (h.machineId !== '' ? ',"id":' + str(h.machineId) : '') + ',"boot":{"id":' + str(h.bootId) + '}}';
+  if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
+  s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
+  s += ',"conntrail":{"event_name":' + str(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
+  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId + '}';
+  s += ',"ecs":{"version":"' + ECS_VERSION + '"}}';
+  return s;
+}
+
+/** One ECS JSON document (UTF-8, no trailing newline) per record. */
+export class EcsJsonEncoder implements RecordEncoder {
+  readonly format = 'ecs-json' as const;
+  encode(r: NetTCPConnect): Buffer {
+    return Buffer.from(ecsJson(r), 'utf8');
+  }
+}

@@ -1,0 +1,92 @@
+// schemas/NetTCPConnect.avsc against NET_TCP_CONNECT_SHAPE: same fields, same
+// order, same kinds, a doc on every field. Fails when either side drifts.
+import test from 'ava';
+import { NET_TCP_CONNECT_SHAPE } from '../../producer/model/net-tcp-connect.ts';
+import type { LeafKind, NetTCPConnectShape } from '../../producer/model/net-tcp-connect.ts';
+import { loadBundledSchema, RECORD_FULL_NAME } from '../../producer/encode/avro.ts';
+import type { AvroField, AvroRecordSchema } from '../../producer/encode/avro.ts';
+
+const LEAF_SCHEMAS: Record<LeafKind, unknown> = {
+  string: 'string',
+  int: 'int',
+  long: 'long',
+  'timestamp-micros': { type: 'long', logicalType: 'timestamp-micros' },
+  'string[]': { type: 'array', items: 'string' },
+  'string?': ['null', 'string'],
+  'int?': ['null', 'int'],
+};
+
+/** Walks shape and schema together; returns one message per mismatch. */
+function drift(shape: NetTCPConnectShape, record: AvroRecordSchema, path: string): string[] {
+  const problems: string[] = [];
+  const shapeNames = Object.keys(shape);
+  const schemaNames = record.fields.map((f) => f.name);
+  if (JSON.stringify(shapeNames) !== JSON.stringify(schemaNames)) {
+    problems.push(`${path || '<root>'}: fields differ: shape ${JSON.stringify(shapeNames)} vs avsc ${JSON.stringify(schemaNames)}`);
+  }
+  for (const field of record.fields) {
+    const at = path ? `${path}.${field.name}` : field.name;
+    if (typeof field.doc !== 'string' || field.doc.trim() === '') problems.push(`${at}: no doc string`);
+    const kind = shape[field.name];
+    if (kind === undefined) continue;
+    if (typeof kind === 'string') {
+      problems.push(...leafDrift(kind, field, at));
+    } else {
+      const t = field.type as AvroRecordSchema;
+      if (typeof t !== 'object' || t === null || (t as { type?: unknown }).type !== 'record') {
+        problems.push(`${at}: shape has a nested record, avsc has ${JSON.stringify(field.type)}`);
+        continue;
+      }
+      if (!t.doc) problems.push(`${at}: nested record has no doc`);
+      problems.push(...drift(kind, t, at));
+    }
+  }
+  return problems;
+}
+
+function leafDrift(kind: LeafKind, field: AvroField, at: string): string[] {
+  const out: string[] = [];
+  if (JSON.stringify(field.type) !== JSON.stringify(LEAF_SCHEMAS[kind])) {
+    out.push(`${at}: shape kind ${kind} wants ${JSON.stringify(LEAF_SCHEMAS[kind])}, avsc has ${JSON.stringify(field.type)}`);
+  }
+  const nullable = kind.endsWith('?');
+  if (nullable && !('default' in field && field.default === null)) out.push(`${at}: nullable field needs "default": null`);
+  if (!nullable && 'default' in field) out.push(`${at}: non-nullable field has a default`);
+  return out;
+}
+
+test('the bundled schema matches NET_TCP_CONNECT_SHAPE field for field', (t) => {
+  const { json } = loadBundledSchema();
+  t.deepEqual(drift(NET_TCP_CONNECT_SHAPE, json, ''), []);
+});
+
+test('the schema is io.conntrail.NetTCPConnect with a record doc', (t) => {
+  const { json, type } = loadBundledSchema();
+  t.is(`${json.namespace}.${json.name}`, RECORD_FULL_NAME);
+  t.is(type.name, RECORD_FULL_NAME);
+  t.truthy(json.doc);
+});
+
+test('the drift check catches a renamed, a retyped, an undocumented and an added field', (t) => {
+  const { json } = loadBundledSchema();
+  const mutated = structuredClone(json);
+  const f0 = mutated.fields[0] as AvroField;
+  f0.name = 'eventUUID';
+  const port = mutated.fields.find((f) => f.name === 'dstPort') as AvroField;
+  port.type = 'long';
+  const fam = mutated.fields.find((f) => f.name === 'family') as AvroField;
+  delete fam.doc;
+  const proc = mutated.fields.find((f) => f.name === 'process') as AvroField;
+  (proc.type as AvroRecordSchema).fields.push({ name: 'extra', type: 'string', doc: 'x' });
+  const problems = drift(NET_TCP_CONNECT_SHAPE, mutated, '');
+  t.true(problems.some((p) => p.includes('eventUUID')));
+  t.true(problems.some((p) => p.startsWith('dstPort:')));
+  t.true(problems.some((p) => p === 'family: no doc string'));
+  t.true(problems.some((p) => p.startsWith('process: fields differ')));
+});
+
+test('the drift check catches a field added to the shape', (t) => {
+  const { json } = loadBundledSchema();
+  const shape = { ...NET_TCP_CONNECT_SHAPE, newField: 'string' } as NetTCPConnectShape;
+  t.true(drift(shape, json, '').some((p) => p.startsWith('<root>: fields differ')));
+});
