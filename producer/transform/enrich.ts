@@ -1,0 +1,218 @@
+// The enrichment stage: capture events in (ring-buffer order), NetTCPConnect
+// records out. DNS reply events fill the DNS cache; connect events look it up
+// and become NetTCPConnect records (TCP over IPv4/IPv6 only).
+import { randomUUID } from 'node:crypto';
+import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
+import type { ConnectEvent, DnsReplyEvent } from '../source/types.ts';
+import { DnsCache } from './dns/cache.ts';
+import type { DnsCacheOptions, DnsCacheStats } from './dns/cache.ts';
+import { DNS_PARSE_ERRORS, parseDnsPayload } from './dns/parse.ts';
+import type { DnsParseError, ParsedReply } from './dns/parse.ts';
+import type { HostIdentity } from './host-identity.ts';
+import { unmapIPv4 } from './ip.ts';
+
+// The fields of the capture events (producer/source/types.ts) this stage
+// reads: a CaptureEvent is an EnrichInput.
+export type ConnectInput = Pick<
+  ConnectEvent,
+  'kind' | 'ktimeNs' | 'timestampNs' | 'pid' | 'tid' | 'uid' | 'gid' | 'comm' | 'cgroupId' | 'netnsCookie' | 'family' | 'sockType' | 'dstIP' | 'dstPort' | 'probe'
+> & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId'>>;
+export type DnsReplyInput = Pick<DnsReplyEvent, 'kind' | 'ktimeNs' | 'netnsCookie' | 'transport' | 'payload' | 'payloadLength' | 'truncated'>;
+export type EnrichInput = ConnectInput | DnsReplyInput;
+
+export interface ProcessContext {
+  ppid: number | null;
+  exe: string | null;
+  containerId: string | null;
+}
+/**
+ * Process context of a connect (producer/source/process-context.ts). Called only
+ * when the capture source did not fill `exe` on the event already. The extra
+ * arguments come from the connect record (0 when unknown): the process start
+ * time (boot clock, ns) tells a reused pid apart, the kernel's ppid is the
+ * fallback when /proc no longer has the process.
+ */
+export type ProcessContextFn = (pid: number, ktimeNs: bigint, procStartNs: bigint, kernelPpid: number) => ProcessContext;
+
+export interface EnricherOptions {
+  /** Host identity (see host-identity.ts); shared by every record. */
+  host: HostIdentity;
+  /** DNS cache options, or a cache to use. */
+  dnsCache?: DnsCacheOptions | DnsCache;
+  /** ppid, executable and container id of a process (producer/source/process-context.ts). Default: all null. */
+  processContext?: ProcessContextFn;
+  /** Event id generator. Default crypto.randomUUID. */
+  newEventId?: () => string;
+}
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+
+export interface EnrichStats {
+  /** DNS reply events received. */
+  dnsReplies: number;
+  /** DNS messages parsed and stored in the cache. */
+  dnsRepliesParsed: number;
+  /** Of those, replies cut by the capture but with whole answers stored. */
+  dnsRepliesSalvaged: number;
+  /** A/AAAA/CNAME answers not on the question's chain (ignored). */
+  dnsAnswersOffChain: number;
+  /** DNS messages not used, by reason. */
+  dnsErrors: Record<DnsParseError, number>;
+  /** Unexpected exceptions while handling a DNS event (caught; the event is dropped). */
+  dnsInternalErrors: number;
+  /** Connect events published as NetTCPConnect. */
+  connectsPublished: number;
+  /** Connect events of an AF_INET/AF_INET6 socket that is not SOCK_STREAM (counted, not published). */
+  connectsNotTcp: number;
+  /** Connect events of another address family (counted, not published). */
+  connectsNotInet: number;
+  /** processContext threw (the record got null ppid/exe/containerId). */
+  processContextErrors: number;
+  cache: DnsCacheStats;
+}
+
+const NO_CONTEXT: ProcessContext = Object.freeze({ ppid: null, exe: null, containerId: null });
+const noContext: ProcessContextFn = () => NO_CONTEXT;
+
+export class Enricher {
+  readonly cache: DnsCache;
+  readonly #host: HostIdentity;
+  readonly #processContext: ProcessContextFn;
+  readonly #newEventId: () => string;
+
+  // Counters: plain fields, copied by stats().
+  dnsReplies = 0;
+  dnsRepliesParsed = 0;
+  dnsRepliesSalvaged = 0;
+  dnsAnswersOffChain = 0;
+  readonly dnsErrors: Record<DnsParseError, number> = Object.fromEntries(DNS_PARSE_ERRORS.map((r) => [r, 0])) as Record<DnsParseError, number>;
+  dnsInternalErrors = 0;
+  connectsPublished = 0;
+  connectsNotTcp = 0;
+  connectsNotInet = 0;
+  processContextErrors = 0;
+
+  // Per-DNS-event state for the parse callbacks (bound once, no closure per event).
+  #replyNetns = 0n;
+  #replyNow = 0;
+  readonly #onReply = (reply: ParsedReply): void => {
+    this.dnsRepliesParsed++;
+    if (reply.salvaged) this.dnsRepliesSalvaged++;
+    this.dnsAnswersOffChain += reply.offChain;
+    this.cache.insert(this.#replyNetns, reply, this.#replyNow);
+  };
+  readonly #onError = (reason: DnsParseError): void => {
+    this.dnsErrors[reason]++;
+  };
+
+  constructor(opts: EnricherOptions) {
+    this.#host = Object.isFrozen(opts.host) ? opts.host : Object.freeze({ ...opts.host });
+    this.cache = opts.dnsCache instanceof DnsCache ? opts.dnsCache : new DnsCache(opts.dnsCache ?? {});
+    this.#processContext = opts.processContext ?? noContext;
+    this.#newEventId = opts.newEventId ?? randomUUID;
+  }
+
+  /** Handle `events` in order; append a NetTCPConnect to `out` for each TCP connect. Never throws for bad input. */
+  process(events: readonly EnrichInput[], out: NetTCPConnect[]): void {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      if (ev.kind === 'dns') this.#dns(ev);
+      else if (ev.kind === 'connect') {
+        const rec = this.#connect(ev);
+        if (rec !== null) out.push(rec);
+      }
+    }
+  }
+
+  /** One DNS reply event: parse it and store its answers. */
+  #dns(ev: DnsReplyInput): void {
+    this.dnsReplies++;
+    try {
+      this.#replyNetns = ev.netnsCookie;
+      this.#replyNow = Number(ev.ktimeNs);
+      const cut = ev.truncated || ev.payloadLength > ev.payload.length;
+      parseDnsPayload(ev.payload, ev.transport, cut, this.#onReply, this.#onError);
+    } catch {
+      this.dnsInternalErrors++;
+    }
+  }
+
+  /** One connect event: a NetTCPConnect record, or null (counted) when it is not TCP over IPv4/IPv6. */
+  #connect(ev: ConnectInput): NetTCPConnect | null {
+    const family = ev.family;
+    if (family !== AF_INET && family !== AF_INET6) {
+      this.connectsNotInet++;
+      return null;
+    }
+    // The kernel's sk_type has no SOCK_NONBLOCK/SOCK_CLOEXEC bits; mask them anyway.
+    if ((ev.sockType & 0xf) !== SOCK_STREAM) {
+      this.connectsNotTcp++;
+      return null;
+    }
+    const dstIP = unmapIPv4(ev.dstIP);
+    const results = this.cache.lookup(ev.netnsCookie, dstIP, Number(ev.ktimeNs));
+    // The kernel's ppid at connect time is the truest; /proc may be read after a reparenting.
+    const kernelPpid = ev.ppid ?? 0;
+    let ppid: number | null = kernelPpid > 0 ? kernelPpid : null;
+    let exe: string | null;
+    let containerId: string | null;
+    if (ev.exe !== undefined) {
+      // The capture source filled the context already.
+      exe = ev.exe;
+      containerId = ev.containerId ?? null;
+    } else {
+      let ctx: ProcessContext;
+      try {
+        ctx = this.#processContext(ev.pid, ev.ktimeNs, ev.procStartNs ?? 0n, kernelPpid);
+      } catch {
+        this.processContextErrors++;
+        ctx = NO_CONTEXT;
+      }
+      if (ppid === null) ppid = ctx.ppid;
+      exe = ctx.exe;
+      containerId = ctx.containerId;
+    }
+    this.connectsPublished++;
+    return {
+      eventId: this.#newEventId(),
+      eventName: 'NetTCPConnect',
+      timestamp: Number(ev.timestampNs / 1000n),
+      host: this.#host,
+      process: {
+        pid: ev.pid,
+        tid: ev.tid,
+        ppid,
+        uid: ev.uid,
+        gid: ev.gid,
+        comm: ev.comm,
+        exe,
+        cgroupId: Number(ev.cgroupId),
+        containerId,
+      },
+      netnsCookie: Number(ev.netnsCookie),
+      dstIP,
+      dstPort: ev.dstPort,
+      family: family === AF_INET ? 'AF_INET' : 'AF_INET6',
+      results,
+      probe: ev.probe,
+    };
+  }
+
+  stats(): EnrichStats {
+    return {
+      dnsReplies: this.dnsReplies,
+      dnsRepliesParsed: this.dnsRepliesParsed,
+      dnsRepliesSalvaged: this.dnsRepliesSalvaged,
+      dnsAnswersOffChain: this.dnsAnswersOffChain,
+      dnsErrors: { ...this.dnsErrors },
+      dnsInternalErrors: this.dnsInternalErrors,
+      connectsPublished: this.connectsPublished,
+      connectsNotTcp: this.connectsNotTcp,
+      connectsNotInet: this.connectsNotInet,
+      processContextErrors: this.processContextErrors,
+      cache: this.cache.stats(),
+    };
+  }
+}
