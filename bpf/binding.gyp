@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "conntrail_loader",
+      "sources": ["native/loader.c"],
+      "include_dirs": ["src", ".output"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wno-unused-parameter", "-O2"],
+      "libraries": ["-lbpf", "-lelf", "-lz"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

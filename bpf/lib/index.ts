@@ -1,0 +1,545 @@
+// bpf-native-loader: conntrail's kernel capture. Loads the CO-RE BPF object
+// through the Node-API addon (bpf/native/loader.c), walks the attach ladder and
+// hands ring-buffer records to JavaScript in batches (one Buffer per crossing).
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export type ProbeName = 'lsm' | 'fentry' | 'kprobe' | 'cgroup' | 'tracepoint';
+
+/** Default attach ladder: the first rung that loads and attaches wins. */
+export const DEFAULT_LADDER: readonly ProbeName[] = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'];
+
+/** What each rung attaches to. */
+export const PROBE_TARGETS: Readonly<Record<ProbeName, string>> = {
+  lsm: 'lsm/socket_connect',
+  fentry: 'fentry/security_socket_connect',
+  kprobe: 'kprobe/security_socket_connect',
+  cgroup: 'cgroup/connect4 + cgroup/connect6 on the cgroup v2 root',
+  tracepoint: 'tracepoint/syscalls/sys_enter_connect (TOCTOU-prone: reads the address from user memory)',
+};
+
+export interface CaptureOptions {
+  /** Rungs to try, in order (default DEFAULT_LADDER). */
+  ladder?: readonly ProbeName[];
+  /** Ring buffer size in bytes: a power of two, at least 4096 (default 8 MiB). */
+  ringBytes?: number;
+  /** Force a consumer wake-up when this much data is pending (default ringBytes / 4). */
+  wakeupBytes?: number;
+  /** How often the consumer thread drains the ring (default 10 ms). */
+  pollIntervalMs?: number;
+  /** Largest batch handed to JS in one call (default 1 MiB, at least 64 KiB). */
+  batchBytes?: number;
+  /** Batches waiting for the JS thread before the consumer stops draining (default 4). */
+  maxInflightBatches?: number;
+  /** DNS payload bytes copied per reply (default 512, at most layout.dnsMaxCap). */
+  dnsPayloadCap?: number;
+  /** Capture DNS replies (cgroup_skb/ingress on the cgroup v2 root; default true). */
+  captureDns?: boolean;
+  /** Destination ports never captured. */
+  excludePorts?: readonly number[];
+  /** Destination CIDRs never captured ("10.0.0.0/8", "fd00::/8", or a bare address). */
+  excludeCidrs?: readonly string[];
+  /** Skip this process's own connects, in-kernel by tgid (default true). */
+  excludeSelf?: boolean;
+  /** cgroup v2 directory to attach to (default: the cgroup2 mount from /proc/mounts). */
+  cgroupPath?: string;
+  /** Mount tracefs at /sys/kernel/tracing if the tracepoint rung needs it (default true). */
+  mountTracefs?: boolean;
+  /** Called on the JS thread once per batch. */
+  onBatch(batch: RawBatch): void;
+  /** Called if onBatch throws (default: rethrown as an uncaught exception). */
+  onError?(err: unknown): void;
+}
+
+/** Records lost in the kernel (failed ring-buffer reservations etc.), cumulative. */
+export interface DropCounters {
+  connectRingFull: number;
+  dnsRingFull: number;
+  dnsReadError: number;
+}
+
+/** Every per-CPU kernel counter, summed over CPUs, cumulative since open. */
+export interface KernelCounters extends DropCounters {
+  connectSeen: number;
+  dnsSeen: number;
+  excludedSelf: number;
+  excludedPort: number;
+  excludedCidr: number;
+}
+
+export interface RawBatch {
+  /** Framed records: [u32 length][u32 0][record][pad to 8], repeated (see getLayout()). */
+  data: Buffer;
+  drops: DropCounters;
+  counters: KernelCounters;
+  /** True for the final batch, delivered by stop(). */
+  last: boolean;
+}
+
+export type AttachStage = 'open' | 'load' | 'config' | 'attach' | 'ringbuf';
+
+export interface AttachAttempt {
+  probe: ProbeName;
+  target: string;
+  ok: boolean;
+  stage?: AttachStage;
+  errno?: number;
+  /** Symbolic errno, e.g. "EPERM". */
+  code?: string;
+  /** One plain sentence saying why the rung failed. */
+  reason?: string;
+  /** libbpf's own messages for this attempt (verifier log tail included). */
+  log?: string;
+  note?: string;
+}
+
+export interface DnsAttachStatus {
+  attached: boolean;
+  errno?: number;
+  code?: string;
+  reason?: string;
+}
+
+export interface CaptureStats {
+  /** Records handed to JS. */
+  records: number;
+  bytes: number;
+  batches: number;
+  /** Poll cycles skipped because JS was behind or the capture was paused. */
+  stalls: number;
+  inflight: number;
+  kernel: KernelCounters;
+}
+
+export interface CaptureHandle {
+  readonly probe: ProbeName;
+  readonly attempts: readonly AttachAttempt[];
+  readonly dns: DnsAttachStatus;
+  readonly cgroupPath: string | undefined;
+  /** Human-readable attach report: the winner first, then each failed rung and why. */
+  report(): string[];
+  /** Stop draining the ring (the kernel counts what no longer fits). */
+  pause(): void;
+  resume(): void;
+  stats(): CaptureStats;
+  /** Detaches every program, delivers the records still in the ring, frees everything. */
+  stop(): Promise<void>;
+}
+
+/** The addon is not built (npm ci ran without clang/libbpf, or CONNTRAIL_SKIP_BPF_BUILD=1). */
+export class BuildMissingError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BuildMissingError';
+  }
+}
+
+/** No rung of the ladder attached; `attempts` says why for each. */
+export class AttachError extends Error {
+  readonly attempts: readonly AttachAttempt[];
+  constructor(attempts: readonly AttachAttempt[]) {
+    super(`no connect probe could be attached:\n${attempts.map((a) => '  ' + describeAttempt(a)).join('\n')}`);
+    this.name = 'AttachError';
+    this.attempts = attempts;
+  }
+}
+
+/** Offsets, sizes and constants of the record layout, read from the C header via the addon. */
+export interface RecordLayout {
+  frameHeaderBytes: number;
+  dnsMaxCap: number;
+  commLen: number;
+  kinds: { connect: number; dns: number };
+  probes: { lsm: number; fentry: number; kprobe: number; cgroup: number; tracepoint: number; dnsSkb: number };
+  flags: { toctou: number; cookie: number; dnsTcp: number };
+  counters: {
+    dropConnect: number; dropDns: number; dnsReadError: number; connectSeen: number; dnsSeen: number;
+    excludedSelf: number; excludedPort: number; excludedCidr: number; count: number;
+  };
+  header: { size: number; kind: number; recordSize: number; probe: number; flags: number; ktimeNs: number };
+  connect: {
+    size: number; pid: number; tid: number; uid: number; gid: number; ppid: number; family: number;
+    sockType: number; protocol: number; dstPort: number; procStartNs: number; cgroupId: number;
+    netnsCookie: number; socketCookie: number; dstAddr: number; comm: number;
+  };
+  dns: {
+    size: number; netnsCookie: number; ifindex: number; family: number; transport: number; srcPort: number;
+    dstPort: number; payloadLength: number; capturedLength: number; srcAddr: number; dstAddr: number; payload: number;
+  };
+}
+
+// ---------- the addon ----------
+
+interface NativeOpenResult {
+  ok: boolean;
+  handle?: object;
+  stage?: AttachStage;
+  errno?: number;
+  log?: string;
+  dns?: { ok: boolean; stage?: string; errno?: number };
+}
+
+interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number }
+
+interface NativeAddon {
+  open(opts: Record<string, unknown>): NativeOpenResult;
+  start(handle: object, opts: { pollMs: number; batchBytes: number; maxInflight: number },
+    cb: (data: Buffer | null, counters: Buffer | null, end: boolean) => void): void;
+  requestStop(handle: object): void;
+  close(handle: object): void;
+  pause(handle: object, paused: boolean): void;
+  counters(handle: object): Buffer;
+  stats(handle: object): NativeStats;
+  layout(): RecordLayout;
+  clockOffsetNs(): bigint;
+  boottimeNs(): bigint;
+  sampleRecords(): Buffer;
+  mountTracefs(): number;
+  libbpfVersion(): string;
+}
+
+export const ADDON_PATH = fileURLToPath(new URL('../build/Release/conntrail_loader.node', import.meta.url));
+
+let native: NativeAddon | undefined;
+
+function addon(): NativeAddon {
+  if (native) return native;
+  if (!existsSync(ADDON_PATH)) {
+    throw new BuildMissingError(
+      `bpf-native-loader is not built (${ADDON_PATH} is missing): run "npm run build -w bpf-native-loader" ` +
+      '(needs clang, llvm, bpftool, libbpf-dev, libelf-dev, zlib1g-dev, make, a C compiler)');
+  }
+  try {
+    native = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+  } catch (err) {
+    throw new BuildMissingError(`bpf-native-loader could not be loaded from ${ADDON_PATH}: ${(err as Error).message}`, { cause: err });
+  }
+  return native;
+}
+
+/** True when the addon is built and loadable. */
+export function isBuilt(): boolean {
+  try {
+    addon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let layoutCache: RecordLayout | undefined;
+
+/** The record layout (offsets from offsetof() in C, constants from bpf/src/conntrail.h). */
+export function getLayout(): RecordLayout {
+  layoutCache ??= Object.freeze(addon().layout());
+  return layoutCache;
+}
+
+/** CLOCK_REALTIME - CLOCK_BOOTTIME in ns: add it to a record's ktime to get epoch ns. */
+export function clockOffsetNs(): bigint {
+  return addon().clockOffsetNs();
+}
+
+/** CLOCK_BOOTTIME now, in ns (the clock records are stamped with). */
+export function bootTimeNs(): bigint {
+  return addon().boottimeNs();
+}
+
+/** A framed batch written in C with known values (for the decoder's unit test). */
+export function sampleRecords(): Buffer {
+  return addon().sampleRecords();
+}
+
+export function libbpfVersion(): string {
+  return addon().libbpfVersion();
+}
+
+// ---------- helpers ----------
+
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(osConstants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+errnoNames.set(524, 'ENOTSUPP');
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** The first cgroup2 mount point in a /proc/mounts text. */
+export function findCgroup2Mount(mounts: string): string | undefined {
+  for (const line of mounts.split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === 'cgroup2' && f[1]) return f[1].replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  }
+  return undefined;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses "10.0.0.0/8", "fd00::/8" or a bare address into the LPM key form (IPv4 mapped into ::ffff:0:0/96). */
+export function parseCidr(cidr: string): { addr: Buffer; prefixlen: number } {
+  const slash = cidr.indexOf('/');
+  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
+  const version = isIP(ip);
+  if (!version) throw new RangeError(`excludeCidrs: "${cidr}" is not an IP address or CIDR`);
+  const max = version === 4 ? 32 : 128;
+  const prefix = slash < 0 ? max : Number(cidr.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new RangeError(`excludeCidrs: bad prefix length in "${cidr}"`);
+  const addr = Buffer.alloc(16);
+  if (version === 4) {
+    addr[10] = 0xff;
+    addr[11] = 0xff;
+    ip.split('.').forEach((o, i) => { addr[12 + i] = Number(o); });
+    return { addr, prefixlen: prefix + 96 };
+  }
+  ipv6Bytes(ip).copy(addr);
+  return { addr, prefixlen: prefix };
+}
+
+function ipv6Bytes(ip: string): Buffer {
+  let text = ip;
+  const out = Buffer.alloc(16);
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4?.[1]) {
+    const o = v4[1].split('.').map(Number);
+    text = text.slice(0, -v4[1].length) + `${((o[0] ?? 0) << 8 | (o[1] ?? 0)).toString(16)}:${((o[2] ?? 0) << 8 | (o[3] ?? 0)).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+function lsmListed(): boolean | undefined {
+  const list = readText('/sys/kernel/security/lsm');
+  return list === undefined ? undefined : list.trim().split(',').includes('bpf');
+}
+
+/** One plain sentence for a failed rung. */
+export function explainFailure(probe: ProbeName, stage: AttachStage, errno: number): string {
+  const e = errnoName(errno);
+  if (probe === 'lsm') {
+    if (errno === osConstants.errno.EPERM && stage === 'load') {
+      return lsmListed() === true
+        ? 'BPF LSM is enabled (bpf is in /sys/kernel/security/lsm) but the kernel refused the program: BPF LSM programs are restricted on this host'
+        : 'BPF LSM is not enabled: add bpf to the lsm= boot parameter';
+    }
+    if (errno === osConstants.errno.ESRCH || errno === osConstants.errno.ENOENT) return 'the kernel has no BPF LSM hook socket_connect (built without CONFIG_BPF_LSM)';
+  }
+  if (probe === 'fentry') {
+    if (errno === osConstants.errno.EPERM) return 'the kernel refused fentry programs (BPF tracing/trampolines are restricted on this host: lockdown or a security policy)';
+    if (errno === 524 || errno === osConstants.errno.EOPNOTSUPP) return 'BPF trampolines (fentry) are not supported by this kernel or architecture';
+  }
+  if (probe === 'kprobe' && stage === 'attach' && (errno === osConstants.errno.ENOENT || errno === osConstants.errno.EOPNOTSUPP)) {
+    return existsSync('/sys/bus/event_source/devices/kprobe')
+      ? 'security_socket_connect cannot be probed (not found or blacklisted for kprobes)'
+      : 'kprobes are not available: the kernel is built without CONFIG_KPROBES (no kprobe PMU, no kprobe_events)';
+  }
+  if (probe === 'tracepoint' && stage === 'attach' && errno === osConstants.errno.ENOENT) {
+    return existsSync('/sys/kernel/tracing/events')
+      ? 'the tracepoint syscalls/sys_enter_connect does not exist (kernel built without CONFIG_FTRACE_SYSCALLS)'
+      : 'tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing';
+  }
+  if (probe === 'cgroup' && stage === 'attach' && (errno === osConstants.errno.ENOENT || errno === osConstants.errno.ENOTDIR)) {
+    return 'no cgroup v2 directory to attach to: mount cgroup2 or set cgroupPath';
+  }
+  if (errno === osConstants.errno.EPERM || errno === osConstants.errno.EACCES) {
+    return stage === 'load' && errno === osConstants.errno.EACCES
+      ? 'the verifier rejected the program (see the libbpf log)'
+      : 'operation not permitted: run as root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN)';
+  }
+  if (errno === osConstants.errno.EINVAL && stage === 'load') return 'the kernel rejected the program or a map as invalid (see the libbpf log)';
+  return `${stage} failed with ${e}`;
+}
+
+/** "lsm (lsm/socket_connect): failed at load, EPERM (errno 1): BPF LSM is not enabled: ..." */
+export function describeAttempt(a: AttachAttempt): string {
+  if (a.ok) return `${a.probe} (${a.target}): attached${a.note ? ` (${a.note})` : ''}`;
+  return `${a.probe} (${a.target}): failed at ${a.stage ?? '?'}, ${a.code ?? '?'} (errno ${a.errno ?? '?'}): ${a.reason ?? ''}` +
+    (a.note ? ` (${a.note})` : '');
+}
+
+function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
+  const at = (i: number): number => (buf && buf.length >= (i + 1) * 8 ? Number(buf.readBigUInt64LE(i * 8)) : 0);
+  const c = l.counters;
+  return {
+    connectRingFull: at(c.dropConnect),
+    dnsRingFull: at(c.dropDns),
+    dnsReadError: at(c.dnsReadError),
+    connectSeen: at(c.connectSeen),
+    dnsSeen: at(c.dnsSeen),
+    excludedSelf: at(c.excludedSelf),
+    excludedPort: at(c.excludedPort),
+    excludedCidr: at(c.excludedCidr),
+  };
+}
+
+function dropsOf(k: KernelCounters): DropCounters {
+  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError };
+}
+
+function positiveInt(name: string, v: number | undefined, def: number): number {
+  const x = v ?? def;
+  if (!Number.isInteger(x) || x <= 0) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+  return x;
+}
+
+// ---------- openCapture ----------
+
+class Capture implements CaptureHandle {
+  readonly probe: ProbeName;
+  readonly attempts: readonly AttachAttempt[];
+  readonly dns: DnsAttachStatus;
+  readonly cgroupPath: string | undefined;
+  #handle: object;
+  #native: NativeAddon;
+  #stopping: Promise<void> | undefined;
+  #resolveStop: (() => void) | undefined;
+  #closed = false;
+  #lastKernel: KernelCounters | undefined;
+
+  constructor(init: { probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cgroupPath: string | undefined; handle: object; native: NativeAddon }) {
+    this.probe = init.probe;
+    this.attempts = init.attempts;
+    this.dns = init.dns;
+    this.cgroupPath = init.cgroupPath;
+    this.#handle = init.handle;
+    this.#native = init.native;
+  }
+
+  start(opts: CaptureOptions, layout: RecordLayout): void {
+    const onError = opts.onError;
+    this.#native.start(this.#handle, {
+      pollMs: positiveInt('pollIntervalMs', opts.pollIntervalMs, 10),
+      batchBytes: positiveInt('batchBytes', opts.batchBytes, 1 << 20),
+      maxInflight: positiveInt('maxInflightBatches', opts.maxInflightBatches, 4),
+    }, (data, countersBuf, end) => {
+      const counters = readCounters(countersBuf, layout);
+      this.#lastKernel = counters;
+      try {
+        opts.onBatch({ data: data ?? Buffer.alloc(0), drops: dropsOf(counters), counters, last: end });
+      } catch (err) {
+        if (onError) onError(err);
+        else throw err;
+      } finally {
+        if (end) this.#finish();
+      }
+    });
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close(this.#handle);
+    this.#resolveStop?.();
+  }
+
+  report(): string[] {
+    const win = this.attempts.find((a) => a.ok);
+    const lines = [`conntrail capture: connect probe ${this.probe} attached (${win?.target ?? PROBE_TARGETS[this.probe]})` +
+      (win?.note ? `; ${win.note}` : '')];
+    for (const a of this.attempts) if (!a.ok) lines.push(`conntrail capture: ${describeAttempt(a)}`);
+    lines.push(this.dns.attached
+      ? `conntrail capture: DNS replies captured (cgroup_skb/ingress on ${this.cgroupPath ?? '?'})`
+      : `conntrail capture: DNS replies NOT captured: ${this.dns.reason ?? 'disabled'}`);
+    return lines;
+  }
+
+  pause(): void {
+    if (!this.#closed) this.#native.pause(this.#handle, true);
+  }
+
+  resume(): void {
+    if (!this.#closed) this.#native.pause(this.#handle, false);
+  }
+
+  stats(): CaptureStats {
+    const s = this.#native.stats(this.#handle);
+    const kernel = this.#closed && this.#lastKernel ? this.#lastKernel : readCounters(this.#closed ? null : this.#native.counters(this.#handle), getLayout());
+    return { records: s.records, bytes: s.bytes, batches: s.batches, stalls: s.stalls, inflight: s.inflight, kernel };
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    if (this.#closed) return (this.#stopping = Promise.resolve());
+    this.#stopping = new Promise<void>((resolve) => { this.#resolveStop = resolve; });
+    this.#native.requestStop(this.#handle);
+    return this.#stopping;
+  }
+}
+
+/**
+ * Walks the ladder; the first rung that loads and attaches wins and starts
+ * delivering batches to opts.onBatch. Throws AttachError if none does,
+ * BuildMissingError if the addon is not built.
+ */
+export function openCapture(opts: CaptureOptions): CaptureHandle {
+  const n = addon();
+  const layout = getLayout();
+  const ladder = opts.ladder ?? DEFAULT_LADDER;
+  if (ladder.length === 0) throw new RangeError('ladder is empty');
+  for (const p of ladder) if (!(p in PROBE_TARGETS)) throw new RangeError(`unknown probe "${p}" (one of ${Object.keys(PROBE_TARGETS).join(', ')})`);
+  const ringBytes = positiveInt('ringBytes', opts.ringBytes, 8 << 20);
+  if (ringBytes < 4096 || (ringBytes & (ringBytes - 1)) !== 0) throw new RangeError(`ringBytes must be a power of two >= 4096, got ${ringBytes}`);
+  const dnsCap = opts.dnsPayloadCap ?? 512;
+  if (!Number.isInteger(dnsCap) || dnsCap < 0 || dnsCap > layout.dnsMaxCap) throw new RangeError(`dnsPayloadCap must be 0..${layout.dnsMaxCap}`);
+  const captureDns = opts.captureDns ?? true;
+  const cgroupPath = opts.cgroupPath ?? findCgroup2Mount(readText('/proc/mounts') ?? '');
+  const base = {
+    ringBytes,
+    wakeupBytes: positiveInt('wakeupBytes', opts.wakeupBytes, ringBytes / 4),
+    dnsCap,
+    captureDns,
+    cgroupPath: cgroupPath ?? '',
+    selfTgid: opts.excludeSelf === false ? 0 : process.pid,
+    excludePorts: [...(opts.excludePorts ?? [])],
+    excludeCidrs: (opts.excludeCidrs ?? []).map(parseCidr),
+  };
+  for (const p of base.excludePorts) if (!Number.isInteger(p) || p < 0 || p > 65535) throw new RangeError(`excludePorts: bad port ${p}`);
+
+  const attempts: AttachAttempt[] = [];
+  for (const probe of ladder) {
+    const attempt: AttachAttempt = { probe, target: PROBE_TARGETS[probe], ok: false };
+    let r = n.open({ ...base, probe });
+    if (!r.ok && probe === 'tracepoint' && r.stage === 'attach' && r.errno === osConstants.errno.ENOENT &&
+        !existsSync('/sys/kernel/tracing/events') && opts.mountTracefs !== false) {
+      const err = n.mountTracefs();
+      attempt.note = err === 0 ? 'mounted tracefs at /sys/kernel/tracing' : `mounting tracefs failed: ${errnoName(err)}`;
+      if (err === 0) r = n.open({ ...base, probe });
+    }
+    if (probe === 'cgroup' && !cgroupPath && !r.ok) attempt.note = 'no cgroup2 mount in /proc/mounts';
+    attempt.log = r.log ?? '';
+    if (!r.ok || !r.handle) {
+      const errno = r.errno ?? 0;
+      const stage = r.stage ?? 'open';
+      Object.assign(attempt, { stage, errno, code: errnoName(errno), reason: explainFailure(probe, stage, errno) });
+      attempts.push(attempt);
+      continue;
+    }
+    attempt.ok = true;
+    attempts.push(attempt);
+    const d = r.dns ?? { ok: false };
+    const dns: DnsAttachStatus = d.ok ? { attached: true } : d.stage === 'disabled'
+      ? { attached: false, reason: 'disabled (captureDns: false)' }
+      : {
+          attached: false, errno: d.errno, code: errnoName(d.errno ?? 0),
+          reason: `cgroup_skb/ingress on ${cgroupPath ?? '(no cgroup2 mount)'} failed: ${errnoName(d.errno ?? 0)}`,
+        };
+    const cap = new Capture({ probe, attempts, dns, cgroupPath, handle: r.handle, native: n });
+    cap.start(opts, layout);
+    return cap;
+  }
+  throw new AttachError(attempts);
+}

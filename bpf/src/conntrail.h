@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * conntrail record layout, shared by the BPF programs (bpf/src/<name>.bpf.c) and
+ * the Node-API addon (bpf/native/loader.c), which exports the offsets below to
+ * JavaScript (getLayout() in bpf/lib/index.ts). This header is the only place
+ * the layout is defined.
+ *
+ * Every record in the ring buffer starts with struct ct_hdr; hdr.size is the
+ * record's size in bytes (body included). Records are little-endian host
+ * order, addresses in network order, ports in host order.
+ *
+ * Network-namespace identity: both connect and DNS records carry the netns
+ * COOKIE (struct net::net_cookie, the value bpf_get_netns_cookie() returns),
+ * never the inode, so the two can be compared.
+ */
+#ifndef CONNTRAIL_H
+#define CONNTRAIL_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* hdr.kind */
+#define CT_KIND_CONNECT 1
+#define CT_KIND_DNS 2
+
+/* hdr.probe: which program produced the record */
+#define CT_PROBE_LSM 1
+#define CT_PROBE_FENTRY 2
+#define CT_PROBE_KPROBE 3
+#define CT_PROBE_CGROUP 4
+#define CT_PROBE_TRACEPOINT 5
+#define CT_PROBE_DNS_SKB 6
+
+/* hdr.flags */
+#define CT_F_TOCTOU 0x01     /* address read from user memory (sys_enter_connect) */
+#define CT_F_COOKIE 0x02     /* socket_cookie is valid */
+#define CT_F_DNS_TCP 0x04    /* DNS record: TCP segment (payload starts with the 2-byte length if first) */
+
+struct ct_hdr {
+	__u16 kind;
+	__u16 size;      /* whole record, header included */
+	__u8 probe;
+	__u8 flags;
+	__u16 reserved;
+	__u64 ktime_ns;  /* bpf_ktime_get_boot_ns() */
+};
+
+#define CT_COMM_LEN 16
+
+struct ct_connect {
+	struct ct_hdr hdr;
+	__u32 pid;            /* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 gid;
+	__u32 ppid;           /* real_parent's tgid, 0 if unknown */
+	__u16 family;         /* AF_INET / AF_INET6 */
+	__u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;       /* IPPROTO_* */
+	__u16 dport;          /* host order */
+	__u32 reserved;
+	__u64 proc_start_ns;  /* group leader's start_boottime, 0 if unknown */
+	__u64 cgroup_id;
+	__u64 netns_cookie;
+	__u64 socket_cookie;  /* valid when CT_F_COOKIE */
+	__u8 daddr[16];       /* IPv4 in the first 4 bytes */
+	char comm[CT_COMM_LEN];
+};
+
+/* Largest DNS payload a record can carry (dnsPayloadCap is clamped to it). */
+#define CT_DNS_MAX_CAP 4096
+
+struct ct_dns {
+	struct ct_hdr hdr;
+	__u64 netns_cookie;
+	__u32 ifindex;
+	__u16 family;         /* AF_INET / AF_INET6 */
+	__u8 transport;       /* IPPROTO_UDP / IPPROTO_TCP */
+	__u8 reserved;
+	__u16 sport;          /* host order */
+	__u16 dport;          /* host order */
+	__u32 payload_len;    /* DNS payload length on the wire (after UDP/TCP header) */
+	__u32 captured_len;   /* bytes of payload that follow this struct */
+	__u32 reserved2;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	/* followed by captured_len bytes of payload, at offset sizeof(struct ct_dns) */
+};
+
+/* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY ct_counters), indexes: */
+#define CT_CNT_DROP_CONNECT 0   /* ring buffer full: connect record lost */
+#define CT_CNT_DROP_DNS 1       /* ring buffer full: DNS record lost */
+#define CT_CNT_DNS_READ_ERR 2   /* bpf_skb_load_bytes failed */
+#define CT_CNT_CONNECT_SEEN 3   /* connect() calls the probe saw (before excludes) */
+#define CT_CNT_DNS_SEEN 4       /* DNS replies seen */
+#define CT_CNT_EXCL_SELF 5      /* connects by conntrail itself, skipped */
+#define CT_CNT_EXCL_PORT 6      /* excluded by destination port */
+#define CT_CNT_EXCL_CIDR 7      /* excluded by destination CIDR */
+#define CT_CNT_MAX 8
+
+/* ct_config (one-entry array), written by userspace after load, before attach. */
+#define CT_CFG_EXCL_PORTS 0x1
+#define CT_CFG_EXCL_CIDRS 0x2
+
+struct ct_config {
+	__u32 self_tgid;      /* 0: none */
+	__u32 dns_cap;        /* <= CT_DNS_MAX_CAP */
+	__u64 wakeup_bytes;   /* force a consumer wake-up above this much pending data */
+	__u32 flags;          /* CT_CFG_* */
+	__u32 reserved;
+};
+
+/* ct_excl_cidrs (LPM trie) key: IPv4 as ::ffff:a.b.c.d, prefixlen + 96 */
+struct ct_cidr_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+#endif

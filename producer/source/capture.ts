@@ -1,0 +1,143 @@
+// CaptureSource: the kernel capture as typed event batches. Wraps
+// openCapture() (bpf-native-loader) and the record decoder, adds process
+// context (ppid, exe, container id) to connect events and keeps counters.
+import { clockOffsetNs, openCapture } from 'bpf-native-loader';
+import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, ProbeName, RawBatch } from 'bpf-native-loader';
+import { RecordDecoder } from './decode.ts';
+import { ProcessContextCache } from './process-context.ts';
+import type { ProcessContextStats } from './process-context.ts';
+import type { CaptureEvent, MalformedReason } from './types.ts';
+
+export interface CaptureSourceOptions extends Omit<CaptureOptions, 'onBatch' | 'onError'> {
+  /** Called once per kernel batch with its events, in ring-buffer order. */
+  onEvents(events: CaptureEvent[]): void;
+  /** Called when onEvents throws (default: rethrown as an uncaught exception). */
+  onError?(err: unknown): void;
+  /** Add exe/containerId (and ppid if the kernel had none) to connect events. Default true. */
+  processContext?: boolean | ProcessContextCache;
+  /** Refresh the boot-clock to wall-clock offset this often, ms. Default 60000. */
+  clockRefreshMs?: number;
+}
+
+export interface CaptureCounters {
+  /** Events decoded and handed to onEvents. */
+  received: { connect: number; dns: number; byProbe: Record<ProbeName, number> };
+  /** Records skipped by the decoder, by reason. */
+  malformed: Record<MalformedReason, number>;
+  /** Records lost in the kernel (ring buffer full, skb read errors). */
+  drops: DropCounters;
+  /** All kernel counters (seen, excluded, drops). */
+  kernel: KernelCounters;
+  /** DNS replies whose payload was cut by the capture cap. */
+  dnsTruncated: number;
+  batches: number;
+  native: Omit<CaptureStats, 'kernel'> | null;
+  processContext: ProcessContextStats | null;
+}
+
+const ZERO_KERNEL: KernelCounters = {
+  connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0,
+};
+
+export class CaptureSource {
+  readonly decoder: RecordDecoder;
+  readonly processContext: ProcessContextCache | undefined;
+  #handle: CaptureHandle | undefined;
+  #kernel: KernelCounters = ZERO_KERNEL;
+  #batches = 0;
+  #dnsTruncated = 0;
+  #clockTimer: NodeJS.Timeout | undefined;
+  readonly #onEvents: (events: CaptureEvent[]) => void;
+
+  /** Opens the capture (walks the ladder). Throws AttachError or BuildMissingError. */
+  static open(opts: CaptureSourceOptions): CaptureSource {
+    return new CaptureSource(opts);
+  }
+
+  private constructor(opts: CaptureSourceOptions) {
+    this.decoder = new RecordDecoder({ wallOffsetNs: clockOffsetNs() });
+    this.processContext = opts.processContext === false ? undefined
+      : opts.processContext instanceof ProcessContextCache ? opts.processContext : new ProcessContextCache();
+    this.#onEvents = opts.onEvents;
+    const { onEvents: _e, onError, processContext: _p, clockRefreshMs, ...captureOpts } = opts;
+    this.#handle = openCapture({ ...captureOpts, onBatch: (b) => this.#onBatch(b), onError });
+    this.#clockTimer = setInterval(() => this.decoder.setWallOffset(clockOffsetNs()), clockRefreshMs ?? 60_000);
+    this.#clockTimer.unref();
+  }
+
+  get probe(): ProbeName {
+    return this.#need().probe;
+  }
+
+  get attempts(): readonly AttachAttempt[] {
+    return this.#need().attempts;
+  }
+
+  get dns(): DnsAttachStatus {
+    return this.#need().dns;
+  }
+
+  /** The attach report: the winning probe first, then each failed rung with errno and reason. */
+  report(): string[] {
+    return this.#need().report();
+  }
+
+  counters(): CaptureCounters {
+    const c = this.decoder.counts;
+    let native: CaptureCounters['native'] = null;
+    if (this.#handle) {
+      const { kernel, ...rest } = this.#handle.stats();
+      native = rest;
+      this.#kernel = kernel;
+    }
+    return {
+      received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } },
+      malformed: { ...c.malformed },
+      drops: { connectRingFull: this.#kernel.connectRingFull, dnsRingFull: this.#kernel.dnsRingFull, dnsReadError: this.#kernel.dnsReadError },
+      kernel: { ...this.#kernel },
+      dnsTruncated: this.#dnsTruncated,
+      batches: this.#batches,
+      native,
+      processContext: this.processContext?.stats() ?? null,
+    };
+  }
+
+  pause(): void {
+    this.#handle?.pause();
+  }
+
+  resume(): void {
+    this.#handle?.resume();
+  }
+
+  /** Detaches, delivers what is left in the ring, releases everything. */
+  async stop(): Promise<void> {
+    if (this.#clockTimer) clearInterval(this.#clockTimer);
+    this.#clockTimer = undefined;
+    await this.#handle?.stop();
+  }
+
+  #need(): CaptureHandle {
+    if (!this.#handle) throw new Error('capture is not open');
+    return this.#handle;
+  }
+
+  #onBatch(batch: RawBatch): void {
+    this.#batches++;
+    this.#kernel = batch.counters;
+    if (batch.data.length === 0) return;
+    const events = this.decoder.decode(batch.data);
+    const pc = this.processContext;
+    for (const ev of events) {
+      if (ev.kind === 'dns') {
+        if (ev.truncated) this.#dnsTruncated++;
+      } else if (pc) {
+        const ctx = pc.get(ev.pid, ev.procStartNs, ev.ppid);
+        ev.exe = ctx.exe;
+        ev.containerId = ctx.containerId;
+        if (ev.ppid === 0 && ctx.ppid !== null) ev.ppid = ctx.ppid;
+      }
+    }
+    if (events.length) this.#onEvents(events);
+  }
+}

@@ -1,0 +1,225 @@
+// Decodes a RawBatch's Buffer (framed kernel records, layout from
+// bpf/src/conntrail.h via getLayout()) into typed events. Never throws on bad
+// input: a malformed record is counted by reason and skipped.
+import { getLayout } from 'bpf-native-loader';
+import type { ProbeName, RecordLayout } from 'bpf-native-loader';
+import { MALFORMED_REASONS } from './types.ts';
+import type { CaptureEvent, ConnectEvent, DnsReplyEvent, MalformedReason } from './types.ts';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+
+export interface DecoderOptions {
+  /** Defaults to getLayout() (needs the addon). */
+  layout?: RecordLayout;
+  /** CLOCK_REALTIME - CLOCK_BOOTTIME, ns (default 0n: timestampNs = ktimeNs). */
+  wallOffsetNs?: bigint;
+}
+
+export interface DecodeCounts {
+  connect: number;
+  dns: number;
+  byProbe: Record<ProbeName, number>;
+  malformed: Record<MalformedReason, number>;
+}
+
+export class RecordDecoder {
+  /** Boot clock to wall clock offset, ns; refresh it with setWallOffset(). */
+  wallOffsetNs: bigint;
+  readonly counts: DecodeCounts;
+  readonly #l: RecordLayout;
+  readonly #probeNames: (ProbeName | undefined)[];
+
+  constructor(opts: DecoderOptions = {}) {
+    this.#l = opts.layout ?? getLayout();
+    this.wallOffsetNs = opts.wallOffsetNs ?? 0n;
+    const p = this.#l.probes;
+    this.#probeNames = [];
+    this.#probeNames[p.lsm] = 'lsm';
+    this.#probeNames[p.fentry] = 'fentry';
+    this.#probeNames[p.kprobe] = 'kprobe';
+    this.#probeNames[p.cgroup] = 'cgroup';
+    this.#probeNames[p.tracepoint] = 'tracepoint';
+    this.counts = {
+      connect: 0,
+      dns: 0,
+      byProbe: { lsm: 0, fentry: 0, kprobe: 0, cgroup: 0, tracepoint: 0 },
+      malformed: Object.fromEntries(MALFORMED_REASONS.map((r) => [r, 0])) as Record<MalformedReason, number>,
+    };
+  }
+
+  setWallOffset(ns: bigint): void {
+    this.wallOffsetNs = ns;
+  }
+
+  /** Appends the events of one batch to `out` (returned). */
+  decode(data: Buffer, out: CaptureEvent[] = []): CaptureEvent[] {
+    const l = this.#l;
+    const fh = l.frameHeaderBytes;
+    let off = 0;
+    while (off < data.length) {
+      if (off + fh > data.length) {
+        this.counts.malformed.shortFrame++;
+        break;
+      }
+      const len = data.readUInt32LE(off);
+      const rec = off + fh;
+      if (rec + len > data.length) {
+        this.counts.malformed.shortFrame++;
+        break;
+      }
+      off = rec + ((len + 7) & ~7);
+      if (len < l.header.size) {
+        this.counts.malformed.shortRecord++;
+        continue;
+      }
+      const kind = data.readUInt16LE(rec + l.header.kind);
+      const size = data.readUInt16LE(rec + l.header.recordSize);
+      if (size !== len) {
+        this.counts.malformed.badSize++;
+        continue;
+      }
+      if (kind === l.kinds.connect) {
+        const ev = this.#connect(data, rec, len);
+        if (ev) out.push(ev);
+      } else if (kind === l.kinds.dns) {
+        const ev = this.#dns(data, rec, len);
+        if (ev) out.push(ev);
+      } else {
+        this.counts.malformed.unknownKind++;
+      }
+    }
+    return out;
+  }
+
+  #connect(b: Buffer, r: number, len: number): ConnectEvent | undefined {
+    const l = this.#l;
+    const c = l.connect;
+    if (len !== c.size) {
+      this.counts.malformed[len < c.size ? 'shortRecord' : 'badSize']++;
+      return undefined;
+    }
+    const probe = this.#probeNames[b[r + l.header.probe]!];
+    if (!probe) {
+      this.counts.malformed.unknownProbe++;
+      return undefined;
+    }
+    const flags = b[r + l.header.flags]!;
+    const ktimeNs = b.readBigUInt64LE(r + l.header.ktimeNs);
+    const family = b.readUInt16LE(r + c.family);
+    const protocol = b.readUInt16LE(r + c.protocol);
+    this.counts.connect++;
+    this.counts.byProbe[probe]++;
+    return {
+      kind: 'connect',
+      ktimeNs,
+      timestampNs: ktimeNs + this.wallOffsetNs,
+      pid: b.readUInt32LE(r + c.pid),
+      tid: b.readUInt32LE(r + c.tid),
+      uid: b.readUInt32LE(r + c.uid),
+      gid: b.readUInt32LE(r + c.gid),
+      comm: cString(b, r + c.comm, l.commLen),
+      cgroupId: b.readBigUInt64LE(r + c.cgroupId),
+      netnsCookie: b.readBigUInt64LE(r + c.netnsCookie),
+      family,
+      sockType: b.readUInt16LE(r + c.sockType),
+      protocol,
+      transport: protocol === IPPROTO_TCP ? 'tcp' : protocol === IPPROTO_UDP ? 'udp' : 'other',
+      dstIP: formatIp(b, r + c.dstAddr, family),
+      dstPort: b.readUInt16LE(r + c.dstPort),
+      socketCookie: b.readBigUInt64LE(r + c.socketCookie),
+      socketCookieValid: (flags & l.flags.cookie) !== 0,
+      probe,
+      toctou: (flags & l.flags.toctou) !== 0,
+      ppid: b.readUInt32LE(r + c.ppid),
+      procStartNs: b.readBigUInt64LE(r + c.procStartNs),
+    };
+  }
+
+  #dns(b: Buffer, r: number, len: number): DnsReplyEvent | undefined {
+    const l = this.#l;
+    const d = l.dns;
+    if (len < d.size) {
+      this.counts.malformed.shortRecord++;
+      return undefined;
+    }
+    const captured = b.readUInt32LE(r + d.capturedLength);
+    const payloadLength = b.readUInt32LE(r + d.payloadLength);
+    if (captured > l.dnsMaxCap) {
+      this.counts.malformed.badPayloadLength++;
+      return undefined;
+    }
+    if (len !== d.size + captured) {
+      this.counts.malformed.badSize++;
+      return undefined;
+    }
+    const ktimeNs = b.readBigUInt64LE(r + l.header.ktimeNs);
+    const family = b.readUInt16LE(r + d.family);
+    const payload = Buffer.allocUnsafe(captured); // a copy: the batch buffer is not kept alive
+    b.copy(payload, 0, r + d.payload, r + d.payload + captured);
+    this.counts.dns++;
+    return {
+      kind: 'dns',
+      ktimeNs,
+      timestampNs: ktimeNs + this.wallOffsetNs,
+      netnsCookie: b.readBigUInt64LE(r + d.netnsCookie),
+      family,
+      transport: b[r + d.transport] === IPPROTO_TCP ? 'tcp' : 'udp',
+      payload,
+      payloadLength,
+      truncated: captured < payloadLength,
+      srcIP: formatIp(b, r + d.srcAddr, family),
+      srcPort: b.readUInt16LE(r + d.srcPort),
+      dstIP: formatIp(b, r + d.dstAddr, family),
+      dstPort: b.readUInt16LE(r + d.dstPort),
+      ifindex: b.readUInt32LE(r + d.ifindex),
+    };
+  }
+}
+
+/** A NUL-terminated string of at most `max` bytes. */
+function cString(b: Buffer, off: number, max: number): string {
+  let end = off;
+  const stop = off + max;
+  while (end < stop && b[end] !== 0) end++;
+  return b.toString('utf8', off, end);
+}
+
+function ipv4(b: Buffer, off: number): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/**
+ * Canonical text of the address at `off`: IPv4 dotted quad; IPv6 per RFC 5952
+ * (lower case, longest run of >= 2 zero groups as "::", first on a tie);
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) as the IPv4 address.
+ */
+export function formatIp(b: Buffer, off: number, family: number): string {
+  if (family === AF_INET) return ipv4(b, off);
+  if (family !== AF_INET6) return '';
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(off + i * 2));
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+    return ipv4(b, off + 12);
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
