@@ -114,6 +114,12 @@ export interface CaptureStats {
   kernel: KernelCounters;
 }
 
+/** Kernel ids of the programs and maps a capture loaded (as `bpftool prog show` / `map show` list them). */
+export interface KernelObjectIds {
+  programs: number[];
+  maps: number[];
+}
+
 export interface CaptureHandle {
   readonly probe: ProbeName;
   readonly attempts: readonly AttachAttempt[];
@@ -125,6 +131,8 @@ export interface CaptureHandle {
   pause(): void;
   resume(): void;
   stats(): CaptureStats;
+  /** Ids of the loaded programs and maps (empty after stop()). */
+  kernelIds(): KernelObjectIds;
   /** Detaches every program, delivers the records still in the ring, frees everything. */
   stop(): Promise<void>;
 }
@@ -193,6 +201,7 @@ interface NativeAddon {
   pause(handle: object, paused: boolean): void;
   counters(handle: object): Buffer;
   stats(handle: object): NativeStats;
+  ids(handle: object): KernelObjectIds;
   layout(): RecordLayout;
   clockOffsetNs(): bigint;
   boottimeNs(): bigint;
@@ -469,6 +478,10 @@ class Capture implements CaptureHandle {
     const s = this.#native.stats(this.#handle);
     const kernel = this.#closed && this.#lastKernel ? this.#lastKernel : readCounters(this.#closed ? null : this.#native.counters(this.#handle), getLayout());
     return { records: s.records, bytes: s.bytes, batches: s.batches, stalls: s.stalls, inflight: s.inflight, kernel };
+  }
+
+  kernelIds(): KernelObjectIds {
+    return this.#native.ids(this.#handle);
   }
 
   stop(): Promise<void> {

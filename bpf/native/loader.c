@@ -753,6 +753,54 @@ static napi_value js_stats(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* ids(handle) -> {programs: number[], maps: number[]}: kernel ids of what this capture loaded */
+static uint32_t obj_id(int fd)
+{
+	struct bpf_prog_info info; /* the id is the first field of prog, map and link info alike */
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static napi_value js_ids(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], out, progs, maps, v;
+	struct capture *c;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	uint32_t np = 0, nm = 0;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (!(c = get_capture(env, argv[0])))
+		return NULL;
+	CHECK(env, napi_create_object(env, &out));
+	CHECK(env, napi_create_array(env, &progs));
+	CHECK(env, napi_create_array(env, &maps));
+	if (!c->closed && c->skel) {
+		bpf_object__for_each_program(prog, c->skel->obj) {
+			uint32_t id = obj_id(bpf_program__fd(prog));
+			if (!id)
+				continue;
+			napi_create_uint32(env, id, &v);
+			napi_set_element(env, progs, np++, v);
+		}
+		bpf_object__for_each_map(map, c->skel->obj) {
+			uint32_t id = obj_id(bpf_map__fd(map));
+			if (!id)
+				continue;
+			napi_create_uint32(env, id, &v);
+			napi_set_element(env, maps, nm++, v);
+		}
+	}
+	napi_set_named_property(env, out, "programs", progs);
+	napi_set_named_property(env, out, "maps", maps);
+	return out;
+}
+
 /* ---------- layout, clock, test support ---------- */
 
 #define OFF(obj, type, field, name) set_int(env, obj, name, offsetof(type, field))
@@ -995,6 +1043,7 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("pause", js_pause),
 		FN("counters", js_counters),
 		FN("stats", js_stats),
+		FN("ids", js_ids),
 		FN("layout", js_layout),
 		FN("clockOffsetNs", js_clock_offset),
 		FN("boottimeNs", js_boottime),

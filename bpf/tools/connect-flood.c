@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * connect-flood: flat-out connect() loop for conntrail's tests and benchmark.
- *   connect-flood [-n count] [-d seconds] [-a address] [-p port] [-u]
+ *   connect-flood [-n count] [-d seconds] [-a address] [-p port] [-u] [-w seconds]
  * Each iteration: socket(), connect() to address:port (default 127.0.0.1:1,
  * a closed port: refused at once), close(). -u uses UDP (connect() sends
- * nothing). Prints "connects=N seconds=S rate=R" on stdout.
+ * nothing). Prints "connects=N seconds=S rate=R" on stdout, then (-w) waits
+ * before exiting, so that /proc/<pid> outlives the connects.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,18 +30,20 @@ int main(int argc, char **argv)
 	double seconds = 0;
 	const char *addr = "127.0.0.1";
 	int port = 1, udp = 0, opt;
+	double wait = 0;
 	struct sockaddr_storage ss = { 0 };
 	socklen_t sslen;
 
-	while ((opt = getopt(argc, argv, "n:d:a:p:u")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:a:p:uw:")) != -1) {
 		switch (opt) {
 		case 'n': count = atol(optarg); break;
 		case 'd': seconds = atof(optarg); break;
 		case 'a': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'u': udp = 1; break;
+		case 'w': wait = atof(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-n count] [-d seconds] [-a address] [-p port] [-u]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n count] [-d seconds] [-a address] [-p port] [-u] [-w seconds]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -80,5 +83,10 @@ int main(int argc, char **argv)
 	}
 	double el = now() - start;
 	printf("connects=%ld seconds=%.3f rate=%.0f\n", done, el, el > 0 ? done / el : 0);
+	fflush(stdout);
+	if (wait > 0) {
+		struct timespec ts = { (time_t)wait, (long)((wait - (time_t)wait) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }

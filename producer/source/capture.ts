@@ -2,7 +2,7 @@
 // openCapture() (bpf-native-loader) and the record decoder, adds process
 // context (ppid, exe, container id) to connect events and keeps counters.
 import { clockOffsetNs, openCapture } from 'bpf-native-loader';
-import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, ProbeName, RawBatch } from 'bpf-native-loader';
+import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, ProbeName, RawBatch } from 'bpf-native-loader';
 import { RecordDecoder } from './decode.ts';
 import { ProcessContextCache } from './process-context.ts';
 import type { ProcessContextStats } from './process-context.ts';
@@ -100,6 +100,11 @@ export class CaptureSource {
       native,
       processContext: this.processContext?.stats() ?? null,
     };
+  }
+
+  /** Kernel ids of the loaded programs and maps (empty after stop()). */
+  kernelIds(): KernelObjectIds {
+    return this.#need().kernelIds();
   }
 
   pause(): void {

@@ -1,0 +1,41 @@
+// Drops: with a tiny ring buffer and a burst, every connect is either received
+// or counted as dropped in the kernel: generated = received + drops.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { findCgroup2Mount } from 'bpf-native-loader';
+import { Collector, FLOOD, captureTest, refusedPort, sleep } from './support.ts';
+
+captureTest('a burst into a tiny ring buffer: generated = received + counted drops', async (t) => {
+  // a cgroup of our own, so that only the burst's connects are seen
+  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
+  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
+  mkdirSync(cg);
+  t.teardown(async () => {
+    for (let i = 0; i < 50; i++) {
+      try { rmdirSync(cg); return; } catch { await sleep(20); }
+    }
+  });
+  const c = new Collector({
+    cgroupPath: cg, captureDns: false, ringBytes: 4096, wakeupBytes: 1 << 30, pollIntervalMs: 50,
+  });
+  const port = await refusedPort();
+  const N = 20000;
+  const child = spawn('/bin/sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec ${FLOOD} -a 127.0.0.1 -p ${port} -n ${N}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const [code] = (await once(child, 'exit')) as [number];
+  t.is(code, 0);
+  t.regex(out, new RegExp(`connects=${N} `));
+  await sleep(200);
+  await c.stop();
+  const received = c.connects((e) => e.pid === child.pid).length;
+  const k = c.source.counters().kernel;
+  t.log(`generated ${N}, received ${received}, dropped ${k.connectRingFull}, batches ${c.batches}`);
+  t.is(k.connectSeen, N, 'the probe saw every connect');
+  t.true(k.connectRingFull > 0, 'the tiny ring overflowed');
+  t.true(received > 0);
+  t.is(received + k.connectRingFull, N);
+  t.is(c.source.counters().received.connect, received, 'nothing else in this cgroup');
+});

@@ -1,0 +1,91 @@
+// The attach ladder: forced rungs fail with a clear error, the default ladder
+// falls back and reports why each rung before the winner failed.
+import { existsSync } from 'node:fs';
+import { AttachError, DEFAULT_LADDER, openCapture } from 'bpf-native-loader';
+import { Collector, captureTest, flood, refusedPort, sh } from './support.ts';
+
+captureTest('the default ladder falls back and reports each failed rung with errno and a sentence', async (t) => {
+  const c = new Collector({ excludeSelf: true });
+  t.teardown(() => c.stop());
+  const attempts = c.source.attempts;
+  const winner = attempts.at(-1)!;
+  t.true(winner.ok);
+  t.is(winner.probe, c.source.probe);
+  t.deepEqual(attempts.map((a) => a.probe), DEFAULT_LADDER.slice(0, attempts.length), 'tried in ladder order');
+  for (const a of attempts.slice(0, -1)) {
+    t.false(a.ok);
+    t.true((a.errno ?? 0) > 0, `${a.probe} errno`);
+    t.regex(a.code ?? '', /^E[A-Z0-9]+$/, `${a.probe} code`);
+    t.true((a.reason ?? '').length > 10, `${a.probe} reason`);
+  }
+  const report = c.source.report();
+  t.regex(report[0]!, new RegExp(`connect probe ${winner.probe} attached`));
+  for (const a of attempts.slice(0, -1)) {
+    t.true(report.some((l) => l.includes(`${a.probe} (`) && l.includes(a.code!) && l.includes(a.reason!)), `report line for ${a.probe}`);
+  }
+  t.log(report.join('\n'));
+  // records say which probe produced them
+  const port = await refusedPort();
+  const r = await flood('127.0.0.1', port);
+  const ev = await c.waitFor('a connect', () => c.connects((e) => e.pid === r.pid).at(0));
+  t.is(ev.probe, winner.probe);
+});
+
+captureTest('a ladder forced to lsm only fails with the clear error', (t) => {
+  let handle;
+  try {
+    handle = openCapture({ ladder: ['lsm'], onBatch() {} });
+  } catch (err) {
+    t.true(err instanceof AttachError);
+    const e = err as AttachError;
+    t.is(e.attempts.length, 1);
+    const a = e.attempts[0]!;
+    t.is(a.probe, 'lsm');
+    t.false(a.ok);
+    t.log(e.message);
+    if (a.errno === 1) {
+      t.is(a.code, 'EPERM');
+      t.regex(a.reason ?? '', /BPF LSM/);
+      t.regex(e.message, /lsm \(lsm\/socket_connect\): failed at load, EPERM \(errno 1\): BPF LSM/);
+    }
+    return;
+  }
+  t.log('BPF LSM works on this kernel');
+  t.is(handle.probe, 'lsm');
+  return handle.stop();
+});
+
+captureTest('fentry and kprobe rungs, forced, fail with their own reasons here', (t) => {
+  const err = t.throws(() => openCapture({ ladder: ['fentry', 'kprobe'], onBatch() {} }), { instanceOf: AttachError });
+  if (!err) return;
+  t.log(err.message);
+  t.deepEqual(err.attempts.map((a) => a.probe), ['fentry', 'kprobe']);
+  for (const a of err.attempts) t.true((a.reason ?? '').length > 10);
+});
+
+captureTest('the tracepoint rung works and flags its records as TOCTOU-prone', async (t) => {
+  const hadTracefs = existsSync('/sys/kernel/tracing/events');
+  const c = new Collector({ ladder: ['tracepoint'] });
+  t.teardown(async () => {
+    await c.stop();
+    if (!hadTracefs) { try { sh('umount', ['/sys/kernel/tracing']); } catch { /* busy: leave it */ } }
+  });
+  t.is(c.source.probe, 'tracepoint');
+  t.log(c.source.report().join('\n'));
+  const port = await refusedPort();
+  const r = await flood('::1', port);
+  const ev = await c.waitFor('a tracepoint connect', () => c.connects((e) => e.pid === r.pid).at(0));
+  t.is(ev.probe, 'tracepoint');
+  t.true(ev.toctou);
+  t.is(ev.dstIP, '::1');
+  t.is(ev.dstPort, port);
+  t.is(ev.sockType, 1);
+  t.is(ev.protocol, 6);
+  t.true(ev.netnsCookie > 0n);
+});
+
+captureTest('bad options are refused before anything is loaded', (t) => {
+  t.throws(() => openCapture({ ringBytes: 5000, onBatch() {} }), { instanceOf: RangeError });
+  t.throws(() => openCapture({ excludeCidrs: ['10.0.0.0/33'], onBatch() {} }), { instanceOf: RangeError });
+  t.throws(() => openCapture({ ladder: ['nope' as 'lsm'], onBatch() {} }), { instanceOf: RangeError });
+});

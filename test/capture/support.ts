@@ -1,0 +1,139 @@
+// Shared by the capture tests: the root/BPF guard, an event collector around
+// CaptureSource, and the connect-flood tool built by bpf/scripts/build.sh.
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { findCgroup2Mount, isBuilt } from 'bpf-native-loader';
+import { CaptureSource } from '../../producer/source/capture.ts';
+import type { CaptureSourceOptions } from '../../producer/source/capture.ts';
+import type { CaptureEvent, ConnectEvent, DnsReplyEvent } from '../../producer/source/types.ts';
+
+export const FLOOD = fileURLToPath(new URL('../../bpf/.output/connect-flood', import.meta.url));
+export const NODE = process.execPath;
+
+/** Why capture tests cannot run here, or undefined when they can. */
+export function captureUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!isBuilt()) return 'bpf-native-loader is not built';
+  if (!findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))) return 'no cgroup2 mount';
+  if (!existsSync(FLOOD)) return `${FLOOD} is not built`;
+  return undefined;
+}
+
+const missing = captureUnavailable();
+const required = process.env.CONNTRAIL_REQUIRE_INTEGRATION === '1';
+
+/**
+ * A serial test that needs root and BPF: skipped when they are missing, failed
+ * instead when CONNTRAIL_REQUIRE_INTEGRATION=1.
+ */
+export function captureTest(name: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
+  if (!missing) {
+    test.serial(name, fn);
+  } else if (required) {
+    test.serial(name, (t) => { t.fail(`CONNTRAIL_REQUIRE_INTEGRATION=1 but ${missing}`); });
+  } else {
+    test.serial.skip(`${name} (${missing})`, () => {});
+  }
+}
+
+/** A running CaptureSource that keeps every event it receives, in order. */
+export class Collector {
+  readonly events: CaptureEvent[] = [];
+  readonly source: CaptureSource;
+  batches = 0;
+
+  constructor(opts: Omit<CaptureSourceOptions, 'onEvents'> = {}) {
+    this.source = CaptureSource.open({
+      excludeSelf: false,
+      pollIntervalMs: 5,
+      ...opts,
+      onEvents: (evs) => {
+        this.batches++;
+        for (const e of evs) this.events.push(e);
+      },
+    });
+  }
+
+  connects(pred: (e: ConnectEvent) => boolean = () => true): ConnectEvent[] {
+    return this.events.filter((e): e is ConnectEvent => e.kind === 'connect' && pred(e));
+  }
+
+  dns(pred: (e: DnsReplyEvent) => boolean = () => true): DnsReplyEvent[] {
+    return this.events.filter((e): e is DnsReplyEvent => e.kind === 'dns' && pred(e));
+  }
+
+  /** Waits until pred holds on the events (or throws after timeoutMs). */
+  async waitFor<T>(what: string, get: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const v = get();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(10);
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.source.stop();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface RunResult {
+  pid: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (argv, no shell). */
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ pid: child.pid ?? 0, code, stdout, stderr }));
+  });
+}
+
+/** `connect-flood` once (or -n N) to address:port; resolves with its pid. */
+export function flood(address: string, port: number, extra: string[] = []): Promise<RunResult> {
+  return run(FLOOD, ['-a', address, '-p', String(port), ...extra]);
+}
+
+/** A TCP port that nothing listens on (connects are refused): bound once, then released. */
+export async function refusedPort(host = '127.0.0.1'): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, host);
+  await once(srv, 'listening');
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/** A TCP server on host:random port that accepts and closes connections. */
+export async function listener(host: string): Promise<{ port: number; close(): Promise<void> }> {
+  const srv = createServer((sock) => sock.destroy());
+  srv.listen(0, host);
+  await once(srv, 'listening');
+  return {
+    port: (srv.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => srv.close(() => resolve())),
+  };
+}
+
+export function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
