@@ -1,0 +1,170 @@
+// conntrail's kafka.* configuration mapped onto kafkajs, and the transport the
+// sink sends through (connect, ensure the topic, send one batch, disconnect).
+import fs from 'node:fs';
+import kafkajs from 'kafkajs';
+import type { KafkaConfig, Producer, Admin, SASLOptions, logCreator, Message, RecordMetadata } from 'kafkajs';
+import type { ConntrailConfig } from '../config/load.ts';
+import { compressionType, registerCodecs } from './codecs.ts';
+import type { Compression } from './codecs.ts';
+import { KafkaConfigError, KafkaUnavailableError, TopicMissingError } from './errors.ts';
+import type { SinkLogger } from './log.ts';
+import { silentLogger } from './log.ts';
+import type { QueuedMessage } from './queue.ts';
+
+export type KafkaSection = ConntrailConfig['kafka'];
+
+/** Brokers used when kafka.brokers is empty: the local stack. */
+export const LOCAL_BROKERS: readonly string[] = ['127.0.0.1:9092'];
+
+export function brokersOf(k: Pick<KafkaSection, 'brokers'>): string[] {
+  return k.brokers.length > 0 ? [...k.brokers] : [...LOCAL_BROKERS];
+}
+
+function readPem(what: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new KafkaConfigError(`kafka.ssl.${what}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** kafka.ssl.* -> the tls options kafkajs passes to tls.connect (false when TLS is off). */
+export function sslOptions(ssl: KafkaSection['ssl']): KafkaConfig['ssl'] {
+  if (!ssl.enabled) return false;
+  return {
+    rejectUnauthorized: ssl.rejectUnauthorized,
+    ...(ssl.caFile ? { ca: [readPem('caFile', ssl.caFile)] } : {}),
+    ...(ssl.certFile ? { cert: readPem('certFile', ssl.certFile) } : {}),
+    ...(ssl.keyFile ? { key: readPem('keyFile', ssl.keyFile) } : {}),
+  };
+}
+
+/** kafka.sasl.* -> kafkajs sasl (undefined when mechanism is none). */
+export function saslOptions(sasl: KafkaSection['sasl']): SASLOptions | undefined {
+  const { username, password } = sasl;
+  switch (sasl.mechanism) {
+    case 'none': return undefined;
+    case 'plain': return { mechanism: 'plain', username, password };
+    case 'scram-sha-256': return { mechanism: 'scram-sha-256', username, password };
+    case 'scram-sha-512': return { mechanism: 'scram-sha-512', username, password };
+    default: throw new KafkaConfigError(`kafka.sasl.mechanism: unknown ${JSON.stringify(sasl.mechanism)}`);
+  }
+}
+
+/** Routes kafkajs's own log lines (warn and error only) to a pino-compatible logger. */
+export function kafkajsLogCreator(logger: SinkLogger): logCreator {
+  const { logLevel } = kafkajs;
+  return () => ({ namespace, level, log }) => {
+    const { message, timestamp: _ts, ...extra } = log;
+    const obj = { component: 'kafkajs', namespace, ...extra };
+    if (level === logLevel.ERROR) logger.error(obj, message);
+    else if (level === logLevel.WARN) logger.warn(obj, message);
+    else if (level === logLevel.INFO) logger.info(obj, message);
+    else logger.debug(obj, message);
+  };
+}
+
+/** The kafkajs client configuration for conntrail's kafka.* section. */
+export function kafkaClientConfig(k: KafkaSection, logger: SinkLogger = silentLogger): KafkaConfig {
+  const sasl = saslOptions(k.sasl);
+  return {
+    clientId: k.clientId,
+    brokers: brokersOf(k),
+    ssl: sslOptions(k.ssl),
+    ...(sasl ? { sasl } : {}),
+    requestTimeout: k.requestTimeoutMs,
+    retry: { retries: k.retry.retries, initialRetryTime: k.retry.initialRetryTimeMs, maxRetryTime: k.retry.maxRetryTimeMs },
+    logLevel: kafkajs.logLevel.WARN,
+    logCreator: kafkajsLogCreator(logger),
+  };
+}
+
+/** What the sink needs from Kafka; tests substitute a fake. */
+export interface SinkTransport {
+  /** Connects the producer; throws KafkaUnavailableError when no broker answers. */
+  connect(): Promise<void>;
+  /** Creates the topic when missing and allowed; throws TopicMissingError otherwise. */
+  ensureTopic(): Promise<void>;
+  /** Sends one batch; resolves when acknowledged per kafka.acks. */
+  send(messages: QueuedMessage[]): Promise<unknown>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaTransportOptions {
+  /** Override kafkajs client settings (tests: shorter retries). */
+  clientOverrides?: Partial<KafkaConfig>;
+}
+
+/** The real transport: one kafkajs producer writing to kafka.topic. */
+export class KafkaTransport implements SinkTransport {
+  readonly kafka: InstanceType<typeof kafkajs.Kafka>;
+  readonly producer: Producer;
+  readonly #cfg: KafkaSection;
+  readonly #brokers: string[];
+  readonly #compression: number;
+  readonly #logger: SinkLogger;
+
+  constructor(cfg: KafkaSection, logger: SinkLogger = silentLogger, options: KafkaTransportOptions = {}) {
+    registerCodecs();
+    this.#cfg = cfg;
+    this.#logger = logger;
+    this.#brokers = brokersOf(cfg);
+    this.#compression = compressionType(cfg.compression as Compression);
+    const clientConfig = { ...kafkaClientConfig(cfg, logger), ...options.clientOverrides };
+    this.kafka = new kafkajs.Kafka(clientConfig);
+    const idempotent = cfg.idempotent;
+    if (idempotent && cfg.acks !== -1) throw new KafkaConfigError('kafka.idempotent needs kafka.acks=-1');
+    this.producer = this.kafka.producer({
+      idempotent,
+      // kafkajs keeps idempotence only with one request in flight
+      maxInFlightRequests: idempotent ? 1 : cfg.batch.maxInFlight,
+      allowAutoTopicCreation: false,
+      retry: clientConfig.retry,
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+    } catch (err) {
+      throw new KafkaUnavailableError(this.#brokers, err);
+    }
+  }
+
+  async ensureTopic(): Promise<void> {
+    const admin: Admin = this.kafka.admin();
+    const topic = this.#cfg.topic;
+    try {
+      await admin.connect();
+    } catch (err) {
+      throw new KafkaUnavailableError(this.#brokers, err);
+    }
+    try {
+      const topics = await admin.listTopics();
+      if (topics.includes(topic)) return;
+      if (!this.#cfg.createTopic) throw new TopicMissingError(topic, this.#brokers);
+      const created = await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor }],
+      });
+      this.#logger.info({ topic, partitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor, created },
+        created ? 'created Kafka topic' : 'Kafka topic already created by someone else');
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  send(messages: QueuedMessage[]): Promise<RecordMetadata[]> {
+    return this.producer.send({
+      topic: this.#cfg.topic,
+      messages: messages as Message[],
+      acks: this.#cfg.acks,
+      timeout: this.#cfg.requestTimeoutMs,
+      compression: this.#compression,
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}

@@ -1,0 +1,166 @@
+// Bounded queue between enrichment and Kafka: a ring buffer of preallocated
+// slots (parallel arrays, no per-record node, no O(n) shift), bounded in
+// records (queue.maxRecords) and encoded bytes (queue.maxBytes). push() never
+// blocks: when a bound is hit the policy decides what is dropped, and every
+// drop is counted by reason.
+
+export const QUEUE_POLICIES = ['drop-newest', 'drop-oldest'] as const;
+export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
+
+/**
+ * Why records were lost. Queue reasons: queue_full_records / queue_full_bytes
+ * (a bound was hit; with drop-newest the new record is dropped, with
+ * drop-oldest the oldest queued one), record_too_large (one record larger than
+ * queue.maxBytes: it can never fit). Sink reasons: encode_failed (the record
+ * did not fit the writer schema), publish_failed (Kafka refused the batch with a
+ * non-retriable error), shutdown_unflushed (still queued or unacknowledged when
+ * the shutdown flush timed out).
+ */
+export const DROP_REASONS = [
+  'queue_full_records', 'queue_full_bytes', 'record_too_large',
+  'encode_failed', 'publish_failed', 'shutdown_unflushed',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+export type DropCounts = Record<DropReason, number>;
+
+export function emptyDropCounts(): DropCounts {
+  return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as DropCounts;
+}
+
+export interface QueueOptions {
+  /** Most records held (queue.maxRecords). The slots are allocated up front. */
+  maxRecords: number;
+  /** Most bytes held, counting value and key lengths (queue.maxBytes). */
+  maxBytes: number;
+  /** What a full queue drops (queue.policy). Default drop-newest. */
+  policy?: QueuePolicy;
+}
+
+/** One Kafka message as kafkajs wants it (a plain object, built once per record at dequeue). */
+export interface QueuedMessage {
+  key: string | null;
+  value: Buffer;
+  /** Event time, epoch milliseconds, as a string (kafkajs's type). */
+  timestamp: string;
+  headers?: Record<string, string | Buffer>;
+}
+
+export class RecordQueue {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  readonly policy: QueuePolicy;
+  /** Drops counted by this queue (queue_full_records, queue_full_bytes, record_too_large). */
+  readonly drops: DropCounts = emptyDropCounts();
+
+  readonly #values: (Buffer | undefined)[];
+  readonly #keys: (string | null)[];
+  readonly #timestamps: Float64Array;
+  readonly #enqueuedAt: Float64Array;
+  readonly #sizes: Uint32Array;
+  #head = 0;
+  #length = 0;
+  #bytes = 0;
+
+  constructor(options: QueueOptions) {
+    if (!(Number.isInteger(options.maxRecords) && options.maxRecords > 0)) throw new RangeError('maxRecords must be a positive integer');
+    if (!(Number.isInteger(options.maxBytes) && options.maxBytes > 0)) throw new RangeError('maxBytes must be a positive integer');
+    this.maxRecords = options.maxRecords;
+    this.maxBytes = options.maxBytes;
+    this.policy = options.policy ?? 'drop-newest';
+    const n = options.maxRecords;
+    this.#values = new Array<Buffer | undefined>(n).fill(undefined);
+    this.#keys = new Array<string | null>(n).fill(null);
+    this.#timestamps = new Float64Array(n);
+    this.#enqueuedAt = new Float64Array(n);
+    this.#sizes = new Uint32Array(n);
+  }
+
+  /** Records queued. */
+  get length(): number { return this.#length; }
+  /** Bytes queued (values + keys). */
+  get bytes(): number { return this.#bytes; }
+  /** True when no record can be added without a drop (record bound). */
+  get fullRecords(): boolean { return this.#length >= this.maxRecords; }
+  /** When the oldest queued record was pushed (the caller's clock), or -1 when empty. */
+  get headEnqueuedAt(): number { return this.#length === 0 ? -1 : (this.#enqueuedAt[this.#head] as number); }
+
+  /**
+   * Adds one record; never blocks. Returns false when this record was dropped
+   * (drop-newest on a full queue, or a record larger than maxBytes). With
+   * drop-oldest, older records are dropped to make room and true is returned.
+   * `enqueuedAt` is the caller's clock (e.g. performance.now()), used for linger.
+   */
+  push(value: Buffer, key: string | null, timestampMs: number, enqueuedAt: number): boolean {
+    const size = value.length + (key === null ? 0 : key.length);
+    if (size > this.maxBytes) {
+      this.drops.record_too_large++;
+      return false;
+    }
+    if (this.#length >= this.maxRecords) {
+      if (this.policy === 'drop-newest') {
+        this.drops.queue_full_records++;
+        return false;
+      }
+      this.#dropHead();
+      this.drops.queue_full_records++;
+    }
+    if (this.#bytes + size > this.maxBytes) {
+      if (this.policy === 'drop-newest') {
+        this.drops.queue_full_bytes++;
+        return false;
+      }
+      while (this.#bytes + size > this.maxBytes) {
+        this.#dropHead();
+        this.drops.queue_full_bytes++;
+      }
+    }
+    let tail = this.#head + this.#length;
+    if (tail >= this.maxRecords) tail -= this.maxRecords;
+    this.#values[tail] = value;
+    this.#keys[tail] = key;
+    this.#timestamps[tail] = timestampMs;
+    this.#enqueuedAt[tail] = enqueuedAt;
+    this.#sizes[tail] = size;
+    this.#length++;
+    this.#bytes += size;
+    return true;
+  }
+
+  /**
+   * Removes up to maxRecords records / maxBytes bytes from the head (always at
+   * least one when not empty) and returns them as kafkajs messages, oldest
+   * first, with the bytes they counted.
+   */
+  take(maxRecords: number, maxBytes: number): { messages: QueuedMessage[]; bytes: number } {
+    const out: QueuedMessage[] = [];
+    let taken = 0;
+    while (this.#length > 0 && out.length < maxRecords) {
+      const h = this.#head;
+      const size = this.#sizes[h] as number;
+      if (out.length > 0 && taken + size > maxBytes) break;
+      out.push({ key: this.#keys[h] as string | null, value: this.#values[h] as Buffer, timestamp: String(this.#timestamps[h]) });
+      taken += size;
+      this.#release(h, size);
+    }
+    return { messages: out, bytes: taken };
+  }
+
+  /** Empties the queue; returns the number of records removed (not counted as drops). */
+  clear(): number {
+    const n = this.#length;
+    while (this.#length > 0) this.#release(this.#head, this.#sizes[this.#head] as number);
+    return n;
+  }
+
+  #dropHead(): void {
+    this.#release(this.#head, this.#sizes[this.#head] as number);
+  }
+
+  #release(h: number, size: number): void {
+    this.#values[h] = undefined;
+    this.#keys[h] = null;
+    this.#bytes -= size;
+    this.#length--;
+    this.#head = h + 1 === this.maxRecords ? 0 : h + 1;
+  }
+}
