@@ -1,0 +1,114 @@
+/**
+ * stack/stack.sh behaviour that needs no Java, Maven or network: syntax, the
+ * endpoints it exports, and status/down against an empty state directory on
+ * ports nothing listens on (so a running stack is never touched).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import test from 'ava';
+
+const exec = promisify(execFile);
+const script = fileURLToPath(new URL('../../stack/stack.sh', import.meta.url));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function stack(args: string[], extraEnv: Record<string, string> = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await exec('/bin/bash', [script, ...args], {
+      env: { ...process.env, ...extraEnv },
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+function isolated(): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'conntrail-stack-test-'));
+  return {
+    CONNTRAIL_STACK_DIR: dir,
+    CONNTRAIL_STACK_CACHE: join(dir, 'cache'),
+    // port 1..4: nothing listens there
+    CONNTRAIL_STACK_KAFKA_PORT: '1',
+    CONNTRAIL_STACK_CONTROLLER_PORT: '2',
+    CONNTRAIL_STACK_REGISTRY_PORT: '3',
+    CONNTRAIL_STACK_REGISTRY_MGMT_PORT: '4',
+  };
+}
+
+test('stack.sh parses', async (t) => {
+  const r = await exec('bash', ['-n', script]);
+  t.is(r.stderr, '');
+});
+
+test('env prints the default endpoints', async (t) => {
+  const r = await stack(['env']);
+  t.is(r.code, 0);
+  t.true(r.stdout.includes('export CONNTRAIL_KAFKA_BROKERS=127.0.0.1:9092\n'));
+  t.true(r.stdout.includes('export CONNTRAIL_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7\n'));
+});
+
+test('status exits non-zero and says down when nothing runs', async (t) => {
+  const e = isolated();
+  try {
+    const r = await stack(['status'], e);
+    t.is(r.code, 1);
+    t.regex(r.stdout, /^kafka\s+down$/m);
+    t.regex(r.stdout, /^registry\s+down$/m);
+  } finally {
+    rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
+  }
+});
+
+test('down is fine when nothing runs, and --wipe too', async (t) => {
+  const e = isolated();
+  try {
+    const r = await stack(['down', '--wipe'], e);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /kafka not running/);
+    t.regex(r.stdout, /registry not running/);
+  } finally {
+    rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
+  }
+});
+
+test('unknown command prints usage and exits 2', async (t) => {
+  const r = await stack(['frobnicate']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /stack\.sh up/);
+});
+
+test('up without java fails with one clear line', async (t) => {
+  const e = isolated();
+  // a PATH with everything from /usr/bin and /bin except java
+  const bin = join(e.CONNTRAIL_STACK_DIR!, 'bin');
+  mkdirSync(bin);
+  for (const d of ['/usr/bin', '/bin']) {
+    for (const f of readdirSync(d)) {
+      if (f === 'java') continue;
+      try {
+        symlinkSync(join(d, f), join(bin, f));
+      } catch {
+        // already linked from /usr/bin
+      }
+    }
+  }
+  try {
+    const r = await stack(['up'], { ...e, PATH: bin, JAVA_HOME: '' });
+    t.not(r.code, 0);
+    t.regex(r.stderr.trim(), /^stack: error: java not found/);
+    t.is(r.stderr.trim().split('\n').length, 1);
+  } finally {
+    rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
+  }
+});
