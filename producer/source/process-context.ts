@@ -117,7 +117,7 @@ export class ProcessContextCache {
    * used when /proc no longer has the process.
    */
   get(pid: number, procStartNs = 0n, kernelPpid = 0): ProcessContext {
-    const key = procStartNs > 0n ? `${pid}:${procStartNs / this.#nsPerTick}` : undefined;
+    const key = procStartNs > 0n ? `${pid}:${procStartNs / this.#nsPerTick}` : this.#latest.get(pid);
     if (key !== undefined) {
       const hit = this.#cache.get(key);
       if (hit) {
