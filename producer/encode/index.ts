@@ -7,3 +7,5 @@ export {
 export type { AvroEncoderOptions, BundledSchema, AvroRecordSchema, AvroField } from './avro.ts';
 export { EcsJsonEncoder, ecsJson, isoMicros, ECS_FIELD_MAP, ECS_VERSION, ECS_EVENT_ACTION, ECS_EVENT_MODULE, ECS_EVENT_DATASET } from './ecs.ts';
 export { sampleRecord, sparseRecord } from './sample.ts';
+export { createEncoder } from './create.ts';
+export type { EncoderConfig } from './create.ts';

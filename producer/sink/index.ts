@@ -10,3 +10,5 @@ export type { Compression, KafkajsCodec } from './codecs.ts';
 export { SinkError, TopicMissingError, KafkaUnavailableError, KafkaConfigError } from './errors.ts';
 export type { SinkLogger } from './log.ts';
 export { silentLogger } from './log.ts';
+export { startSink } from './start.ts';
+export type { PublishConfig } from './start.ts';

@@ -1,0 +1,25 @@
+// Picks the encoder for encoding.format: Avro (resolves the schema id with the
+// registry first) or ECS JSON.
+import type { ConntrailConfig } from '../config/load.ts';
+import { createAvroEncoder } from '../registry/schema.ts';
+import type { ResolveOptions } from '../registry/schema.ts';
+import { EcsJsonEncoder } from './ecs.ts';
+import type { RecordEncoder } from './types.ts';
+
+export interface EncoderConfig {
+  encoding: ConntrailConfig['encoding'];
+  registry: ConntrailConfig['registry'];
+  kafka: Pick<ConntrailConfig['kafka'], 'topic'>;
+}
+
+/** The encoder for cfg.encoding.format. Avro waits for the registry (RegistryUnavailableError, SchemaIncompatibleError...). */
+export async function createEncoder(cfg: EncoderConfig, options: ResolveOptions = {}): Promise<RecordEncoder> {
+  switch (cfg.encoding.format) {
+    case 'ecs-json':
+      return new EcsJsonEncoder();
+    case 'avro':
+      return (await createAvroEncoder({ registry: cfg.registry, topic: cfg.kafka.topic }, options)).encoder;
+    default:
+      throw new Error(`encoding.format: unknown ${JSON.stringify(cfg.encoding.format)}`);
+  }
+}

@@ -1,0 +1,14 @@
+// The schema registry side: subjects, writer schema resolution, register/check/list.
+export {
+  subjectName, subjectOf, registryUrl, restClient, kafkajsRegistryClient, waitForRegistry,
+  resolveWriterSchema, clearSchemaCache, createAvroEncoder, writerProblems,
+  registerSchema, checkSchema, assertCompatible, listSchemaVersions,
+  LOCAL_REGISTRY_URL, SUBJECT_STRATEGIES,
+} from './schema.ts';
+export type {
+  RegistrySection, SubjectStrategy, SchemaMode, SchemaTarget, ResolvedSchema, ResolveOptions,
+  RegisterResult, CheckResult, ListResult, ListedVersion,
+} from './schema.ts';
+export { RegistryRest, RegistryConnectError, isNotFound, isUnavailable } from './rest.ts';
+export type { RegistryRestOptions, SubjectVersion, CompatibilityAnswer } from './rest.ts';
+export { RegistryError, RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError } from './errors.ts';

@@ -1,0 +1,22 @@
+// One call for `conntrail run`: encoder (schema resolved once) + sink, started.
+import type { ConntrailConfig } from '../config/load.ts';
+import { createEncoder } from '../encode/create.ts';
+import type { SinkLogger } from './log.ts';
+import { silentLogger } from './log.ts';
+import { KafkaSink } from './sink.ts';
+import type { KafkaSinkOptions } from './sink.ts';
+
+export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kafka' | 'queue'>;
+
+/**
+ * Resolves the encoder (Avro: registry per registry.mode; ECS JSON), builds the
+ * KafkaSink and starts it (connect, topic). Throws the named errors of each
+ * step: RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError,
+ * KafkaUnavailableError, TopicMissingError.
+ */
+export async function startSink(cfg: PublishConfig, logger: SinkLogger = silentLogger, options: KafkaSinkOptions = {}): Promise<KafkaSink> {
+  const encoder = await createEncoder(cfg, { logger });
+  const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue }, encoder, logger, options);
+  await sink.start();
+  return sink;
+}
