@@ -80,7 +80,8 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
       if (res.status === 200) return undefined;
       return `schema registry at ${url} answered HTTP ${res.status}`;
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const cause = err instanceof Error ? (err.cause as { code?: string } | undefined)?.code : undefined;
+      const why = err instanceof Error ? `${err.message}${cause ? ` (${cause})` : ''}` : String(err);
       return `schema registry not reachable at ${url}: ${why} (start it: bash stack/stack.sh up)`;
     }
   },

@@ -20,10 +20,15 @@ interface Result {
   stderr: string;
 }
 
+// the caller's own stack settings (ports, dirs) must not leak into these checks
+function withoutStackEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CONNTRAIL_STACK_')));
+}
+
 async function stack(args: string[], extraEnv: Record<string, string> = {}): Promise<Result> {
   try {
     const { stdout, stderr } = await exec('/bin/bash', [script, ...args], {
-      env: { ...process.env, ...extraEnv },
+      env: { ...withoutStackEnv(process.env), ...extraEnv },
       timeout: 30_000,
     });
     return { code: 0, stdout, stderr };
