@@ -28,7 +28,7 @@ async function tcp(host: string, port: number): Promise<'connected' | 'refused'>
   }
 }
 
-captureTest('TCP connects to 127.0.0.1 and ::1, listening and refused, and IPv4-mapped ::ffff:127.0.0.1', async (t) => {
+await captureTest('TCP connects to 127.0.0.1 and ::1, listening and refused, and IPv4-mapped ::ffff:127.0.0.1', async (t) => {
   const l4 = await listener('127.0.0.1');
   const l6 = await listener('::1');
   const closed4 = await refusedPort('127.0.0.1');
@@ -66,7 +66,7 @@ captureTest('TCP connects to 127.0.0.1 and ::1, listening and refused, and IPv4-
   }
 });
 
-captureTest('UDP connect() is captured and marked as UDP, not as a TCP connect', async (t) => {
+await captureTest('UDP connect() is captured and marked as UDP, not as a TCP connect', async (t) => {
   const c = new Collector();
   t.teardown(() => c.stop());
   const port = await refusedPort();
@@ -87,7 +87,7 @@ captureTest('UDP connect() is captured and marked as UDP, not as a TCP connect',
   t.is(ev.transport, 'udp');
 });
 
-captureTest('a connect from a child process has its pid, ppid, comm and exe', async (t) => {
+await captureTest('a connect from a child process has its pid, ppid, comm and exe', async (t) => {
   const c = new Collector();
   t.teardown(() => c.stop());
   const port = await refusedPort();
@@ -111,7 +111,7 @@ captureTest('a connect from a child process has its pid, ppid, comm and exe', as
   t.is(ev2.containerId, null);
 });
 
-captureTest('a connect inside a network namespace carries that namespace\'s cookie', async (t) => {
+await captureTest('a connect inside a network namespace carries that namespace\'s cookie', async (t) => {
   const ns = `conntrail-test-${randomBytes(4).toString('hex')}`;
   sh('ip', ['netns', 'add', ns]);
   t.teardown(() => { try { sh('ip', ['netns', 'del', ns]); } catch { /* already gone */ } });
@@ -130,7 +130,7 @@ captureTest('a connect inside a network namespace carries that namespace\'s cook
   t.is(inNs.dstPort, port);
 });
 
-captureTest('excludes: own process (default), destination ports and CIDRs are filtered in the kernel', async (t) => {
+await captureTest('excludes: own process (default), destination ports and CIDRs are filtered in the kernel', async (t) => {
   const keep = await refusedPort();
   const dropPort = await refusedPort();
   const c = new Collector({ excludeSelf: true, excludePorts: [dropPort], excludeCidrs: ['127.0.0.66/32', '::1/128'] });
@@ -153,7 +153,7 @@ captureTest('excludes: own process (default), destination ports and CIDRs are fi
   t.true(k.excludedCidr >= 2, `excludedCidr ${k.excludedCidr}`);
 });
 
-captureTest('records reach JS in batches: many records per crossing', async (t) => {
+await captureTest('records reach JS in batches: many records per crossing', async (t) => {
   const c = new Collector({ pollIntervalMs: 20 });
   t.teardown(() => c.stop());
   const port = await refusedPort();

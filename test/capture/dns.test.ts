@@ -33,7 +33,7 @@ function answersOf(ev: DnsReplyEvent): PlainAnswer[] {
   return (dnsPacket.decode(payload).answers ?? []).map(plain);
 }
 
-captureTest('a UDP DNS reply arrives before the connect that follows it, in the same netns', async (t) => {
+await captureTest('a UDP DNS reply arrives before the connect that follows it, in the same netns', async (t) => {
   const server = await TestDnsServer.start({
     address: loopbackAddress(),
     records: [
@@ -67,7 +67,7 @@ captureTest('a UDP DNS reply arrives before the connect that follows it, in the 
   ]);
 });
 
-captureTest('DNS over TCP and over IPv6 are captured', async (t) => {
+await captureTest('DNS over TCP and over IPv6 are captured', async (t) => {
   const server = await TestDnsServer.start({ address: loopbackAddress(), records: [{ name: 'tcp.conntrail.test', type: 'AAAA', data: '::1' }] });
   const c = new Collector();
   t.teardown(async () => { await c.stop(); await server.close(); });
@@ -90,7 +90,7 @@ captureTest('DNS over TCP and over IPv6 are captured', async (t) => {
   t.deepEqual(answersOf(ev).map((x) => x.data), ['127.0.0.78']);
 });
 
-captureTest('a reply longer than dnsPayloadCap is cut and marked truncated', async (t) => {
+await captureTest('a reply longer than dnsPayloadCap is cut and marked truncated', async (t) => {
   const records = Array.from({ length: 40 }, (_, i) => ({ name: 'big.conntrail.test', type: 'A' as const, data: `127.0.1.${i + 1}` }));
   const server = await TestDnsServer.start({ address: loopbackAddress(), records });
   const c = new Collector({ dnsPayloadCap: 64 });

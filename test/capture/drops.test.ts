@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { findCgroup2Mount } from 'bpf-native-loader';
 import { Collector, FLOOD, captureTest, refusedPort, sleep } from './support.ts';
 
-captureTest('a burst into a tiny ring buffer: generated = received + counted drops', async (t) => {
+await captureTest('a burst into a tiny ring buffer: generated = received + counted drops', async (t) => {
   // a cgroup of our own, so that only the burst's connects are seen
   const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
   const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;

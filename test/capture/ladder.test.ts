@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { AttachError, DEFAULT_LADDER, openCapture } from 'bpf-native-loader';
 import { Collector, captureTest, flood, refusedPort, sh } from './support.ts';
 
-captureTest('the default ladder falls back and reports each failed rung with errno and a sentence', async (t) => {
+await captureTest('the default ladder falls back and reports each failed rung with errno and a sentence', async (t) => {
   const c = new Collector({ excludeSelf: true });
   t.teardown(() => c.stop());
   const attempts = c.source.attempts;
@@ -31,7 +31,7 @@ captureTest('the default ladder falls back and reports each failed rung with err
   t.is(ev.probe, winner.probe);
 });
 
-captureTest('a ladder forced to lsm only fails with the clear error', (t) => {
+await captureTest('a ladder forced to lsm only fails with the clear error', (t) => {
   let handle;
   try {
     handle = openCapture({ ladder: ['lsm'], onBatch() {} });
@@ -55,7 +55,7 @@ captureTest('a ladder forced to lsm only fails with the clear error', (t) => {
   return handle.stop();
 });
 
-captureTest('fentry and kprobe rungs, forced, fail with their own reasons here', (t) => {
+await captureTest('fentry and kprobe rungs, forced, fail with their own reasons here', (t) => {
   const err = t.throws(() => openCapture({ ladder: ['fentry', 'kprobe'], onBatch() {} }), { instanceOf: AttachError });
   if (!err) return;
   t.log(err.message);
@@ -63,7 +63,7 @@ captureTest('fentry and kprobe rungs, forced, fail with their own reasons here',
   for (const a of err.attempts) t.true((a.reason ?? '').length > 10);
 });
 
-captureTest('the tracepoint rung works and flags its records as TOCTOU-prone', async (t) => {
+await captureTest('the tracepoint rung works and flags its records as TOCTOU-prone', async (t) => {
   const hadTracefs = existsSync('/sys/kernel/tracing/events');
   const c = new Collector({ ladder: ['tracepoint'] });
   t.teardown(async () => {
@@ -84,7 +84,7 @@ captureTest('the tracepoint rung works and flags its records as TOCTOU-prone', a
   t.true(ev.netnsCookie > 0n);
 });
 
-captureTest('bad options are refused before anything is loaded', (t) => {
+await captureTest('bad options are refused before anything is loaded', (t) => {
   t.throws(() => openCapture({ ringBytes: 5000, onBatch() {} }), { instanceOf: RangeError });
   t.throws(() => openCapture({ excludeCidrs: ['10.0.0.0/33'], onBatch() {} }), { instanceOf: RangeError });
   t.throws(() => openCapture({ ladder: ['nope' as 'lsm'], onBatch() {} }), { instanceOf: RangeError });

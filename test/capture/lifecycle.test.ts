@@ -33,7 +33,7 @@ function holder(): { send(line: string): void; next(): Promise<Record<string, un
   };
 }
 
-captureTest('stop() detaches and unloads every program; nothing of ours survives the process', async (t) => {
+await captureTest('stop() detaches and unloads every program; nothing of ours survives the process', async (t) => {
   const h = holder();
   const ready = await h.next();
   const ids = ready.ids as { programs: number[]; maps: number[] };
@@ -51,7 +51,7 @@ captureTest('stop() detaches and unloads every program; nothing of ours survives
   t.is(await h.exited, 0);
 });
 
-captureTest('a process that exits without stop() leaves nothing loaded', async (t) => {
+await captureTest('a process that exits without stop() leaves nothing loaded', async (t) => {
   const h = holder();
   const ready = await h.next();
   const ids = ready.ids as { programs: number[]; maps: number[] };

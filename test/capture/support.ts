@@ -1,14 +1,14 @@
 // Shared by the capture tests: the root/BPF guard, an event collector around
 // CaptureSource, and the connect-flood tool built by bpf/scripts/build.sh.
-import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { findCgroup2Mount, isBuilt } from 'bpf-native-loader';
+import { isBuilt } from 'bpf-native-loader';
+import { integrationTest } from '../helpers/require.ts';
 import { CaptureSource } from '../../producer/source/capture.ts';
 import type { CaptureSourceOptions } from '../../producer/source/capture.ts';
 import type { CaptureEvent, ConnectEvent, DnsReplyEvent } from '../../producer/source/types.ts';
@@ -16,30 +16,17 @@ import type { CaptureEvent, ConnectEvent, DnsReplyEvent } from '../../producer/s
 export const FLOOD = fileURLToPath(new URL('../../bpf/.output/connect-flood', import.meta.url));
 export const NODE = process.execPath;
 
-/** Why capture tests cannot run here, or undefined when they can. */
-export function captureUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root';
-  if (!isBuilt()) return 'bpf-native-loader is not built';
-  if (!findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))) return 'no cgroup2 mount';
-  if (!existsSync(FLOOD)) return `${FLOOD} is not built`;
-  return undefined;
-}
-
-const missing = captureUnavailable();
-const required = process.env.CONNTRAIL_REQUIRE_INTEGRATION === '1';
-
 /**
- * A serial test that needs root and BPF: skipped when they are missing, failed
- * instead when CONNTRAIL_REQUIRE_INTEGRATION=1.
+ * A serial test that needs root and a BPF-capable kernel (test/helpers/require.ts):
+ * skipped when they are missing, failed instead with CONNTRAIL_REQUIRE_INTEGRATION=1.
+ * Use with top-level await. A missing build (addon, connect-flood) is a failure.
  */
-export function captureTest(name: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
-  if (!missing) {
-    test.serial(name, fn);
-  } else if (required) {
-    test.serial(name, (t) => { t.fail(`CONNTRAIL_REQUIRE_INTEGRATION=1 but ${missing}`); });
-  } else {
-    test.serial.skip(`${name} (${missing})`, () => {});
-  }
+export function captureTest(name: string, fn: (t: ExecutionContext) => Promise<void> | void): Promise<string[]> {
+  return integrationTest(name, ['root', 'bpf'], async (t) => {
+    if (!isBuilt()) t.fail('bpf-native-loader is not built: npm run build -w bpf-native-loader');
+    else if (!existsSync(FLOOD)) t.fail(`${FLOOD} is not built: npm run build -w bpf-native-loader`);
+    else await fn(t);
+  }, { serial: true });
 }
 
 /** A running CaptureSource that keeps every event it receives, in order. */
