@@ -39,3 +39,34 @@ await captureTest('a burst into a tiny ring buffer: generated = received + count
   t.is(received + k.connectRingFull, N);
   t.is(c.source.counters().received.connect, received, 'nothing else in this cgroup');
 });
+
+await captureTest('pause() stops draining (the kernel counts the drops), resume() goes on', async (t) => {
+  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
+  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
+  mkdirSync(cg);
+  t.teardown(async () => {
+    for (let i = 0; i < 50; i++) {
+      try { rmdirSync(cg); return; } catch { await sleep(20); }
+    }
+  });
+  const c = new Collector({ cgroupPath: cg, captureDns: false, ringBytes: 1 << 16, pollIntervalMs: 5 });
+  const port = await refusedPort();
+  const burst = async (n: number): Promise<number> => {
+    const child = spawn('/bin/sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec ${FLOOD} -a 127.0.0.1 -p ${port} -n ${n}`], { stdio: 'ignore' });
+    await once(child, 'exit');
+    return child.pid!;
+  };
+  c.source.pause();
+  const p1 = await burst(5000);
+  await sleep(100);
+  t.is(c.connects((e) => e.pid === p1).length, 0, 'nothing delivered while paused');
+  c.source.resume();
+  const p2 = await burst(100);
+  await c.waitFor('the second burst', () => c.connects((e) => e.pid === p2).length === 100);
+  await c.stop();
+  const k = c.source.counters().kernel;
+  const got1 = c.connects((e) => e.pid === p1).length;
+  t.true(k.connectRingFull > 0, 'the paused ring overflowed');
+  t.is(got1 + k.connectRingFull, 5000, 'the first burst: what fit in the ring, plus drops');
+  t.true((c.source.counters().native?.stalls ?? 0) > 0);
+});
