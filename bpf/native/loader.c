@@ -285,6 +285,8 @@ static void *consumer_main(void *arg)
 		int err = ring_buffer__poll(c->rb, c->poll_ms); /* returns early on a forced wake-up */
 		if (err == BATCH_FULL)
 			flush(c, true);
+		else if (err < 0 && err != -EINTR)
+			sleep_ms(c->poll_ms); /* unexpected (e.g. EBADF): never spin */
 		drain(c, true);
 		flush(c, false);
 	}
