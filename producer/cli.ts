@@ -15,7 +15,7 @@ commands:
   schema check              check the bundled schema against the registry's latest version
   schema list               list the subject's registered versions
 
-Without kafka.brokers set, run and schema use the local stack (stack/stack.sh), starting it if needed.
+Without kafka.brokers set, run starts the local stack (stack/stack.sh) if needed and uses it; schema uses its registry.
 Every config key can be set as CONNTRAIL_<KEY>; see docs/configuration.md.`;
 
 /** An error the user can fix: shown as one line, no stack trace. */
@@ -78,6 +78,13 @@ async function main(argv: string[]): Promise<void> {
       fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }
 }
+
+// kafkajs 2.2.4 arms timers with negative delays, which Node 24 warns about on
+// stderr; the delay is clamped to 1 ms, so the warning says nothing to a user.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`conntrail: ${w.name}: ${w.message}\n`);
+});
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) fail(`bad config: ${err.message}`);

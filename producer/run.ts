@@ -1,0 +1,116 @@
+// `conntrail run`: capture -> enrich -> encode -> queue/batch -> Kafka.
+//
+//   CaptureSource (producer/source)   ring-buffer batches -> CaptureEvent[]
+//   Enricher      (producer/transform) CaptureEvent[]      -> NetTCPConnect[] (DNS names, process context)
+//   KafkaSink     (producer/sink)      NetTCPConnect[]     -> encoded, queued, batched, sent with kafkajs
+//
+// Everything on the hot path is synchronous and batch-at-a-time: one call per
+// kernel batch, no promise per event. Kafka I/O happens in the sink's own loop.
+import type { ConntrailConfig } from './config/load.ts';
+import { resolveEndpoints } from './local-stack.ts';
+import { createLogger, type Logger } from './log.ts';
+import type { NetTCPConnect } from './model/net-tcp-connect.ts';
+import type { CaptureSource } from './source/capture.ts';
+import type { KafkaSink } from './sink/sink.ts';
+import { Enricher } from './transform/enrich.ts';
+import { readHostIdentity } from './transform/host-identity.ts';
+import { StatsReporter } from './stats.ts';
+
+export interface RunningPipeline {
+  source: CaptureSource;
+  enricher: Enricher;
+  sink: KafkaSink;
+  log: Logger;
+  /** Stops capture, flushes the queue (bounded by shutdown.flushTimeoutMs), closes Kafka. */
+  stop(): Promise<void>;
+}
+
+/** Starts every stage; resolves once capture is attached and records flow. */
+export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLogger(cfg.log.level)): Promise<RunningPipeline> {
+  const endpoints = resolveEndpoints(cfg, log);
+  const effective: ConntrailConfig = {
+    ...cfg,
+    kafka: { ...cfg.kafka, brokers: endpoints.brokers },
+    registry: { ...cfg.registry, url: endpoints.registryUrl },
+  };
+
+  // The sink (and kafkajs) is imported only now, after telemetry could hook it.
+  const { startSink } = await import('./sink/start.ts');
+  const sink = await startSink(effective, log);
+  log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
+
+  const enricher = new Enricher({
+    host: readHostIdentity({ name: cfg.host.name }),
+    dnsCache: {
+      maxNames: cfg.enrich.dnsCache.maxNames,
+      maxAddresses: cfg.enrich.dnsCache.maxAddresses,
+      scope: cfg.enrich.dnsCache.scope,
+      maxTtlSeconds: cfg.enrich.dnsCache.maxTtlSeconds,
+    },
+  });
+
+  const { CaptureSource: Source } = await import('./source/capture.ts');
+  const { ProcessContextCache } = await import('./source/process-context.ts');
+  const records: NetTCPConnect[] = [];
+  let source: CaptureSource;
+  try {
+    source = Source.open({
+      ladder: cfg.capture.ladder,
+      ringBytes: cfg.capture.ringBufferBytes,
+      pollIntervalMs: cfg.capture.pollIntervalMs,
+      captureDns: cfg.capture.dns.enabled,
+      dnsPayloadCap: cfg.capture.dns.payloadCap,
+      excludePorts: cfg.capture.exclude.ports,
+      excludeCidrs: cfg.capture.exclude.cidrs,
+      excludeSelf: true,
+      ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
+      processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
+      onEvents(events) {
+        records.length = 0;
+        enricher.process(events, records);
+        if (records.length > 0) sink.push(records);
+      },
+    });
+  } catch (err) {
+    await sink.stop(0);
+    throw err;
+  }
+  // The first lines a user sees: which probe attached, and why the others did not.
+  for (const line of source.report()) log.info({ probe: source.probe }, line);
+
+  const stats = new StatsReporter(log, () => ({ capture: source.counters(), enrich: enricher.stats(), sink: sink.stats() }));
+  if (cfg.log.statsIntervalSec > 0) stats.start(cfg.log.statsIntervalSec * 1000);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      stats.stop();
+      await source.stop(); // delivers what is left in the ring into the queue
+      await sink.stop(cfg.shutdown.flushTimeoutMs);
+      stats.logOnce();
+    })();
+    return stopping;
+  };
+  return { source, enricher, sink, log, stop };
+}
+
+/** The main command: runs until SIGINT/SIGTERM, then flushes, detaches and exits 0. */
+export async function runPipeline(cfg: ConntrailConfig): Promise<void> {
+  const log = createLogger(cfg.log.level);
+  const pipeline = await startPipeline(cfg, log);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log.info({ signal, flushTimeoutMs: cfg.shutdown.flushTimeoutMs }, 'stopping: flushing queued records, detaching probes');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      pipeline.stop().then(resolve, (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  log.info('stopped');
+}

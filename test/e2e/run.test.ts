@@ -1,0 +1,167 @@
+/**
+ * `conntrail run` end to end, as a user runs it: the real CLI in its own
+ * process with real capture (root, BPF), the local Kafka broker and registry.
+ * This test process makes the connects (conntrail excludes only its own), and
+ * an independent kafkajs consumer reads the topic and decodes every message
+ * through the registry (Avro) or as JSON (ECS).
+ */
+import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
+import type { ExecutionContext } from 'ava';
+import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
+import { brokerList, integrationTest, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-e2e-'));
+
+interface Producer {
+  child: ChildProcessWithoutNullStreams;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+/** Starts `conntrail run` with `config`; resolves once capture is attached. */
+async function startConntrail(t: ExecutionContext, config: unknown): Promise<Producer> {
+  const file = path.join(tmp, `${randomUUID()}.json`);
+  fs.writeFileSync(file, JSON.stringify(config));
+  const child = spawn(process.execPath, ['producer/cli.ts', 'run', '--config', file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let buffered = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`conntrail did not attach within 60s:\n${lines.join('\n')}`)), 60_000);
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        if (/connect probe \w+ attached/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`conntrail exited ${code} before attaching:\n${lines.join('\n')}`)); });
+  });
+  return { child, lines, exited };
+}
+
+/** `count` TCP connects from this process to a listener on 127.0.0.1, one at a time. */
+async function connectTimes(count: number): Promise<number> {
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(); });
+      s.on('error', reject);
+    });
+  }
+  server.close();
+  return port;
+}
+
+/** Reads the topic from the start until `done` says enough (or the timeout). */
+async function consume<T>(topic: string, decode: (value: Buffer) => Promise<T>, done: (all: T[]) => boolean, timeoutMs = 30_000): Promise<T[]> {
+  const kafka = new Kafka({ clientId: 'conntrail-e2e-consumer', brokers: brokerList(KAFKA_BROKERS), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `e2e-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen: T[] = [];
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => { finish = resolve; });
+  const timer = setTimeout(finish, timeoutMs);
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      seen.push(await decode(message.value as Buffer));
+      if (done(seen)) finish();
+    },
+  });
+  await finished;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  return seen;
+}
+
+function baseConfig(topic: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kafka: { brokers: brokerList(KAFKA_BROKERS), topic, batch: { lingerMs: 5 } },
+    registry: { url: REGISTRY_URL },
+    telemetry: { enabled: false },
+    log: { statsIntervalSec: 1 },
+    ...extra,
+  };
+}
+
+const N = 25;
+
+await integrationTest('run: connects made by another process arrive on the topic as Avro, exact count and fields', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
+  const topic = `e2e-avro-${randomUUID().slice(0, 8)}`;
+  const producer = await startConntrail(t, baseConfig(topic));
+  const port = await connectTimes(N);
+
+  const registry = new SchemaRegistry({ host: REGISTRY_URL });
+  const mine = (r: NetTCPConnect): boolean => r.process.pid === process.pid && r.dstPort === port;
+  const records = (await consume(topic, (v) => registry.decode(v) as Promise<NetTCPConnect>, (all) => all.filter(mine).length >= N)).filter(mine);
+
+  producer.child.kill('SIGTERM');
+  t.is(await producer.exited, 0, 'SIGTERM flushes and exits 0');
+  t.true(producer.lines.some((l) => l.includes('"msg":"stopped"')));
+
+  t.is(records.length, N, 'exactly one record per connect');
+  const exe = fs.realpathSync(process.execPath);
+  for (const r of records) {
+    t.is(r.eventName, 'NetTCPConnect');
+    t.is(r.dstIP, '127.0.0.1');
+    t.is(r.dstPort, port);
+    t.is(r.family, 'AF_INET');
+    t.deepEqual(r.results, []);
+    t.is(r.process.pid, process.pid);
+    t.is(r.process.uid, process.getuid!());
+    t.is(r.process.ppid, process.ppid);
+    t.is(r.process.exe, exe);
+    t.is(r.host.name, os.hostname());
+    t.regex(r.eventId, /^[0-9a-f-]{36}$/);
+    t.true(Math.abs(r.timestamp / 1000 - Date.now()) < 120_000, 'timestamp is wall-clock µs');
+  }
+  t.is(new Set(records.map((r) => r.eventId)).size, N, 'event ids are unique');
+  const times = records.map((r) => r.timestamp);
+  t.deepEqual(times, [...times].sort((a, b) => a - b), 'one process = one key: its connects arrive in order');
+});
+
+await integrationTest('run: ECS JSON encoding, field by field', ['root', 'bpf', 'kafka'], async (t) => {
+  const topic = `e2e-ecs-${randomUUID().slice(0, 8)}`;
+  const producer = await startConntrail(t, baseConfig(topic, { encoding: { format: 'ecs-json' } }));
+  const port = await connectTimes(3);
+  type Ecs = Record<string, Record<string, unknown>> & { '@timestamp': string };
+  const mine = (d: Ecs): boolean => (d.process as { pid: number }).pid === process.pid && d.destination?.port === port;
+  const docs = (await consume(topic, async (v) => JSON.parse(v.toString()) as Ecs, (all) => all.filter(mine).length >= 3)).filter(mine);
+  producer.child.kill('SIGTERM');
+  t.is(await producer.exited, 0);
+
+  t.is(docs.length, 3);
+  const d = docs[0]!;
+  t.regex(d['@timestamp'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  t.is(d.event?.kind, 'event');
+  t.deepEqual(d.event?.category, ['network']);
+  t.deepEqual(d.event?.type, ['connection', 'start']);
+  t.is(d.network?.direction, 'egress');
+  t.is(d.network?.transport, 'tcp');
+  t.is(d.network?.type, 'ipv4');
+  t.is(d.destination?.ip, '127.0.0.1');
+  t.is(d.destination?.port, port);
+  t.is(d.destination?.domain, undefined, 'no DNS name: no destination.domain');
+  t.is((d.process as { executable: string }).executable, fs.realpathSync(process.execPath));
+  t.is((d.process as { parent: { pid: number } }).parent.pid, process.ppid);
+  t.is(d.user?.id, String(process.getuid!()));
+  t.is(d.host?.name, os.hostname());
+});
