@@ -1,0 +1,128 @@
+// conntrail's pipeline metrics as OpenTelemetry instruments.
+//
+// The stages keep plain numeric counters (an increment per event costs next
+// to nothing); these instruments are asynchronous (observable) and read one
+// snapshot of those counters per collection (a Prometheus scrape or an OTLP
+// export), never per event. The one synchronous instrument is the capture ->
+// Kafka-ack latency histogram: recording a value costs about 60 ns (measured
+// on the 2-core CI machine), so recording every acknowledged record at 80k
+// records/s costs about 0.5% of one core.
+//
+// Loaded only when telemetry is on (sdk.ts imports it dynamically).
+import type { Attributes, Histogram, Meter, ObservableResult, BatchObservableResult, Observable } from '@opentelemetry/api';
+import type { CountsBy, PipelineMetrics, PipelineStatsSnapshot } from './types.ts';
+
+/** Bucket boundaries of conntrail.pipeline.latency, in seconds: 1 ms .. 60 s. */
+export const LATENCY_BUCKETS_S = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+/** Every instrument: name, kind, unit, description. The README's table is made from this list. */
+export const METRIC_DEFINITIONS = [
+  ['conntrail.capture.events', 'counter', '{event}', 'Events read from the kernel ring buffer, by kind (connect, dns) and probe.'],
+  ['conntrail.capture.kernel_drops', 'counter', '{event}', 'Events the kernel could not hand over (ring buffer full...), by reason.'],
+  ['conntrail.decode.skipped', 'counter', '{record}', 'Records read but not published as NetTCPConnect, by reason.'],
+  ['conntrail.dns.parse_errors', 'counter', '{reply}', 'Captured DNS replies that could not be parsed, by reason.'],
+  ['conntrail.dns.cache.size', 'gauge', '{name}', 'DNS names held in the cache now.'],
+  ['conntrail.dns.cache.addresses', 'gauge', '{address}', 'Addresses held in the DNS cache now.'],
+  ['conntrail.dns.cache.hits', 'counter', '{lookup}', 'Connect lookups that found at least one name.'],
+  ['conntrail.dns.cache.misses', 'counter', '{lookup}', 'Connect lookups that found no name.'],
+  ['conntrail.dns.cache.expired', 'counter', '{entry}', 'Cache entries dropped because their TTL had passed.'],
+  ['conntrail.queue.depth', 'gauge', '{record}', 'Records waiting between enrichment and Kafka now.'],
+  ['conntrail.queue.bytes', 'gauge', 'By', 'Encoded bytes waiting between enrichment and Kafka now.'],
+  ['conntrail.queue.drops', 'counter', '{record}', 'Records the queue dropped, by reason.'],
+  ['conntrail.publish.batches', 'counter', '{batch}', 'Batches acknowledged by Kafka.'],
+  ['conntrail.publish.records', 'counter', '{record}', 'Records acknowledged by Kafka.'],
+  ['conntrail.publish.bytes', 'counter', 'By', 'Encoded bytes acknowledged by Kafka.'],
+  ['conntrail.publish.errors', 'counter', '{batch}', 'Batch sends that failed for good (after kafkajs retries), by error.type.'],
+  ['conntrail.pipeline.latency', 'histogram', 's', 'Time from the kernel capture of a connect to the Kafka acknowledgement of its record.'],
+] as const;
+
+type Def = (typeof METRIC_DEFINITIONS)[number];
+type ObservableName = Exclude<Def[0], 'conntrail.pipeline.latency'>;
+
+function observeCounts(result: BatchObservableResult, obs: Observable, counts: CountsBy | undefined, key: string): void {
+  if (!counts) return;
+  for (const k in counts) {
+    const v = counts[k];
+    if (typeof v === 'number') result.observe(obs, v, { [key]: k });
+  }
+}
+
+/**
+ * Register the observable instruments over `snapshot` and the latency
+ * histogram on `meter`. `snapshot` is called once per collection.
+ */
+export function registerPipelineMetrics(meter: Meter, snapshot: () => PipelineStatsSnapshot): PipelineMetrics {
+  const obs = {} as Record<ObservableName, Observable>;
+  for (const [name, kind, unit, description] of METRIC_DEFINITIONS) {
+    if (kind === 'counter') obs[name] = meter.createObservableCounter(name, { unit, description });
+    else if (kind === 'gauge') obs[name] = meter.createObservableGauge(name, { unit, description });
+  }
+  const latency: Histogram = meter.createHistogram('conntrail.pipeline.latency', {
+    unit: 's',
+    description: METRIC_DEFINITIONS[METRIC_DEFINITIONS.length - 1]![3],
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+  });
+
+  const callback = (r: BatchObservableResult): void => {
+    const s = snapshot();
+    const events = s.capture?.events;
+    if (events) {
+      for (const kind in events) {
+        const byProbe = events[kind];
+        if (!byProbe) continue;
+        for (const probe in byProbe) {
+          const v = byProbe[probe];
+          if (typeof v === 'number') r.observe(obs['conntrail.capture.events'], v, { kind, probe });
+        }
+      }
+    }
+    observeCounts(r, obs['conntrail.capture.kernel_drops'], s.capture?.kernelDrops, 'reason');
+    observeCounts(r, obs['conntrail.decode.skipped'], s.decode?.skipped, 'reason');
+    observeCounts(r, obs['conntrail.dns.parse_errors'], s.dns?.parseErrors, 'reason');
+    const cache = s.dns?.cache;
+    if (cache) {
+      r.observe(obs['conntrail.dns.cache.size'], cache.size);
+      if (cache.addresses !== undefined) r.observe(obs['conntrail.dns.cache.addresses'], cache.addresses);
+      r.observe(obs['conntrail.dns.cache.hits'], cache.hits);
+      r.observe(obs['conntrail.dns.cache.misses'], cache.misses);
+      r.observe(obs['conntrail.dns.cache.expired'], cache.expired);
+    }
+    const q = s.queue;
+    if (q) {
+      r.observe(obs['conntrail.queue.depth'], q.depth);
+      if (q.bytes !== undefined) r.observe(obs['conntrail.queue.bytes'], q.bytes);
+      observeCounts(r, obs['conntrail.queue.drops'], q.drops, 'reason');
+    }
+    const p = s.publish;
+    if (p) {
+      r.observe(obs['conntrail.publish.batches'], p.batches);
+      r.observe(obs['conntrail.publish.records'], p.records);
+      if (p.bytes !== undefined) r.observe(obs['conntrail.publish.bytes'], p.bytes);
+      if (typeof p.errors === 'number') r.observe(obs['conntrail.publish.errors'], p.errors);
+      else observeCounts(r, obs['conntrail.publish.errors'], p.errors, 'error.type');
+    }
+  };
+  const observables = Object.values(obs);
+  meter.addBatchObservableCallback(callback, observables);
+
+  const noAttributes: Attributes = {};
+  return {
+    recordLatency(seconds: number): void {
+      latency.record(seconds, noAttributes);
+    },
+    recordBatchLatency(ackTimeMs: number, captureTimesUs: ArrayLike<number>): void {
+      const ackUs = ackTimeMs * 1000;
+      for (let i = 0; i < captureTimesUs.length; i++) {
+        const d = (ackUs - captureTimesUs[i]!) / 1e6;
+        latency.record(d > 0 ? d : 0, noAttributes);
+      }
+    },
+    unregister(): void {
+      meter.removeBatchObservableCallback(callback, observables);
+    },
+  };
+}
+
+export type { ObservableResult };

@@ -1,0 +1,264 @@
+// Starts OpenTelemetry for conntrail (issue 6).
+//
+// startTelemetry() must run before kafkajs is imported (run.ts imports its
+// kafkajs-using modules dynamically after it), so that the optional
+// instrumentation-kafkajs can hook the module. With telemetry off it returns
+// null having loaded no OpenTelemetry package: this file imports them only
+// dynamically, and its static imports are types (erased).
+//
+// Where things go:
+// - traces: telemetry.otlpEndpoint (OTLP/HTTP, <endpoint>/v1/traces) if set;
+//   else the standard OTEL_* variables when one of OTEL_TRACES_EXPORTER,
+//   OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set;
+//   else none, and the pipeline tracer is the no-op one (no per-event cost).
+//   OTEL_TRACES_EXPORTER=none turns traces off in every case.
+// - metrics: a Prometheus scrape endpoint on prometheusHost:prometheusPort
+//   (port 0: none), plus OTLP metrics to telemetry.otlpEndpoint
+//   (<endpoint>/v1/metrics) or to what OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT /
+//   OTEL_METRICS_EXPORTER=otlp say.
+// - OTEL_SDK_DISABLED=true turns everything off, like telemetry.enabled=false.
+// - OTEL_EXPORTER_OTLP_PROTOCOL=http/json switches the config endpoint's
+//   exporters from http/protobuf (the default) to JSON.
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import type { ConntrailConfig } from '../config/load.ts';
+import type { PipelineStatsSnapshot, PipelineTracer, Telemetry, TelemetryResourceInfo } from './types.ts';
+import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+
+export type TelemetryConfig = ConntrailConfig['telemetry'];
+
+export class TelemetryError extends Error {
+  override name = 'TelemetryError';
+}
+
+export interface TelemetryOptions {
+  /** Kafka topic, for span names (`create <topic>`). */
+  topic: string;
+  /** Where OpenTelemetry's own warnings and export errors go (unless OTEL_LOG_LEVEL is set). */
+  logger?: { warn(msg: string): void; error(msg: string): void; debug?(msg: string): void };
+  /** Environment to read OTEL_* from (default process.env; tests). */
+  env?: NodeJS.ProcessEnv;
+  /** Random source for the event sampler (tests). */
+  random?: () => number;
+}
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && ['true', '1', 'yes', 'on'].includes(v.trim().toLowerCase());
+}
+
+function listOf(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+function signalUrl(endpoint: string, signal: 'traces' | 'metrics'): string {
+  return `${endpoint.replace(/\/+$/, '')}/v1/${signal}`;
+}
+
+/** Where traces go, from the config and the environment. */
+export function traceDestination(cfg: TelemetryConfig, env: NodeJS.ProcessEnv): 'config' | 'env' | 'none' {
+  const exporters = listOf(env.OTEL_TRACES_EXPORTER);
+  if (exporters.includes('none')) return 'none';
+  if (cfg.otlpEndpoint) return 'config';
+  if (exporters.length > 0 || env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return 'env';
+  return 'none';
+}
+
+/** Whether OTLP metrics go out, and where from. */
+export function metricDestination(cfg: TelemetryConfig, env: NodeJS.ProcessEnv): 'config' | 'env' | 'none' {
+  const exporters = listOf(env.OTEL_METRICS_EXPORTER);
+  if (exporters.includes('none')) return 'none';
+  if (cfg.otlpEndpoint) return 'config';
+  if (exporters.includes('otlp') || env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) return 'env';
+  return 'none';
+}
+
+/** Whether a module was already loaded through require (CommonJS, including CommonJS imported from ESM). */
+function alreadyLoaded(moduleName: string): boolean {
+  try {
+    const require = createRequire(import.meta.url);
+    return require.resolve(moduleName) in require.cache;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start OpenTelemetry, or return null when telemetry is off (config
+ * telemetry.enabled=false or OTEL_SDK_DISABLED=true) without loading it.
+ * Throws TelemetryError when the Prometheus endpoint cannot listen.
+ */
+export async function startTelemetry(
+  cfg: TelemetryConfig,
+  info: TelemetryResourceInfo,
+  options: TelemetryOptions,
+): Promise<Telemetry | null> {
+  const env = options.env ?? process.env;
+  if (!cfg.enabled || truthy(env.OTEL_SDK_DISABLED)) return null;
+
+  const instrumentKafkajs = cfg.kafkajsInstrumentation;
+  if (instrumentKafkajs && alreadyLoaded('kafkajs')) {
+    throw new TelemetryError('telemetry.kafkajsInstrumentation: kafkajs was imported before startTelemetry(); it cannot be instrumented');
+  }
+
+  const [api, { NodeSDK }, resources, sdkMetrics, { PrometheusExporter }, tracing, metricsMod, { NOOP_TRACER }] =
+    await Promise.all([
+      import('@opentelemetry/api'),
+      import('@opentelemetry/sdk-node'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-metrics'),
+      import('@opentelemetry/exporter-prometheus'),
+      import('./tracing.ts'),
+      import('./metrics.ts'),
+      import('./noop.ts'),
+    ]);
+
+  const log = options.logger;
+  if (log && !env.OTEL_LOG_LEVEL) {
+    api.diag.setLogger(
+      {
+        error: (msg, ...args) => log.error(`opentelemetry: ${msg}${args.length ? ' ' + args.map(String).join(' ') : ''}`),
+        warn: (msg, ...args) => log.warn(`opentelemetry: ${msg}${args.length ? ' ' + args.map(String).join(' ') : ''}`),
+        info: () => {},
+        debug: () => {},
+        verbose: () => {},
+      },
+      api.DiagLogLevel.WARN,
+    );
+  }
+
+  const json = (env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim() === 'http/json';
+  const sdkConfig: Partial<NodeSDKConfiguration> = {};
+
+  // Resource: SDK defaults < host/process detectors < conntrail's own < OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME.
+  const own: Record<string, string> = {
+    'service.name': 'conntrail',
+    'service.instance.id': randomUUID(),
+    'host.name': info.hostName,
+    ...(info.serviceVersion ? { 'service.version': info.serviceVersion } : {}),
+    ...(info.machineId ? { 'host.id': info.machineId } : {}),
+    ...(info.bootId ? { 'host.boot.id': info.bootId } : {}),
+    ...info.attributes,
+  };
+  sdkConfig.autoDetectResources = false;
+  const resource = resources
+    .defaultResource()
+    .merge(resources.detectResources({ detectors: [resources.hostDetector, resources.processDetector] }))
+    .merge(resources.resourceFromAttributes(own))
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+  // host.id is read from a file: settle it now, not on the first export.
+  await resource.waitForAsyncAttributes?.();
+  sdkConfig.resource = resource;
+
+  // Traces.
+  const traces = traceDestination(cfg, env);
+  let tracesLabel = 'none';
+  if (traces === 'config') {
+    const url = signalUrl(cfg.otlpEndpoint, 'traces');
+    const { OTLPTraceExporter } = json
+      ? await import('@opentelemetry/exporter-trace-otlp-http')
+      : await import('@opentelemetry/exporter-trace-otlp-proto');
+    sdkConfig.traceExporter = new OTLPTraceExporter({ url });
+    tracesLabel = `otlp ${url}`;
+  } else if (traces === 'env') {
+    tracesLabel = 'env';
+  } else {
+    sdkConfig.spanProcessors = [];
+  }
+
+  // Metrics.
+  const readers: IMetricReader[] = [];
+  let prometheus: PrometheusExporter | null = null;
+  if (cfg.prometheusPort !== 0) {
+    prometheus = new PrometheusExporter({
+      host: cfg.prometheusHost,
+      port: cfg.prometheusPort,
+      preventServerStart: true,
+    });
+    readers.push(prometheus);
+  }
+  const metricsTo = metricDestination(cfg, env);
+  if (metricsTo !== 'none') {
+    const { OTLPMetricExporter } = json
+      ? await import('@opentelemetry/exporter-metrics-otlp-http')
+      : await import('@opentelemetry/exporter-metrics-otlp-proto');
+    const exporter =
+      metricsTo === 'config'
+        ? new OTLPMetricExporter({ url: signalUrl(cfg.otlpEndpoint, 'metrics') })
+        : new OTLPMetricExporter();
+    const interval = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
+    readers.push(
+      new sdkMetrics.PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: interval > 0 ? interval : 60_000,
+      }),
+    );
+  }
+  sdkConfig.metricReaders = readers;
+
+  // instrumentation-kafkajs: one span per message, off by default.
+  if (instrumentKafkajs) {
+    // kafkajs is CommonJS imported from ESM: the require hook alone may not
+    // see it, so also register the import hook before anything imports it.
+    const { register } = await import('node:module');
+    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+    const { KafkaJsInstrumentation } = await import('@opentelemetry/instrumentation-kafkajs');
+    sdkConfig.instrumentations = [new KafkaJsInstrumentation()];
+  } else {
+    sdkConfig.instrumentations = [];
+  }
+
+  const sdk = new NodeSDK(sdkConfig);
+  sdk.start();
+
+  let prometheusUrl: string | null = null;
+  if (prometheus) {
+    try {
+      await prometheus.startServer();
+    } catch (e) {
+      await sdk.shutdown().catch(() => {});
+      throw new TelemetryError(
+        `telemetry.prometheusPort ${cfg.prometheusPort} on ${cfg.prometheusHost}: ${(e as Error).message}`,
+      );
+    }
+    const host = cfg.prometheusHost.includes(':') ? `[${cfg.prometheusHost}]` : cfg.prometheusHost;
+    prometheusUrl = `http://${host}:${cfg.prometheusPort}/metrics`;
+  }
+
+  const version = info.serviceVersion;
+  const tracer: PipelineTracer =
+    traces === 'none'
+      ? NOOP_TRACER
+      : tracing.createPipelineTracer(api.trace.getTracer('conntrail', version), {
+          sampleRatio: cfg.sampleRatio,
+          topic: options.topic,
+          random: options.random,
+        });
+  const meter = api.metrics.getMeter('conntrail', version);
+
+  let stopped: Promise<void> | null = null;
+  return {
+    tracer,
+    traces: tracesLabel,
+    prometheusUrl,
+    kafkajsInstrumented: instrumentKafkajs,
+    registerMetrics: (snapshot: () => PipelineStatsSnapshot) => metricsMod.registerPipelineMetrics(meter, snapshot),
+    shutdown(): Promise<void> {
+      stopped ??= sdk
+        .shutdown()
+        .catch((e: unknown) => {
+          log?.warn(`opentelemetry: shutdown: ${(e as Error).message}`);
+        })
+        .finally(() => {
+          // Leave the process as before: a later startTelemetry() registers afresh.
+          api.trace.disable();
+          api.metrics.disable();
+          api.context.disable();
+          api.propagation.disable();
+          api.diag.disable();
+        });
+      return stopped;
+    },
+  };
+}
