@@ -1,7 +1,7 @@
 {
   "targets": [
     {
-      "target_name": "conntrail_loader",
+      "target_name": "bpf_native_loader",
       "sources": ["native/loader.c"],
       "include_dirs": ["src", ".output"],
       "cflags": ["-std=gnu11", "-Wall", "-Wno-unused-parameter", "-O2"],

@@ -210,7 +210,7 @@ interface NativeAddon {
   libbpfVersion(): string;
 }
 
-export const ADDON_PATH = fileURLToPath(new URL('../build/Release/conntrail_loader.node', import.meta.url));
+export const ADDON_PATH = fileURLToPath(new URL('../build/Release/bpf_native_loader.node', import.meta.url));
 
 let native: NativeAddon | undefined;
 
@@ -219,7 +219,7 @@ function addon(): NativeAddon {
   if (!existsSync(ADDON_PATH)) {
     throw new BuildMissingError(
       `bpf-native-loader is not built (${ADDON_PATH} is missing): run "npm run build -w bpf-native-loader" ` +
-      '(needs clang, llvm, bpftool, libbpf-dev, libelf-dev, zlib1g-dev, make, a C compiler)');
+      '(needs clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev, make, a C compiler)');
   }
   try {
     native = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;

@@ -23,7 +23,6 @@ need() { # need <what> <debian package> <test...>
 CLANG="${CLANG:-clang}"
 BPFTOOL="${BPFTOOL:-bpftool}"
 need clang clang command -v "$CLANG"
-need llvm-strip llvm command -v llvm-strip
 need bpftool bpftool command -v "$BPFTOOL"
 need pkg-config pkg-config command -v pkg-config
 need "libbpf headers" libbpf-dev pkg-config --exists libbpf
@@ -85,4 +84,4 @@ if [[ -z "${npm_config_nodedir:-}" && -f /usr/include/node/node_api.h ]]; then
   gyp_args+=(--nodedir=/usr)
 fi
 "${gyp[@]}" "${gyp_args[@]}"
-echo "bpf-native-loader: built $(basename "$out")/conntrail.bpf.o and build/Release/conntrail_loader.node"
+echo "bpf-native-loader: built $(basename "$out")/conntrail.bpf.o and build/Release/bpf_native_loader.node"
