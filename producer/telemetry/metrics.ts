@@ -21,6 +21,7 @@ export const LATENCY_BUCKETS_S = [
 export const METRIC_DEFINITIONS = [
   ['conntrail.capture.events', 'counter', '{event}', 'Events read from the kernel ring buffer, by kind (connect, dns) and probe.'],
   ['conntrail.capture.kernel_drops', 'counter', '{event}', 'Events the kernel could not hand over (ring buffer full...), by reason.'],
+  ['conntrail.capture.excluded', 'counter', '{event}', 'Connects filtered out in the kernel by configuration (self, port, cidr), by reason.'],
   ['conntrail.decode.skipped', 'counter', '{record}', 'Records read but not published as NetTCPConnect, by reason.'],
   ['conntrail.dns.parse_errors', 'counter', '{reply}', 'Captured DNS replies that could not be parsed, by reason.'],
   ['conntrail.dns.cache.size', 'gauge', '{name}', 'DNS names held in the cache now.'],
@@ -34,7 +35,7 @@ export const METRIC_DEFINITIONS = [
   ['conntrail.publish.batches', 'counter', '{batch}', 'Batches acknowledged by Kafka.'],
   ['conntrail.publish.records', 'counter', '{record}', 'Records acknowledged by Kafka.'],
   ['conntrail.publish.bytes', 'counter', 'By', 'Encoded bytes acknowledged by Kafka.'],
-  ['conntrail.publish.errors', 'counter', '{batch}', 'Batch sends that failed for good (after kafkajs retries), by error.type.'],
+  ['conntrail.publish.errors', 'counter', '{batch}', 'Failed batch send attempts (each producer.send() that rejected, retried or not), optionally by error.type.'],
   ['conntrail.pipeline.latency', 'histogram', 's', 'Time from the kernel capture of a connect to the Kafka acknowledgement of its record.'],
 ] as const;
 
@@ -79,6 +80,7 @@ export function registerPipelineMetrics(meter: Meter, snapshot: () => PipelineSt
       }
     }
     observeCounts(r, obs['conntrail.capture.kernel_drops'], s.capture?.kernelDrops, 'reason');
+    observeCounts(r, obs['conntrail.capture.excluded'], s.capture?.excluded, 'reason');
     observeCounts(r, obs['conntrail.decode.skipped'], s.decode?.skipped, 'reason');
     observeCounts(r, obs['conntrail.dns.parse_errors'], s.dns?.parseErrors, 'reason');
     const cache = s.dns?.cache;

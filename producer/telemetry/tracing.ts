@@ -95,10 +95,10 @@ class SampledEvent implements EventTrace {
   sentMs = 0;
   batchContext: SpanContext | null = null;
 
-  constructor(owner: OtelPipelineTracer, captureNs: bigint) {
+  constructor(owner: OtelPipelineTracer, captureNs: bigint, receivedMs: number) {
     this.owner = owner;
     this.captureNs = captureNs;
-    this.receivedMs = nowMs();
+    this.receivedMs = receivedMs;
     this.span = owner.tracer.startSpan(
       `create ${owner.topic}`,
       {
@@ -236,10 +236,10 @@ export class OtelPipelineTracer implements PipelineTracer {
     };
   }
 
-  sampleEvent(captureTimeNs: bigint): EventTrace | null {
+  sampleEvent(captureTimeNs: bigint, receivedMs?: number): EventTrace | null {
     if (--this.countdown > 0) return null;
     this.countdown = nextGap(this.ratio, this.random);
-    return new SampledEvent(this, captureTimeNs);
+    return new SampledEvent(this, captureTimeNs, receivedMs ?? nowMs());
   }
 
   startBatch(topic: string, messageCount: number, sampled: readonly EventTrace[], bytes?: number): BatchTrace {

@@ -54,9 +54,11 @@ export interface PipelineTracer {
    * Per-event sampling decision, cheap enough for every event: a countdown
    * decremented per call. Not sampled: null, nothing allocated. Sampled: an
    * EventTrace whose span starts at `captureTimeNs` (wall clock, ns since
-   * the epoch, as carried by the captured events).
+   * the epoch, as carried by the captured events). `receivedMs` (epoch ms,
+   * default now): when conntrail read the event from the ring buffer, the
+   * end of the `ringbuf` child span.
    */
-  sampleEvent(captureTimeNs: bigint): EventTrace | null;
+  sampleEvent(captureTimeNs: bigint, receivedMs?: number): EventTrace | null;
   /**
    * Start the span of one batch send, linked (at start, as the messaging
    * conventions require) to the sampled events it carries. Call right before
@@ -78,8 +80,10 @@ export interface PipelineStatsSnapshot {
   capture?: {
     /** Events read from the ring buffer, by kind ("connect", "dns") and then by probe (lsm, fentry, kprobe, cgroup, tracepoint, cgroup_skb). */
     events?: Record<string, CountsBy>;
-    /** Records the kernel could not hand over, by reason (e.g. "ringbuf_full"). */
+    /** Records the kernel could not hand over, by reason (e.g. "connect_ring_full"). */
     kernelDrops?: CountsBy;
+    /** Connects filtered out in the kernel by configuration, by reason ("self", "port", "cidr"). */
+    excluded?: CountsBy;
   };
   decode?: {
     /** Records read but not turned into NetTCPConnect, by reason (e.g. "not_tcp", "short_record", "excluded"). */
@@ -116,7 +120,7 @@ export interface PipelineStatsSnapshot {
     records: number;
     /** Encoded bytes acknowledged (optional). */
     bytes?: number;
-    /** Batch sends that failed for good (after kafkajs retries), optionally by error type. */
+    /** Failed batch send attempts (each producer.send() that rejected, whether retried or not), optionally by error type. */
     errors: number | CountsBy;
   };
 }

@@ -26,7 +26,7 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
   t.false(tel!.tracer.enabled, 'no trace exporter configured: the no-op tracer');
 
   const s = {
-    capture: { events: { connect: { cgroup: 10 }, dns: { cgroup_skb: 2 } }, kernelDrops: { ringbuf_full: 0 } },
+    capture: { events: { connect: { cgroup: 10 }, dns: { cgroup_skb: 2 } }, kernelDrops: { ringbuf_full: 0 }, excluded: { port: 1 } },
     decode: { skipped: { not_tcp: 3 } },
     dns: { parseErrors: { truncated: 1 }, cache: { size: 5, addresses: 7, hits: 4, misses: 6, expired: 0 } },
     queue: { depth: 12, bytes: 1200, drops: { full: 0 } },
@@ -42,6 +42,7 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
   t.is(a.get('conntrail_capture_events_total{kind="connect",probe="cgroup"}'), 10);
   t.is(a.get('conntrail_capture_events_total{kind="dns",probe="cgroup_skb"}'), 2);
   t.is(a.get('conntrail_capture_kernel_drops_total{reason="ringbuf_full"}'), 0);
+  t.is(a.get('conntrail_capture_excluded_total{reason="port"}'), 1);
   t.is(a.get('conntrail_decode_skipped_total{reason="not_tcp"}'), 3);
   t.is(a.get('conntrail_dns_parse_errors_total{reason="truncated"}'), 1);
   t.is(a.get('conntrail_dns_cache_size'), 5);
