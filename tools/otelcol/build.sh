@@ -13,7 +13,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 version="0.165.0"
-cache="${CONNTRAIL_OTELCOL_CACHE:-${HOME}/.cache/conntrail-stack/otelcol}"
+cache="${CONNTRAIL_OTELCOL_CACHE:-${HOME}/.cache/conntrail-otelcol}"
 bin="${cache}/otelcorecol-${version}"
 
 if [[ -x "${bin}" ]] && "${bin}" --version >/dev/null 2>&1; then
