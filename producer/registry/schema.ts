@@ -228,7 +228,7 @@ async function registerWithClient(rest: RegistryRest, client: SchemaRegistry, su
     ({ id } = await client.register({ type: SchemaType.AVRO, schema: text }, { subject, compatibility: level as COMPATIBILITY, updateConfig: false }));
   } catch (err) {
     if ((err as { status?: number }).status === 409) {
-      const message = ((err as Error).message ?? '').replace(/^conntrail - /, '');
+      const message = ((err as Error).message ?? '').replace(/^conntrail - /, '').replace(/^[\w.$]+Exception: /, '');
       throw new SchemaIncompatibleError(subject, await rest.versions(subject), [message], { compatibility: level, status: 409, what: 'the registry refused schema io.conntrail.NetTCPConnect as incompatible' });
     }
     throw wrapClientError(err, `register under ${subject}`);

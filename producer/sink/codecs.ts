@@ -1,7 +1,7 @@
 // Compression codecs for kafkajs. gzip is built into kafkajs; the others are
 // registered here, all without native modules:
 //   snappy  kafkajs-snappy (snappyjs, pure JS; raw snappy blocks, reads xerial framing too)
-//   lz4     lz4js (pure JS) in the LZ4 frame format Kafka uses
+//   lz4     lz4js's block compressor (pure JS) in the LZ4 frame format Kafka reads
 //   zstd    node:zlib's built-in Zstandard (Node >= 22.15 / 23.8), on the libuv thread pool
 // (kafkajs-lz4 and @kafkajs/zstd need native builds that fail on Node 24 here.)
 import zlib from 'node:zlib';
@@ -21,18 +21,63 @@ export interface KafkajsCodec {
 }
 
 interface Lz4js {
-  compress(src: Uint8Array, maxSize?: number): Uint8Array | number[];
+  compressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array): number;
   decompress(src: Uint8Array, maxSize?: number): Uint8Array | number[];
 }
+interface Xxh32 { hash(seed: number, buf: Uint8Array, offset: number, length: number): number }
 
 const toBuffer = (a: Uint8Array | number[]): Buffer =>
   a instanceof Uint8Array ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a);
 
-/** LZ4 frame format (what Kafka's KafkaLZ4BlockOutputStream/InputStream speak) over lz4js. */
+const LZ4_MAGIC = 0x184d2204;
+const LZ4_BLOCK = 64 * 1024;
+/** FLG: version 01, blocks independent (Kafka refuses dependent blocks), no checksums, no content size. */
+const LZ4_FLG = 0x60;
+/** BD: 64 KiB maximum block size (what Kafka's own producer writes). */
+const LZ4_BD = 0x40;
+
+/**
+ * LZ4 frame (the format of Kafka's KafkaLZ4BlockOutputStream: independent
+ * 64 KiB blocks, header checksum over FLG+BD) with lz4js's block compressor.
+ * lz4js's own compressFrame marks blocks as dependent, which brokers refuse
+ * ("Dependent block stream is unsupported").
+ */
+export function lz4FrameCompress(src: Uint8Array): Buffer {
+  const lz4 = require('lz4js') as Lz4js;
+  const xxh = require('lz4js/xxh32.js') as Xxh32;
+  const blocks = Math.ceil(src.length / LZ4_BLOCK);
+  const out = Buffer.allocUnsafe(7 + blocks * (4 + LZ4_BLOCK) + 4);
+  out.writeUInt32LE(LZ4_MAGIC, 0);
+  out[4] = LZ4_FLG;
+  out[5] = LZ4_BD;
+  out[6] = (xxh.hash(0, out, 4, 2) >>> 8) & 0xff;
+  let pos = 7;
+  const hashTable = new Uint32Array(1 << 16);
+  const scratch = new Uint8Array(LZ4_BLOCK + (LZ4_BLOCK >> 8) + 16);
+  for (let start = 0; start < src.length; start += LZ4_BLOCK) {
+    const len = Math.min(LZ4_BLOCK, src.length - start);
+    const block = src.subarray(start, start + len);
+    hashTable.fill(0);
+    const n = lz4.compressBlock(block, scratch, 0, len, hashTable);
+    if (n > 0 && n < len) {
+      out.writeUInt32LE(n, pos);
+      out.set(scratch.subarray(0, n), pos + 4);
+      pos += 4 + n;
+    } else {
+      out.writeUInt32LE((0x80000000 | len) >>> 0, pos);
+      out.set(block, pos + 4);
+      pos += 4 + len;
+    }
+  }
+  out.writeUInt32LE(0, pos); // end mark
+  return out.subarray(0, pos + 4);
+}
+
+/** LZ4 for kafkajs: our frame writer; lz4js reads any frame (checksums, content size, dependent blocks). */
 export function lz4Codec(): KafkajsCodec {
   const lz4 = require('lz4js') as Lz4js;
   return {
-    async compress(encoder) { return toBuffer(lz4.compress(encoder.buffer)); },
+    async compress(encoder) { return lz4FrameCompress(encoder.buffer); },
     async decompress(buffer) { return toBuffer(lz4.decompress(buffer)); },
   };
 }
