@@ -199,10 +199,12 @@ export async function startTelemetry(
 
   // instrumentation-kafkajs: one span per message, off by default.
   if (instrumentKafkajs) {
-    // kafkajs is CommonJS imported from ESM: the require hook alone may not
-    // see it, so also register the import hook before anything imports it.
+    // kafkajs is CommonJS imported from ESM: the require hook does not see
+    // that import (checked: Kafka.prototype.producer stays unwrapped without
+    // this), so register the import hook, for kafkajs only, before anything
+    // imports it.
     const { register } = await import('node:module');
-    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: ['kafkajs'] } });
     const { KafkaJsInstrumentation } = await import('@opentelemetry/instrumentation-kafkajs');
     sdkConfig.instrumentations = [new KafkaJsInstrumentation()];
   } else {
