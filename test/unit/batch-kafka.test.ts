@@ -1,0 +1,82 @@
+// kafka.* -> kafkajs mapping, log routing, and the startup errors that need no broker.
+import test from 'ava';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import kafkajs from 'kafkajs';
+import { loadConfig } from '../../producer/config/load.ts';
+import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf } from '../../producer/sink/kafka.ts';
+import { KafkaConfigError, KafkaUnavailableError } from '../../producer/sink/errors.ts';
+import { KafkaSink } from '../../producer/sink/sink.ts';
+import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
+
+const kafkaCfg = (overrides: Record<string, unknown> = {}) => loadConfig({ env: {}, overrides: { kafka: overrides } }).config.kafka;
+
+test('defaults: local brokers, no TLS, no SASL, retries from kafka.retry.*', (t) => {
+  const c = kafkaClientConfig(kafkaCfg());
+  t.deepEqual(c.brokers, ['127.0.0.1:9092']);
+  t.is(c.ssl, false);
+  t.false('sasl' in c);
+  t.deepEqual(c.retry, { retries: 8, initialRetryTime: 300, maxRetryTime: 30000 });
+  t.is(c.requestTimeout, 30000);
+  t.is(c.clientId, 'conntrail');
+  t.deepEqual(brokersOf({ brokers: ['a:1', 'b:2'] }), ['a:1', 'b:2']);
+});
+
+test('TLS files are read into the tls options; a missing file is a KafkaConfigError', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-tls-'));
+  for (const f of ['ca.pem', 'cert.pem', 'key.pem']) fs.writeFileSync(path.join(dir, f), `-----${f}-----\n`);
+  const c = kafkaClientConfig(kafkaCfg({ ssl: { enabled: true, caFile: path.join(dir, 'ca.pem'), certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem'), rejectUnauthorized: false } }));
+  const ssl = c.ssl as { ca: Buffer[]; cert: Buffer; key: Buffer; rejectUnauthorized: boolean };
+  t.is(ssl.ca[0]?.toString(), '-----ca.pem-----\n');
+  t.is(ssl.cert.toString(), '-----cert.pem-----\n');
+  t.is(ssl.key.toString(), '-----key.pem-----\n');
+  t.false(ssl.rejectUnauthorized);
+  t.deepEqual(kafkaClientConfig(kafkaCfg({ ssl: { enabled: true } })).ssl, { rejectUnauthorized: true });
+  t.throws(() => kafkaClientConfig(kafkaCfg({ ssl: { enabled: true, caFile: path.join(dir, 'nope.pem') } })), { instanceOf: KafkaConfigError, message: /kafka\.ssl\.caFile/ });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('SASL mechanisms map to kafkajs', (t) => {
+  for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
+    t.deepEqual(kafkaClientConfig(kafkaCfg({ sasl: { mechanism, username: 'u', password: 'p' } })).sasl, { mechanism, username: 'u', password: 'p' });
+  }
+});
+
+test('idempotent needs acks=-1', (t) => {
+  t.throws(() => new KafkaTransport(kafkaCfg({ idempotent: true, acks: 1 })), { instanceOf: KafkaConfigError });
+  t.notThrows(() => new KafkaTransport(kafkaCfg({ idempotent: true })));
+});
+
+test('kafkajs log lines go to the logger by level', (t) => {
+  const lines: [string, object, string | undefined][] = [];
+  const logger = {
+    debug: (o: object, m?: string) => lines.push(['debug', o, m]),
+    info: (o: object, m?: string) => lines.push(['info', o, m]),
+    warn: (o: object, m?: string) => lines.push(['warn', o, m]),
+    error: (o: object, m?: string) => lines.push(['error', o, m]),
+  };
+  const log = kafkajsLogCreator(logger)(kafkajs.logLevel.WARN);
+  log({ namespace: 'Connection', level: kafkajs.logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'boom', broker: 'b:1' } });
+  log({ namespace: 'Producer', level: kafkajs.logLevel.WARN, label: 'WARN', log: { timestamp: 'x', message: 'careful' } });
+  t.deepEqual(lines, [
+    ['error', { component: 'kafkajs', namespace: 'Connection', broker: 'b:1' }, 'boom'],
+    ['warn', { component: 'kafkajs', namespace: 'Producer' }, 'careful'],
+  ]);
+  t.is(kafkaClientConfig(kafkaCfg(), logger).logLevel, kafkajs.logLevel.WARN);
+});
+
+test('no broker: start() fails with KafkaUnavailableError naming the brokers', async (t) => {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const { config } = loadConfig({ env: {}, overrides: { kafka: { brokers: [`127.0.0.1:${port}`], retry: { retries: 1, initialRetryTimeMs: 50, maxRetryTimeMs: 100 } } } });
+  const sink = new KafkaSink(config, new EcsJsonEncoder());
+  const err = await t.throwsAsync(sink.start(), { instanceOf: KafkaUnavailableError });
+  t.regex(err?.message ?? '', new RegExp(`Kafka is unreachable at 127.0.0.1:${port}`));
+  t.is(err?.name, 'KafkaUnavailableError');
+  await sink.stop(10);
+});
