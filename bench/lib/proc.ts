@@ -1,0 +1,104 @@
+// CPU and memory of this process (and of others, through /proc), and what
+// machine the figures come from.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** User + system CPU seconds of this process so far (every thread, the native consumer's included). */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Samples this process's RSS every `intervalMs`; stop() returns the peak, in MiB. */
+export function rssSampler(intervalMs = 100): { stop(): { peakMiB: number; samples: number } } {
+  let peak = process.memoryUsage.rss();
+  let samples = 1;
+  const timer = setInterval(() => {
+    const r = process.memoryUsage.rss();
+    if (r > peak) peak = r;
+    samples++;
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      const r = process.memoryUsage.rss();
+      if (r > peak) peak = r;
+      return { peakMiB: peak / 1048576, samples };
+    },
+  };
+}
+
+/** Peak RSS of this process since it started (getrusage maxrss), MiB. */
+export function maxRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+const TICKS = 100; // USER_HZ
+
+/** utime + stime of another process, seconds (from /proc/<pid>/stat), and its RSS in MiB; null when gone. */
+export function procCpuRss(pid: number): { cpu: number; rssMiB: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const cpu = (Number(f[11]) + Number(f[12])) / TICKS;
+    const rssPages = Number(f[21]);
+    return { cpu, rssMiB: (rssPages * 4096) / 1048576 };
+  } catch {
+    return null;
+  }
+}
+
+export interface MachineInfo {
+  cores: number;
+  cpuModel: string;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  kafka: string;
+  registry: string;
+  kafkajs: string;
+  avsc: string;
+  loadAverage: number[];
+  date: string;
+}
+
+function pkgVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The stack's own status line names the running Kafka and registry versions. */
+export function stackVersions(stackScript: string): { kafka: string; registry: string } {
+  let out = '';
+  try {
+    out = execFileSync('bash', [stackScript, 'status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    out = String((err as { stdout?: string }).stdout ?? '');
+  }
+  return {
+    kafka: /\(Kafka ([^)]+)\)/.exec(out)?.[1] ?? 'unknown',
+    registry: /\((Apicurio [^)]+)\)/.exec(out)?.[1] ?? 'unknown',
+  };
+}
+
+export function machineInfo(stackScript: string): MachineInfo {
+  const v = stackVersions(stackScript);
+  return {
+    cores: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    kafka: v.kafka,
+    registry: v.registry,
+    kafkajs: pkgVersion('kafkajs'),
+    avsc: pkgVersion('avsc'),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    date: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,367 @@
+// `npm run bench [-- options]`: conntrail's benchmarks (issue 7). Writes a
+// Markdown report and a JSON file of every run's raw figures.
+//
+//   --quick              tiny sizes, one run each (CI smoke; seconds, not minutes)
+//   --runs N             runs per figure (default 3; --quick: 1)
+//   --sections a,b       only these: ceiling, kafka-tool, tuned, telemetry, encoding, live, overhead
+//   --out DIR            write BENCHMARKS.md and results.json into DIR
+//                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
+//                        --quick writes into bench/out/quick/)
+//   --no-profile         skip the CPU-profiled runs
+//
+// Needs the local stack (started with `bash stack/stack.sh up` when it is not
+// running) and, for the live and overhead sections, root and a BPF-capable
+// kernel (skipped with the reason otherwise). Each measurement runs in its own
+// Node process (bench/workers/); the Kafka baseline is Apache Kafka's
+// ProducerPerformance (stack/stack.sh kafka-run).
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isBuilt } from 'bpf-native-loader';
+import type { CeilingOptions, CeilingResult } from './workers/ceiling.ts';
+import type { EncodingOptions, EncodingResult } from './workers/encoding.ts';
+import type { LiveOptions, LiveResult } from './workers/live.ts';
+import type { OverheadMode, OverheadOptions, OverheadResult } from './workers/overhead.ts';
+import { buildGenerator } from './lib/gen.ts';
+import { BENCH_TOPIC_PREFIX, benchConfig } from './lib/pipeline.ts';
+import { machineInfo } from './lib/proc.ts';
+import type { MachineInfo } from './lib/proc.ts';
+import { renderReport } from './lib/report.ts';
+import { summarize } from './lib/stats.ts';
+import type { Summary } from './lib/stats.ts';
+import { runWorker } from './lib/worker.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const STACK = path.join(ROOT, 'stack', 'stack.sh');
+
+export const SECTIONS = ['ceiling', 'kafka-tool', 'tuned', 'telemetry', 'encoding', 'live', 'overhead'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+// ---------------------------------------------------------------- arguments
+function parseArgs(argv: string[]): { quick: boolean; runs: number; sections: Section[]; out: string | null; profile: boolean } {
+  let quick = false;
+  let runs = 0;
+  let sections: Section[] = [...SECTIONS];
+  let out: string | null = null;
+  let profile = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') quick = true;
+    else if (a.startsWith('--runs')) runs = Number(value());
+    else if (a.startsWith('--sections')) {
+      sections = value().split(',').map((s) => s.trim()) as Section[];
+      for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (one of ${SECTIONS.join(', ')})`);
+    } else if (a.startsWith('--out')) out = path.resolve(value());
+    else if (a === '--no-profile') profile = false;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  if (!runs) runs = quick ? 1 : 3;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+  return { quick, runs, sections, out, profile: profile && !quick };
+}
+
+const args = parseArgs(process.argv.slice(2));
+
+export interface Sizes {
+  ceilingRecords: number;
+  ceilingInput: number;
+  ceilingWarmup: number;
+  maxOutstanding: number;
+  encodingRecords: number;
+  encodingMinPassMs: number;
+  liveRates: { rate: number; seconds: number }[];
+  liveWarmupSeconds: number;
+  overheadSeconds: number;
+}
+
+const sizes: Sizes = args.quick
+  ? {
+      ceilingRecords: 20_000, ceilingInput: 20_000, ceilingWarmup: 5_000, maxOutstanding: 50_000,
+      encodingRecords: 5_000, encodingMinPassMs: 50,
+      liveRates: [{ rate: 5000, seconds: 1 }, { rate: 10000, seconds: 1 }, { rate: 20000, seconds: 1 }, { rate: 50000, seconds: 1 }, { rate: 0, seconds: 1 }],
+      liveWarmupSeconds: 0, overheadSeconds: 1,
+    }
+  : {
+      ceilingRecords: 500_000, ceilingInput: 150_000, ceilingWarmup: 50_000, maxOutstanding: 50_000,
+      encodingRecords: 100_000, encodingMinPassMs: 300,
+      liveRates: [{ rate: 5000, seconds: 10 }, { rate: 10000, seconds: 15 }, { rate: 20000, seconds: 60 }, { rate: 50000, seconds: 10 }, { rate: 0, seconds: 10 }],
+      liveWarmupSeconds: 1, overheadSeconds: 5,
+    };
+
+const outDir = args.out ?? (args.quick ? path.join(ROOT, 'bench', 'out', 'quick') : null);
+const reportPath = outDir ? path.join(outDir, 'BENCHMARKS.md') : path.join(ROOT, 'BENCHMARKS.md');
+const jsonPath = outDir ? path.join(outDir, 'results.json') : path.join(ROOT, 'bench', 'results.json');
+const profileDir = path.join(ROOT, 'bench', 'out', 'profiles');
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------- environment
+function stackUp(): void {
+  const st = spawnSync('bash', [STACK, 'status'], { encoding: 'utf8' });
+  if (st.status === 0) return;
+  log('the local stack is not running: bash stack/stack.sh up');
+  const up = spawnSync('bash', [STACK, 'up'], { stdio: 'inherit' });
+  if (up.status !== 0) throw new Error('bash stack/stack.sh up failed (see bash stack/stack.sh logs)');
+}
+
+function brokerPid(): number | undefined {
+  const st = spawnSync('bash', [STACK, 'status'], { encoding: 'utf8' });
+  const m = /kafka\s+up\s+pid (\d+)/.exec(st.stdout ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+function captureBlocker(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (BPF)';
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'needs kernel BTF (/sys/kernel/btf/vmlinux)';
+  if (!isBuilt()) return 'bpf-native-loader is not built (npm run build -w bpf-native-loader)';
+  return null;
+}
+
+async function withAdmin<T>(fn: (admin: import('kafkajs').Admin) => Promise<T>): Promise<T> {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const cfg = benchConfig();
+  const admin = new Kafka({ clientId: 'conntrail-bench', brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function deleteBenchTopics(): Promise<void> {
+  await withAdmin(async (admin) => {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(BENCH_TOPIC_PREFIX));
+    if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
+  });
+  await new Promise((r) => setTimeout(r, 1000)); // let the deletion settle before the names are reused
+}
+
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  await withAdmin(async (admin) => {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }] });
+  });
+}
+
+// ---------------------------------------------------------------- Kafka's own tool
+export interface ToolResult { records: number; recordsPerS: number; mbPerS: number; avgLatencyMs: number; p99LatencyMs: number; cpuS: number | null; maxRssMiB: number | null }
+
+function runKafkaTool(topic: string, records: number, recordSize: number): Promise<ToolResult> {
+  const cfg = benchConfig();
+  const toolArgs = [STACK, 'kafka-run', 'org.apache.kafka.tools.ProducerPerformance',
+    '--bootstrap-server', cfg.kafka.brokers.join(','), '--topic', topic, '--num-records', String(records),
+    '--record-size', String(recordSize), '--throughput', '-1', '--command-property', 'acks=all'];
+  const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+  const [cmd, argv] = timeBin ? [timeBin, ['-f', 'BENCH_TIME %U %S %M', 'bash', ...toolArgs]] : ['bash', toolArgs];
+  return new Promise((resolve, reject) => {
+    execFile(cmd, argv, { maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`ProducerPerformance failed: ${err.message}\n${stderr.split('\n').slice(-5).join('\n')}`));
+      const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, [\d.]+ ms max latency, \d+ ms 50th, \d+ ms 95th, (\d+) ms 99th/.exec(stdout);
+      if (!m) return reject(new Error(`ProducerPerformance: no summary line in its output:\n${stdout.slice(-500)}`));
+      const t = /BENCH_TIME ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
+      resolve({
+        records: Number(m[1]), recordsPerS: Number(m[2]), mbPerS: Number(m[3]), avgLatencyMs: Number(m[4]), p99LatencyMs: Number(m[5]),
+        cpuS: t ? Number(t[1]) + Number(t[2]) : null, maxRssMiB: t ? Number(t[3]) / 1024 : null,
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- OTLP stand-in
+async function startOtlpSink(): Promise<{ endpoint: string; stop(): Promise<{ requests: number; bytes: number }> }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'tools', 'otlp-sink.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /port=(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`otlp-sink exited ${code}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => {
+      child.removeAllListeners('exit');
+      child.on('exit', () => {
+        const m = /requests=(\d+) bytes=(\d+)/.exec(out);
+        resolve({ requests: Number(m?.[1] ?? 0), bytes: Number(m?.[2] ?? 0) });
+      });
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+// ---------------------------------------------------------------- results
+export interface BenchResults {
+  version: 1;
+  mode: 'full' | 'quick';
+  command: string;
+  machine: MachineInfo;
+  runsPerFigure: number;
+  sizes: Sizes;
+  durationS: number;
+  skipped: Partial<Record<Section, string>>;
+  ceiling?: { runs: CeilingResult[]; summary: Record<string, Summary>; profile?: CeilingResult['profile'] };
+  kafkaTool?: { runs: ToolResult[]; summary: Record<string, Summary>; recordSize: number; ratio: Summary };
+  tuned?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary };
+  telemetry?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioOnOff: Summary; sampleRatio: number; otlp: { requests: number; bytes: number } };
+  encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
+  live?: { rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[]; profile?: LiveResult['profile']; profileRate?: number };
+  overhead?: { runs: OverheadResult[]; summary: Record<OverheadMode, Summary>; ratios: Record<Exclude<OverheadMode, 'bare'>, Summary> };
+}
+
+const CEILING_KEYS = ['recordsPerS', 'mbPerS', 'cpuSPer100k', 'cores', 'peakRssMiB', 'maxRssMiB', 'rssBeforeMiB', 'avgMessageBytes', 'avgValueBytes', 'avgKeyBytes', 'namedShare', 'ipv6Share', 'avgBatchRecords', 'drops', 'ackLatencyP50Ms'] as const;
+const pick = <T extends object>(rows: T[], keys: readonly string[]): Record<string, Summary> =>
+  Object.fromEntries(keys.map((k) => [k, summarize(rows.map((r) => (r as Record<string, number>)[k] ?? NaN))]));
+/** Per-run ratios of paired runs (run i of a with run i of b). */
+const ratios = (a: number[], b: number[]): Summary => summarize(a.map((x, i) => x / (b[i] ?? NaN)));
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const has = (s: Section): boolean => args.sections.includes(s);
+  stackUp();
+  const machine = machineInfo(STACK);
+  log(`${machine.cores} cores, kernel ${machine.kernel}, node ${machine.node}, Kafka ${machine.kafka}; load average ${machine.loadAverage.join(' ')}`);
+  mkdirSync(profileDir, { recursive: true });
+  await deleteBenchTopics();
+  const results: BenchResults = {
+    version: 1, mode: args.quick ? 'quick' : 'full', command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    machine, runsPerFigure: args.runs, sizes, durationS: 0, skipped: {},
+  };
+  const blocker = captureBlocker();
+
+  // ---- 1, 5 and the what-if: pipeline ceiling (telemetry off / on, tuned), Kafka's tool, interleaved per round
+  if (has('ceiling') || has('kafka-tool') || has('tuned') || has('telemetry')) {
+    const base: CeilingOptions = { topic: `${BENCH_TOPIC_PREFIX}ceiling`, records: sizes.ceilingRecords, inputConnects: sizes.ceilingInput, warmupRecords: sizes.ceilingWarmup, maxOutstanding: sizes.maxOutstanding };
+    const off: CeilingResult[] = [];
+    const on: CeilingResult[] = [];
+    const tuned: CeilingResult[] = [];
+    const tool: ToolResult[] = [];
+    const otlp = has('telemetry') ? await startOtlpSink() : null;
+    const sampleRatio = benchConfig().telemetry.sampleRatio;
+    let recordSize = 0;
+    if (has('kafka-tool')) await createTopic(`${BENCH_TOPIC_PREFIX}kafka-tool`, benchConfig().kafka.topicPartitions);
+    for (let r = 0; r < args.runs; r++) {
+      const needOff = has('ceiling') || has('kafka-tool') || has('tuned') || has('telemetry');
+      if (needOff) {
+        log(`ceiling run ${r + 1}/${args.runs}: ${sizes.ceilingRecords} records, default config`);
+        off.push(await runWorker<CeilingResult>('ceiling', base));
+        log(`  ${Math.round(off.at(-1)!.recordsPerS)} records/s, ${off.at(-1)!.cpuSPer100k.toFixed(2)} CPU-s/100k`);
+      }
+      if (has('telemetry') && otlp) {
+        log(`ceiling run ${r + 1}/${args.runs}: telemetry on (sample ratio ${sampleRatio}, OTLP to ${otlp.endpoint})`);
+        on.push(await runWorker<CeilingResult>('ceiling', { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { otlpEndpoint: otlp.endpoint } }));
+        log(`  ${Math.round(on.at(-1)!.recordsPerS)} records/s, ${on.at(-1)!.sampledEvents} events traced`);
+      }
+      if (has('tuned')) {
+        log(`ceiling run ${r + 1}/${args.runs}: what-if, kafkajs grouping O(n) + fast partitioner`);
+        tuned.push(await runWorker<CeilingResult>('ceiling', { ...base, topic: `${BENCH_TOPIC_PREFIX}tuned`, tuned: true }));
+        log(`  ${Math.round(tuned.at(-1)!.recordsPerS)} records/s`);
+      }
+      if (has('kafka-tool')) {
+        recordSize = Math.round(summarize(off.map((x) => x.avgMessageBytes)).median);
+        log(`Kafka ProducerPerformance run ${r + 1}/${args.runs}: ${sizes.ceilingRecords} records of ${recordSize} bytes, acks=all`);
+        tool.push(await runKafkaTool(`${BENCH_TOPIC_PREFIX}kafka-tool`, sizes.ceilingRecords, recordSize));
+        log(`  ${Math.round(tool.at(-1)!.recordsPerS)} records/s`);
+      }
+    }
+    if (off.length) results.ceiling = { runs: off, summary: pick(off, CEILING_KEYS) };
+    if (tool.length) {
+      results.kafkaTool = {
+        runs: tool, recordSize, summary: pick(tool, ['recordsPerS', 'mbPerS', 'avgLatencyMs', 'p99LatencyMs', 'cpuS', 'maxRssMiB']),
+        ratio: ratios(off.map((x) => x.recordsPerS), tool.map((x) => x.recordsPerS)),
+      };
+    }
+    if (tuned.length) results.tuned = { runs: tuned, summary: pick(tuned, CEILING_KEYS), ratioToDefault: ratios(tuned.map((x) => x.recordsPerS), off.map((x) => x.recordsPerS)) };
+    if (otlp) {
+      const sent = await otlp.stop();
+      results.telemetry = { runs: on, summary: pick(on, [...CEILING_KEYS, 'sampledEvents']), ratioOnOff: ratios(on.map((x) => x.recordsPerS), off.map((x) => x.recordsPerS)), sampleRatio, otlp: sent };
+    }
+    if (args.profile && has('ceiling')) {
+      log('ceiling: one more run with the CPU profiler on (not counted in the figures)');
+      const p = await runWorker<CeilingResult>('ceiling', { ...base, profile: path.join(profileDir, 'ceiling.cpuprofile') });
+      if (results.ceiling) results.ceiling.profile = p.profile;
+    }
+  }
+
+  // ---- 4: encoding
+  if (has('encoding')) {
+    log(`encoding: ${sizes.encodingRecords} records, ${args.runs < 3 ? args.runs : 5} runs`);
+    const e = await runWorker<EncodingResult>('encoding', { records: sizes.encodingRecords, runs: args.runs < 3 ? args.runs : 5, minPassMs: sizes.encodingMinPassMs } satisfies EncodingOptions);
+    results.encoding = {
+      records: e.records,
+      summary: Object.fromEntries(Object.entries(e.encoders).map(([k, v]) => [k, { recordsPerS: summarize(v.recordsPerS), bytesPerRecord: v.bytesPerRecord }])),
+    };
+  }
+
+  // ---- 2: live capture
+  if (has('live') && blocker) results.skipped.live = blocker;
+  else if (has('live')) {
+    buildGenerator();
+    const rates: NonNullable<BenchResults['live']>['rates'] = [];
+    for (const { rate, seconds } of sizes.liveRates) {
+      const runs: LiveResult[] = [];
+      for (let r = 0; r < args.runs; r++) {
+        log(`live run ${r + 1}/${args.runs}: ${rate || 'flat out'} connects/s for ${seconds} s`);
+        const res = await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds } satisfies LiveOptions);
+        runs.push(res);
+        log(`  generated ${res.generated}, captured ${res.captured}, kernel drops ${res.kernelDrops}, published ${res.published}, p99 ${res.latencyMs.p99.toFixed(1)} ms, ${res.cpuCores.toFixed(2)} cores`);
+      }
+      const flat = runs.map((x) => ({
+        generatedRate: x.generatedRate, generated: x.generated, captured: x.captured, kernelDrops: x.kernelDrops, published: x.published,
+        sinkDrops: x.sinkDrops, unaccounted: x.unaccounted, p50: x.latencyMs.p50, p99: x.latencyMs.p99, p999: x.latencyMs.p999, max: x.latencyMs.max,
+        cpuCores: x.cpuCores, coresPer10kEvents: x.coresPer10kEvents, peakRssMiB: x.peakRssMiB, avgBatchRecords: x.avgBatchRecords,
+      }));
+      rates.push({ rate, seconds, runs, summary: pick(flat, Object.keys(flat[0]!)) });
+    }
+    results.live = { rates };
+    if (args.profile) {
+      log('live: one more run at 10000/s with the CPU profiler on (not counted)');
+      const p = await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate: 10000, seconds: 10, warmupSeconds: 1, profile: path.join(profileDir, 'live-10k.cpuprofile') } satisfies LiveOptions);
+      results.live.profile = p.profile;
+      results.live.profileRate = 10000;
+    }
+  }
+
+  // ---- 3: overhead on the host
+  if (has('overhead') && blocker) results.skipped.overhead = blocker;
+  else if (has('overhead')) {
+    buildGenerator();
+    const runs: OverheadResult[] = [];
+    const modes: OverheadMode[] = ['bare', 'raw', 'decoded', 'pipeline'];
+    const pid = brokerPid();
+    for (let r = 0; r < args.runs; r++) {
+      const order = r % 2 === 0 ? modes : [...modes].reverse();
+      log(`overhead round ${r + 1}/${args.runs}: connect-gen flat out ${sizes.overheadSeconds} s each: ${order.join(', ')}`);
+      runs.push(await runWorker<OverheadResult>('overhead', { topic: `${BENCH_TOPIC_PREFIX}overhead`, seconds: sizes.overheadSeconds, order, ...(pid ? { brokerPid: pid } : {}) } satisfies OverheadOptions));
+    }
+    const rate = (m: OverheadMode): number[] => runs.map((x) => x[m].rate);
+    results.overhead = {
+      runs,
+      summary: { bare: summarize(rate('bare')), raw: summarize(rate('raw')), decoded: summarize(rate('decoded')), pipeline: summarize(rate('pipeline')) },
+      ratios: { raw: ratios(rate('raw'), rate('bare')), decoded: ratios(rate('decoded'), rate('bare')), pipeline: ratios(rate('pipeline'), rate('bare')) },
+    };
+  }
+
+  await deleteBenchTopics().catch((err: unknown) => log(`could not delete the bench topics: ${(err as Error).message}`));
+  results.durationS = (performance.now() - started) / 1000;
+  mkdirSync(path.dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify(results, null, 1) + '\n');
+  mkdirSync(path.dirname(reportPath), { recursive: true });
+  writeFileSync(reportPath, renderReport(results, { jsonPath: path.relative(path.dirname(reportPath), jsonPath), analysisPath: path.join(ROOT, 'bench', 'analysis.md') }));
+  log(`done in ${Math.round(results.durationS)} s: ${path.relative(process.cwd(), reportPath)}, ${path.relative(process.cwd(), jsonPath)}`);
+}
+
+await main();

@@ -1,0 +1,285 @@
+// Pipeline ceiling without the kernel: synthetic ring-buffer batches (real
+// frames, ~1 MiB each, ~70% of connects named by DNS replies in the stream)
+// through decode -> process context -> enrich -> Avro (registry) -> queue ->
+// batches -> kafkajs (acks=-1) to the local broker, as fast as the sink
+// takes them. Measured from the first push to the last acknowledgement.
+//
+// The feed stops pushing while more than `maxOutstanding` records are queued
+// or unacknowledged (the native loader's backpressure: it stops draining the
+// ring when JS is behind), so nothing is dropped and the figure is the rate
+// the pipeline sustains.
+//
+// With `telemetry`, OpenTelemetry is started (startTelemetry, OTLP/HTTP to
+// the given endpoint, sample ratio from the config) and wired into the
+// pipeline as run.ts is expected to: per-event sampling, stage marks,
+// traceparent headers, a span per batch send, the latency histogram per ack.
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { clockOffsetNs, getLayout } from 'bpf-native-loader';
+import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
+import { RecordDecoder } from '../../producer/source/decode.ts';
+import type { SinkHooks, SinkBatch, BatchAck } from '../../producer/sink/sink.ts';
+import type { BatchTrace, EventTrace, PipelineMetrics, PipelineTracer, Telemetry } from '../../producer/telemetry/types.ts';
+import { buildSyntheticInput } from '../lib/frames.ts';
+import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startPublisher } from '../lib/pipeline.ts';
+import { cpuSeconds, maxRssMiB, rssSampler } from '../lib/proc.ts';
+import { startProfiler, summarizeProfile } from '../lib/profile.ts';
+import type { ProfileSummary } from '../lib/profile.ts';
+import { emitResult, note, workerOptions } from '../lib/worker.ts';
+
+export interface CeilingOptions {
+  topic: string;
+  /** Records to publish in the measured window. */
+  records: number;
+  /** Distinct connects in the prebuilt input (cycled). */
+  inputConnects: number;
+  warmupRecords: number;
+  maxOutstanding: number;
+  /** Config overrides for kafka.* (e.g. batch.maxInFlight) — default: none (the shipped defaults). */
+  kafka?: Record<string, unknown>;
+  telemetry?: { otlpEndpoint: string; sampleRatio?: number };
+  /** What-if: kafkajs with the O(n) grouping and the fast partitioner (bench/lib/tuned-transport.ts). */
+  tuned?: boolean;
+  /** Profile the measured window; write the raw profile here. */
+  profile?: string;
+}
+
+export interface CeilingResult {
+  records: number;
+  elapsedS: number;
+  recordsPerS: number;
+  mbPerS: number;
+  cpuS: number;
+  cpuSPer100k: number;
+  cores: number;
+  peakRssMiB: number;
+  maxRssMiB: number;
+  rssBeforeMiB: number;
+  inputMiB: number;
+  avgValueBytes: number;
+  avgKeyBytes: number;
+  avgMessageBytes: number;
+  namedShare: number;
+  ipv6Share: number;
+  batches: number;
+  avgBatchRecords: number;
+  drops: number;
+  ackLatencyP50Ms: number;
+  sampledEvents: number;
+  profile?: ProfileSummary;
+}
+
+const o = workerOptions<CeilingOptions>();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+const cfg = benchConfig({
+  kafka: { topic: o.topic, ...(o.kafka ?? {}) },
+  telemetry: o.telemetry ? { otlpEndpoint: o.telemetry.otlpEndpoint, ...(o.telemetry.sampleRatio !== undefined ? { sampleRatio: o.telemetry.sampleRatio } : {}) } : { enabled: false },
+});
+
+// Telemetry first: run.ts starts it before kafkajs is imported.
+let telemetry: Telemetry | null = null;
+if (o.telemetry) {
+  const { startTelemetry } = await import('../../producer/telemetry/sdk.ts');
+  cfg.telemetry.prometheusPort = await freePort();
+  telemetry = await startTelemetry(cfg.telemetry, { hostName: cfg.host.name }, { topic: o.topic, env: {} });
+}
+const tracer: PipelineTracer | null = telemetry?.tracer ?? null;
+
+let sinkOptions = {};
+if (o.tuned) {
+  const { patchGroupMessagesPerPartition } = await import('../lib/kafkajs-patch.ts');
+  if (!patchGroupMessagesPerPartition()) throw new Error('kafkajs was loaded before the patch');
+  const { TunedKafkaTransport } = await import('../lib/tuned-transport.ts');
+  sinkOptions = { transport: new TunedKafkaTransport(cfg.kafka) };
+}
+
+const layout = getLayout();
+const input = buildSyntheticInput({ connects: o.inputConnects, seed: 7 });
+const inputMiB = input.bytes / 1048576;
+note(`input: ${input.batches.length} batches, ${input.connects} connects, ${input.dnsReplies} DNS replies, ${inputMiB.toFixed(1)} MiB, ${input.processes} processes`);
+
+// ---- telemetry wiring (only when on) ----
+interface Sampled { index: number; trace: EventTrace }
+const sampledQueue: Sampled[] = [];
+const batchTraces = new Map<number, BatchTrace>();
+let captureTimesUs = new Float64Array(1 << 20);
+let ctHead = 0;
+let ctTail = 0;
+let sentIndex = 0;
+let sampledCount = 0;
+let metrics: PipelineMetrics | null = null;
+
+let acked = 0;
+let ackWaiter: (() => void) | null = null;
+const hooks: SinkHooks = {
+  onBatchSend(batch: SinkBatch) {
+    if (!tracer) return;
+    const base = sentIndex;
+    const n = batch.messages.length;
+    const mine: EventTrace[] = [];
+    while (sampledQueue.length > 0 && sampledQueue[0]!.index < base + n) {
+      const s = sampledQueue.shift()!;
+      const m = batch.messages[s.index - base];
+      if (m) m.headers = { ...m.headers, ...s.trace.headers() };
+      mine.push(s.trace);
+    }
+    batchTraces.set(batch.id, tracer.startBatch(batch.topic, n, mine, batch.bytes));
+    sentIndex += n;
+  },
+  onBatchSent(batch: SinkBatch, ack: BatchAck) {
+    acked += batch.messages.length;
+    if (tracer) {
+      batchTraces.get(batch.id)?.end(undefined, ack.ackedAt);
+      batchTraces.delete(batch.id);
+      const n = batch.messages.length;
+      metrics?.recordBatchLatency(ack.ackedAt, captureTimesUs.subarray(ctHead, ctHead + n));
+      ctHead += n;
+    }
+    const w = ackWaiter;
+    ackWaiter = null;
+    w?.();
+  },
+};
+
+const { sink, enricher } = await startPublisher(cfg, hooks, sinkOptions);
+if (telemetry) {
+  metrics = telemetry.registerMetrics(() => {
+    const s = sink.stats();
+    return {
+      queue: { depth: s.queue.records, bytes: s.queue.bytes },
+      publish: { batches: s.published.batches, records: s.published.records, bytes: s.published.bytes, errors: s.publishErrors },
+    };
+  });
+}
+const decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
+const pc = processContextFor(cfg);
+const records: NetTCPConnect[] = [];
+
+let batchIndex = 0;
+let pushed = 0;
+let named = 0;
+let v6 = 0;
+
+function pushOne(): void {
+  const data = input.batches[batchIndex++ % input.batches.length]!;
+  const events = decodeBatch(decoder, pc, data);
+  if (tracer) {
+    let k = 0;
+    const fresh: Sampled[] = [];
+    for (const ev of events) {
+      if (ev.kind !== 'connect') continue;
+      const tr = tracer.sampleEvent(ev.timestampNs);
+      if (tr) { fresh.push({ index: pushed + k, trace: tr }); sampledCount++; }
+      k++;
+    }
+    enrichAndPush(enricher, sink, records, events);
+    for (const s of fresh) { s.trace.mark('enriched'); s.trace.mark('encoded'); s.trace.mark('queued'); sampledQueue.push(s); }
+    if (ctTail + records.length > captureTimesUs.length) {
+      // compact the ring of capture times still waiting for their ack
+      const live = captureTimesUs.slice(ctHead, ctTail);
+      const next = new Float64Array(Math.max(captureTimesUs.length, (live.length + records.length) * 2));
+      next.set(live);
+      captureTimesUs = next;
+      ctTail -= ctHead;
+      ctHead = 0;
+    }
+    for (const r of records) captureTimesUs[ctTail++] = r.timestamp;
+  } else {
+    enrichAndPush(enricher, sink, records, events);
+  }
+  for (const r of records) {
+    if (r.results.length > 0) named++;
+    if (r.family === 'AF_INET6') v6++;
+  }
+  pushed += records.length;
+}
+
+async function feed(target: number): Promise<void> {
+  const stopAt = pushed + target;
+  while (pushed < stopAt) {
+    while (pushed - acked > o.maxOutstanding) await new Promise<void>((r) => { ackWaiter = r; });
+    pushOne();
+    await yieldToLoop(); // one macrotask per kernel batch, as the native loader delivers them
+  }
+}
+
+// Warm-up (JIT, connections, registry cache), not measured.
+await feed(o.warmupRecords);
+if (!(await sink.flush(60_000))) throw new Error('warm-up did not drain');
+const warm = sink.stats();
+pushed = 0; acked = 0; named = 0; v6 = 0;
+if (typeof globalThis.gc === 'function') globalThis.gc();
+
+const rssBefore = process.memoryUsage.rss() / 1048576;
+const profiler = o.profile ? await startProfiler() : null;
+const sampler = rssSampler(50);
+const cpu0 = cpuSeconds();
+const t0 = performance.now();
+await feed(o.records);
+const drained = await sink.flush(120_000);
+const t1 = performance.now();
+const cpu1 = cpuSeconds();
+const peak = sampler.stop();
+let profile: ProfileSummary | undefined;
+if (profiler) {
+  const prof = await profiler.stop();
+  writeFileSync(o.profile!, JSON.stringify(prof));
+  profile = summarizeProfile(prof);
+}
+if (!drained) throw new Error('the sink did not drain within 120 s');
+
+const s = sink.stats();
+const published = s.published.records - warm.published.records;
+const bytes = s.published.bytes - warm.published.bytes;
+const batches = s.published.batches - warm.published.batches;
+const elapsedS = (t1 - t0) / 1000;
+// value and key sizes of what was published: encode a sample of the last records again
+let valueBytes = 0;
+let keyBytes = 0;
+const { messageKey } = await import('../../producer/sink/sink.ts');
+for (const r of records) {
+  const k = messageKey(cfg.kafka.keyStrategy as 'process', r);
+  keyBytes += k === null ? 0 : Buffer.byteLength(k);
+}
+valueBytes = bytes / published - keyBytes / records.length;
+
+await sink.stop(10_000);
+await telemetry?.shutdown();
+
+const result: CeilingResult = {
+  records: published,
+  elapsedS,
+  recordsPerS: published / elapsedS,
+  mbPerS: bytes / 1048576 / elapsedS,
+  cpuS: cpu1 - cpu0,
+  cpuSPer100k: ((cpu1 - cpu0) / published) * 1e5,
+  cores: (cpu1 - cpu0) / elapsedS,
+  peakRssMiB: peak.peakMiB,
+  maxRssMiB: maxRssMiB(),
+  rssBeforeMiB: rssBefore,
+  inputMiB,
+  avgValueBytes: valueBytes,
+  avgKeyBytes: keyBytes / records.length,
+  avgMessageBytes: bytes / published,
+  namedShare: named / published,
+  ipv6Share: v6 / published,
+  batches,
+  avgBatchRecords: published / batches,
+  drops: s.droppedTotal,
+  ackLatencyP50Ms: s.ackLatencyMs.p50,
+  sampledEvents: sampledCount,
+  ...(profile ? { profile } : {}),
+};
+emitResult(result);

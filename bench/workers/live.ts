@@ -1,0 +1,194 @@
+// Live capture: the whole pipeline as run.ts builds it (kernel capture ->
+// decode -> process context -> enrich -> Avro -> queue -> kafkajs, default
+// config: linger 10 ms, acks=-1), in this process; connect-gen in its own
+// process makes TCP connects on loopback at a fixed rate for a fixed time.
+//
+// Counted for the generator's pid only: generated (its own count), captured
+// (connect events decoded), published (acknowledged by Kafka). Kernel drops:
+// the capture's ring-full counter over the measured window (not attributable
+// to a pid, so any other process's drops would show too).
+// Latency per record: kernel timestamp (boot clock -> wall clock, as the
+// decoder converts it; µs) to the moment this process saw Kafka's
+// acknowledgement of the batch (onBatchSent hook).
+import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
+import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
+import type { CaptureEvent } from '../../producer/source/types.ts';
+import { startGenerator } from '../lib/gen.ts';
+import { benchConfig, enrichAndPush, openCapture, startPublisher } from '../lib/pipeline.ts';
+import { cpuSeconds, rssSampler } from '../lib/proc.ts';
+import { latencyPercentiles } from '../lib/stats.ts';
+import { startProfiler, summarizeProfile } from '../lib/profile.ts';
+import type { ProfileSummary } from '../lib/profile.ts';
+import { writeFileSync } from 'node:fs';
+import { emitResult, note, workerOptions } from '../lib/worker.ts';
+
+export interface LiveOptions {
+  topic: string;
+  /** connects/s; 0 = flat out */
+  rate: number;
+  seconds: number;
+  warmupSeconds: number;
+  kafka?: Record<string, unknown>;
+  /** Profile the measured window (node:inspector); write the raw profile here. */
+  profile?: string;
+}
+
+export interface LiveResult {
+  targetRate: number;
+  seconds: number;
+  generated: number;
+  generatedRate: number;
+  captured: number;
+  kernelDrops: number;
+  published: number;
+  /** Records the sink dropped (queue full...) in the window: all pids. */
+  sinkDrops: number;
+  /** generated - captured - kernelDrops: should be 0 (other processes' drops make it positive... or negative). */
+  unaccounted: number;
+  latencyMs: { p50: number; p99: number; p999: number; max: number; count: number };
+  /** false when the sink dropped records and per-record times fell back to the message timestamp (1 ms resolution). */
+  latencyExact: boolean;
+  cpuCores: number;
+  coresPer10kEvents: number;
+  peakRssMiB: number;
+  batches: number;
+  avgBatchRecords: number;
+  drainMs: number;
+  probe: string;
+  profile?: ProfileSummary;
+}
+
+const o = workerOptions<LiveOptions>();
+const cfg = benchConfig({ kafka: { topic: o.topic, ...(o.kafka ?? {}) } });
+
+// capture times (µs epoch) of pushed records, in push order; the sink sends in that order
+let cap = 1 << 20;
+let ts = new Float64Array(cap);
+let gen = new Uint8Array(cap);
+let head = 0;
+let tail = 0;
+let genPid = -1;
+let captured = 0;
+let published = 0;
+let latencyExact = true;
+let lat = new Float64Array(1 << 20);
+let latN = 0;
+
+function fifoPush(t: number, isGen: boolean): void {
+  if (tail === cap) {
+    const live = tail - head;
+    if (live * 2 > cap) cap *= 2;
+    const nts = new Float64Array(cap);
+    const ngen = new Uint8Array(cap);
+    nts.set(ts.subarray(head, tail));
+    ngen.set(gen.subarray(head, tail));
+    ts = nts; gen = ngen; tail = live; head = 0;
+  }
+  ts[tail] = t;
+  gen[tail++] = isGen ? 1 : 0;
+}
+
+function addLatency(ms: number): void {
+  if (latN === lat.length) {
+    const n = new Float64Array(lat.length * 2);
+    n.set(lat);
+    lat = n;
+  }
+  lat[latN++] = ms;
+}
+
+const { sink, enricher } = await startPublisher(cfg, {
+  onBatchSent(batch: SinkBatch, _ack: BatchAck) {
+    const ackMs = performance.timeOrigin + performance.now();
+    const msgs = batch.messages;
+    const n = msgs.length;
+    if (latencyExact && (tail - head < n ||
+        Math.floor(ts[head]! / 1000) !== Number(msgs[0]!.timestamp) ||
+        Math.floor(ts[head + n - 1]! / 1000) !== Number(msgs[n - 1]!.timestamp))) {
+      latencyExact = false;
+      note('live: the sink dropped records; per-record latency falls back to message timestamps (ms)');
+    }
+    if (latencyExact) {
+      for (let i = 0; i < n; i++) {
+        if (gen[head] === 1) {
+          addLatency(ackMs - ts[head]! / 1000);
+          published++;
+        }
+        head++;
+      }
+    } else {
+      for (const m of msgs) addLatency(ackMs - Number(m.timestamp));
+      published += n;
+    }
+  },
+});
+
+const records: NetTCPConnect[] = [];
+const source = await openCapture(cfg, (events: CaptureEvent[]) => {
+  for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) captured++;
+  enrichAndPush(enricher, sink, records, events);
+  for (const r of records) fifoPush(r.timestamp, r.process.pid === genPid);
+});
+note(`live: probe ${source.probe}, rate ${o.rate || 'flat out'}/s for ${o.seconds} s`);
+
+if (o.warmupSeconds > 0) {
+  await startGenerator(o.rate, o.warmupSeconds).done;
+  await sink.flush(15_000);
+}
+await new Promise((r) => setTimeout(r, 200));
+
+const before = { kernel: source.counters().kernel, sink: sink.stats() };
+const profiler = o.profile ? await startProfiler() : null;
+const sampler = rssSampler(100);
+const cpu0 = cpuSeconds();
+const t0 = performance.now();
+const g = startGenerator(o.rate, o.seconds);
+genPid = g.pid;
+const res = await g.done;
+const tGenEnd = performance.now();
+// drain: every captured record acknowledged (or the kernel/sink lost it)
+while (performance.now() - tGenEnd < 20_000) {
+  const s = sink.stats();
+  if (published >= captured && s.queue.records === 0 && s.inFlight.batches === 0) break;
+  await new Promise((r) => setTimeout(r, 5));
+}
+const t1 = performance.now();
+const cpu1 = cpuSeconds();
+const peak = sampler.stop();
+let profile: ProfileSummary | undefined;
+if (profiler) {
+  const prof = await profiler.stop();
+  writeFileSync(o.profile!, JSON.stringify(prof));
+  profile = summarizeProfile(prof);
+}
+const after = { kernel: source.counters().kernel, sink: sink.stats() };
+await source.stop();
+await sink.stop(10_000);
+
+const window = (t1 - t0) / 1000;
+const cores = (cpu1 - cpu0) / window;
+const kernelDrops = after.kernel.connectRingFull - before.kernel.connectRingFull;
+const batches = after.sink.published.batches - before.sink.published.batches;
+const eventsPerS = captured / res.seconds;
+const result: LiveResult = {
+  targetRate: o.rate,
+  seconds: res.seconds,
+  generated: res.connects,
+  generatedRate: res.rate,
+  captured,
+  kernelDrops,
+  published,
+  sinkDrops: after.sink.droppedTotal - before.sink.droppedTotal,
+  unaccounted: res.connects - captured - kernelDrops,
+  latencyMs: latencyPercentiles(lat.subarray(0, latN)),
+  latencyExact,
+  cpuCores: cores,
+  coresPer10kEvents: eventsPerS > 0 ? cores / (eventsPerS / 10_000) : NaN,
+  peakRssMiB: peak.peakMiB,
+  batches,
+  avgBatchRecords: batches > 0 ? (after.sink.published.records - before.sink.published.records) / batches : 0,
+  drainMs: t1 - tGenEnd,
+  probe: source.probe,
+  ...(profile ? { profile } : {}),
+};
+emitResult(result);
