@@ -3,6 +3,7 @@
 // in run.ts cannot take SinkHooks yet, so the benchmarks assemble the stages
 // themselves; keep this file in step with run.ts.
 import type { ConntrailConfig } from '../../producer/config/load.ts';
+import type { RecordEncoder } from '../../producer/encode/types.ts';
 import { loadConfig } from '../../producer/config/load.ts';
 import { LOCAL_BROKERS, LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
@@ -40,9 +41,23 @@ export interface Publisher {
 }
 
 /** Sink (encoder resolved through the registry, kafkajs connected, topic ensured) and enricher, as run.ts makes them. */
-export async function startPublisher(cfg: ConntrailConfig, hooks: SinkHooks = {}, sinkOptions: Omit<KafkaSinkOptions, 'hooks'> = {}): Promise<Publisher> {
-  const { startSink } = await import('../../producer/sink/start.ts');
-  const sink = await startSink(cfg, undefined, { ...sinkOptions, hooks });
+export async function startPublisher(
+  cfg: ConntrailConfig,
+  hooks: SinkHooks = {},
+  sinkOptions: Omit<KafkaSinkOptions, 'hooks'> = {},
+  wrapEncoder?: (e: RecordEncoder) => RecordEncoder,
+): Promise<Publisher> {
+  let sink: KafkaSink;
+  if (wrapEncoder) {
+    // startSink's steps, with the encoder wrapped (telemetry's PipelineTelemetry.wrapEncoder)
+    const { createEncoder } = await import('../../producer/encode/create.ts');
+    const { KafkaSink: Sink } = await import('../../producer/sink/sink.ts');
+    sink = new Sink({ kafka: cfg.kafka, queue: cfg.queue }, wrapEncoder(await createEncoder(cfg)), undefined, { ...sinkOptions, hooks });
+    await sink.start();
+  } else {
+    const { startSink } = await import('../../producer/sink/start.ts');
+    sink = await startSink(cfg, undefined, { ...sinkOptions, hooks });
+  }
   const enricher = new Enricher({
     host: readHostIdentity({ name: cfg.host.name }),
     dnsCache: {

@@ -11,8 +11,9 @@
 //
 // With `telemetry`, OpenTelemetry is started (startTelemetry, OTLP/HTTP to
 // the given endpoint, sample ratio from the config) and wired into the
-// pipeline as run.ts is expected to: per-event sampling, stage marks,
-// traceparent headers, a span per batch send, the latency histogram per ack.
+// pipeline through producer/telemetry/pipeline.ts (PipelineTelemetry: per-record
+// sampling, wrapped encoder, traceparent headers, a span per batch send, the
+// latency histogram per acknowledged record), as its header says run.ts will.
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -20,7 +21,9 @@ import { clockOffsetNs, getLayout } from 'bpf-native-loader';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { RecordDecoder } from '../../producer/source/decode.ts';
 import type { SinkHooks, SinkBatch, BatchAck } from '../../producer/sink/sink.ts';
-import type { BatchTrace, EventTrace, PipelineMetrics, PipelineTracer, Telemetry } from '../../producer/telemetry/types.ts';
+import type { PipelineStatsSnapshot, PipelineTracer, Telemetry } from '../../producer/telemetry/types.ts';
+import type { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
+import type { CaptureCounters } from '../../producer/source/capture.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
 import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startPublisher } from '../lib/pipeline.ts';
 import { cpuSeconds, maxRssMiB, rssSampler } from '../lib/proc.ts';
@@ -110,58 +113,47 @@ const input = buildSyntheticInput({ connects: o.inputConnects, seed: 7 });
 const inputMiB = input.bytes / 1048576;
 note(`input: ${input.batches.length} batches, ${input.connects} connects, ${input.dnsReplies} DNS replies, ${inputMiB.toFixed(1)} MiB, ${input.processes} processes`);
 
-// ---- telemetry wiring (only when on) ----
-interface Sampled { index: number; trace: EventTrace }
-const sampledQueue: Sampled[] = [];
-const batchTraces = new Map<number, BatchTrace>();
-let captureTimesUs = new Float64Array(1 << 20);
-let ctHead = 0;
-let ctTail = 0;
-let sentIndex = 0;
+// ---- telemetry (only when on): producer/telemetry/pipeline.ts's glue, wired as its header says run.ts will
+let pt: PipelineTelemetry | null = null;
 let sampledCount = 0;
-let metrics: PipelineMetrics | null = null;
+let stats: (() => PipelineStatsSnapshot) | null = null;
+if (telemetry && tracer) {
+  const { PipelineTelemetry: PT } = await import('../../producer/telemetry/pipeline.ts');
+  // counts the sampled events (one extra call per record: a few ns against ~10 µs of pipeline per record)
+  const counting: PipelineTracer = {
+    enabled: tracer.enabled,
+    sampleEvent(...a: Parameters<PipelineTracer['sampleEvent']>) {
+      const e = tracer.sampleEvent(...a);
+      if (e !== null) sampledCount++;
+      return e;
+    },
+    startBatch: (...a: Parameters<PipelineTracer['startBatch']>) => tracer.startBatch(...a),
+  };
+  pt = new PT(counting, telemetry.registerMetrics(() => stats?.() ?? {}));
+}
 
 let acked = 0;
 let ackWaiter: (() => void) | null = null;
 const hooks: SinkHooks = {
   onBatchSend(batch: SinkBatch) {
-    if (!tracer) return;
-    const base = sentIndex;
-    const n = batch.messages.length;
-    const mine: EventTrace[] = [];
-    while (sampledQueue.length > 0 && sampledQueue[0]!.index < base + n) {
-      const s = sampledQueue.shift()!;
-      const m = batch.messages[s.index - base];
-      if (m) m.headers = { ...m.headers, ...s.trace.headers() };
-      mine.push(s.trace);
-    }
-    batchTraces.set(batch.id, tracer.startBatch(batch.topic, n, mine, batch.bytes));
-    sentIndex += n;
+    pt?.hooks.onBatchSend?.(batch);
   },
   onBatchSent(batch: SinkBatch, ack: BatchAck) {
+    pt?.hooks.onBatchSent?.(batch, ack);
     acked += batch.messages.length;
-    if (tracer) {
-      batchTraces.get(batch.id)?.end(undefined, ack.ackedAt);
-      batchTraces.delete(batch.id);
-      const n = batch.messages.length;
-      metrics?.recordBatchLatency(ack.ackedAt, captureTimesUs.subarray(ctHead, ctHead + n));
-      ctHead += n;
-    }
     const w = ackWaiter;
     ackWaiter = null;
     w?.();
   },
+  onBatchFailed(batch: SinkBatch, err: unknown) {
+    pt?.hooks.onBatchFailed?.(batch, err);
+  },
 };
 
-const { sink, enricher } = await startPublisher(cfg, hooks, sinkOptions);
-if (telemetry) {
-  metrics = telemetry.registerMetrics(() => {
-    const s = sink.stats();
-    return {
-      queue: { depth: s.queue.records, bytes: s.queue.bytes },
-      publish: { batches: s.published.batches, records: s.published.records, bytes: s.published.bytes, errors: s.publishErrors },
-    };
-  });
+const { sink, enricher } = await startPublisher(cfg, hooks, sinkOptions, pt ? (e) => pt.wrapEncoder(e) : undefined);
+if (pt) {
+  const { snapshotOf } = await import('../../producer/telemetry/pipeline.ts');
+  stats = () => snapshotOf({ capture: captureCounters(), enrich: enricher.stats(), sink: sink.stats() });
 }
 const decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
 const pc = processContextFor(cfg);
@@ -175,27 +167,14 @@ let v6 = 0;
 function pushOne(): void {
   const data = input.batches[batchIndex++ % input.batches.length]!;
   const events = decodeBatch(decoder, pc, data);
-  if (tracer) {
-    let k = 0;
-    const fresh: Sampled[] = [];
-    for (const ev of events) {
-      if (ev.kind !== 'connect') continue;
-      const tr = tracer.sampleEvent(ev.timestampNs);
-      if (tr) { fresh.push({ index: pushed + k, trace: tr }); sampledCount++; }
-      k++;
-    }
-    enrichAndPush(enricher, sink, records, events);
-    for (const s of fresh) { s.trace.mark('enriched'); s.trace.mark('encoded'); s.trace.mark('queued'); sampledQueue.push(s); }
-    if (ctTail + records.length > captureTimesUs.length) {
-      // compact the ring of capture times still waiting for their ack
-      const live = captureTimesUs.slice(ctHead, ctTail);
-      const next = new Float64Array(Math.max(captureTimesUs.length, (live.length + records.length) * 2));
-      next.set(live);
-      captureTimesUs = next;
-      ctTail -= ctHead;
-      ctHead = 0;
-    }
-    for (const r of records) captureTimesUs[ctTail++] = r.timestamp;
+  if (pt) {
+    // run.ts's onEvents with telemetry on (producer/telemetry/pipeline.ts)
+    const t0 = pt.now();
+    records.length = 0;
+    enricher.process(events, records);
+    pt.sampleRecords(records, t0);
+    sink.push(records);
+    pt.afterPush();
   } else {
     enrichAndPush(enricher, sink, records, events);
   }
@@ -204,6 +183,16 @@ function pushOne(): void {
     if (r.family === 'AF_INET6') v6++;
   }
   pushed += records.length;
+}
+
+/** What a CaptureSource would report, from the decoder's counts (no kernel here). */
+function captureCounters(): CaptureCounters {
+  const c = decoder.counts;
+  const kernel = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: c.connect, dnsSeen: c.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0 };
+  return {
+    received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } }, malformed: { ...c.malformed },
+    drops: { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0 }, kernel, dnsTruncated: 0, batches: batchIndex, native: null, processContext: pc.stats(),
+  };
 }
 
 async function feed(target: number): Promise<void> {
@@ -219,7 +208,7 @@ async function feed(target: number): Promise<void> {
 await feed(o.warmupRecords);
 if (!(await sink.flush(60_000))) throw new Error('warm-up did not drain');
 const warm = sink.stats();
-pushed = 0; acked = 0; named = 0; v6 = 0;
+pushed = 0; acked = 0; named = 0; v6 = 0; sampledCount = 0;
 if (typeof globalThis.gc === 'function') globalThis.gc();
 
 const rssBefore = process.memoryUsage.rss() / 1048576;
@@ -256,6 +245,7 @@ for (const r of records) {
 valueBytes = bytes / published - keyBytes / records.length;
 
 await sink.stop(10_000);
+pt?.close();
 await telemetry?.shutdown();
 
 const result: CeilingResult = {
