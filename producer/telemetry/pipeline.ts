@@ -81,7 +81,7 @@ export class PipelineTelemetry {
     let enrichedMs = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const ev = tracer.sampleEvent(BigInt(r.timestamp) * 1000n, receivedMs);
+      const ev = tracer.sampleEvent(r.timestamp, receivedMs);
       if (ev === null) continue;
       if (enrichedMs === 0) enrichedMs = now();
       ev.mark('enriched', enrichedMs);

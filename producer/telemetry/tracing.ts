@@ -236,10 +236,11 @@ export class OtelPipelineTracer implements PipelineTracer {
     };
   }
 
-  sampleEvent(captureTimeNs: bigint, receivedMs?: number): EventTrace | null {
+  sampleEvent(captureTime: bigint | number, receivedMs?: number): EventTrace | null {
     if (--this.countdown > 0) return null;
     this.countdown = nextGap(this.ratio, this.random);
-    return new SampledEvent(this, captureTimeNs, receivedMs ?? nowMs());
+    const ns = typeof captureTime === 'bigint' ? captureTime : BigInt(Math.round(captureTime)) * 1000n;
+    return new SampledEvent(this, ns, receivedMs ?? nowMs());
   }
 
   startBatch(topic: string, messageCount: number, sampled: readonly EventTrace[], bytes?: number): BatchTrace {

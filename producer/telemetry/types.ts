@@ -53,12 +53,14 @@ export interface PipelineTracer {
   /**
    * Per-event sampling decision, cheap enough for every event: a countdown
    * decremented per call. Not sampled: null, nothing allocated. Sampled: an
-   * EventTrace whose span starts at `captureTimeNs` (wall clock, ns since
-   * the epoch, as carried by the captured events). `receivedMs` (epoch ms,
+   * EventTrace whose span starts at the capture time: `captureTime` is wall
+   * clock ns since the epoch as a bigint (CaptureEvent.timestampNs) or µs
+   * since the epoch as a number (NetTCPConnect.timestamp; pass it as is,
+   * it is converted only for sampled events). `receivedMs` (epoch ms,
    * default now): when conntrail read the event from the ring buffer, the
    * end of the `ringbuf` child span.
    */
-  sampleEvent(captureTimeNs: bigint, receivedMs?: number): EventTrace | null;
+  sampleEvent(captureTime: bigint | number, receivedMs?: number): EventTrace | null;
   /**
    * Start the span of one batch send, linked (at start, as the messaging
    * conventions require) to the sampled events it carries. Call right before

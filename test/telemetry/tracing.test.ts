@@ -204,3 +204,10 @@ test('BatchTrace.with makes the batch span the active span', (t) => {
   t.is(b.with(() => 'ran'), 'ran');
   b.end();
 });
+
+test('a capture time in epoch µs (NetTCPConnect.timestamp) starts the span at that µs', async (t) => {
+  const { finished, tracer } = setup(1);
+  tracer.sampleEvent(1_700_000_000_123_456)!.dropped('test');
+  const [ev] = (await finished()).filter((s) => s.name === `create ${TOPIC}`);
+  t.deepEqual(ev!.startTime, [1_700_000_000, 123_456_000]);
+});
