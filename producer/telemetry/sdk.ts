@@ -196,6 +196,9 @@ export async function startTelemetry(
     );
   }
   sdkConfig.metricReaders = readers;
+  // conntrail logs through pino, not OpenTelemetry: no log exporter (the SDK
+  // would otherwise default to OTLP on localhost:4318).
+  sdkConfig.logRecordProcessors = [];
 
   // instrumentation-kafkajs: one span per message, off by default.
   if (instrumentKafkajs) {
