@@ -218,8 +218,21 @@ export interface BenchResults {
   tuned?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary };
   telemetry?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioOnOff: Summary; sampleRatio: number; otlp: { requests: number; bytes: number } };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
-  live?: { rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[]; profile?: LiveResult['profile']; profileRate?: number };
-  overhead?: { runs: OverheadResult[]; summary: Record<OverheadMode, Summary>; ratios: Record<Exclude<OverheadMode, 'bare'>, Summary> };
+  live?: {
+    rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
+    /** What-if at 10k/s with the tuned kafkajs transport (section "tuned"). */
+    tuned?: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> };
+    profile?: LiveResult['profile'];
+    profileRate?: number;
+  };
+  overhead?: {
+    runs: OverheadResult[];
+    summary: Record<OverheadMode, Summary>;
+    /** Connect rate attached / not attached (the goal's measure). */
+    ratios: Record<Exclude<OverheadMode, 'bare'>, Summary>;
+    /** Generator CPU per connect, not attached / attached: the rate ratio the generator would see with a core of its own. */
+    costRatios: Record<Exclude<OverheadMode, 'bare'>, Summary>;
+  };
 }
 
 const CEILING_KEYS = ['recordsPerS', 'mbPerS', 'cpuSPer100k', 'cores', 'peakRssMiB', 'maxRssMiB', 'rssBeforeMiB', 'avgMessageBytes', 'avgValueBytes', 'avgKeyBytes', 'namedShare', 'ipv6Share', 'avgBatchRecords', 'drops', 'ackLatencyP50Ms'] as const;
@@ -310,12 +323,13 @@ async function main(): Promise<void> {
   if (has('live') && blocker) results.skipped.live = blocker;
   else if (has('live')) {
     buildGenerator();
+    const pid = brokerPid();
     const rates: NonNullable<BenchResults['live']>['rates'] = [];
     for (const { rate, seconds } of sizes.liveRates) {
       const runs: LiveResult[] = [];
       for (let r = 0; r < args.runs; r++) {
         log(`live run ${r + 1}/${args.runs}: ${rate || 'flat out'} connects/s for ${seconds} s`);
-        const res = await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds } satisfies LiveOptions);
+        const res = await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions);
         runs.push(res);
         log(`  generated ${res.generated}, captured ${res.captured}, kernel drops ${res.kernelDrops}, published ${res.published}, p99 ${res.latencyMs.p99.toFixed(1)} ms, ${res.cpuCores.toFixed(2)} cores`);
       }
@@ -323,10 +337,21 @@ async function main(): Promise<void> {
         generatedRate: x.generatedRate, generated: x.generated, captured: x.captured, kernelDrops: x.kernelDrops, published: x.published,
         sinkDrops: x.sinkDrops, unaccounted: x.unaccounted, p50: x.latencyMs.p50, p99: x.latencyMs.p99, p999: x.latencyMs.p999, max: x.latencyMs.max,
         cpuCores: x.cpuCores, coresPer10kEvents: x.coresPer10kEvents, peakRssMiB: x.peakRssMiB, avgBatchRecords: x.avgBatchRecords,
+        generatorCores: x.generatorCores, brokerCores: x.brokerCores, otherCores: x.otherCores,
       }));
       rates.push({ rate, seconds, runs, summary: pick(flat, Object.keys(flat[0]!)) });
     }
     results.live = { rates };
+    if (has('tuned')) {
+      const { rate, seconds } = sizes.liveRates.find((x) => x.rate === 10000) ?? { rate: 10000, seconds: 1 };
+      const runs: LiveResult[] = [];
+      for (let r = 0; r < args.runs; r++) {
+        log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s with the tuned kafkajs transport`);
+        runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, tuned: true, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
+        log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
+      }
+      results.live.tuned = { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50 })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50']) };
+    }
     if (args.profile) {
       log('live: one more run at 10000/s with the CPU profiler on (not counted)');
       const p = await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate: 10000, seconds: 10, warmupSeconds: 1, profile: path.join(profileDir, 'live-10k.cpuprofile') } satisfies LiveOptions);
@@ -342,17 +367,21 @@ async function main(): Promise<void> {
     const runs: OverheadResult[] = [];
     const modes: OverheadMode[] = ['bare', 'raw', 'decoded', 'pipeline'];
     const pid = brokerPid();
-    for (let r = 0; r < args.runs; r++) {
+    const rounds = args.quick ? args.runs : Math.max(args.runs, 5); // the noisiest figure: more rounds
+    for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? modes : [...modes].reverse();
-      log(`overhead round ${r + 1}/${args.runs}: connect-gen flat out ${sizes.overheadSeconds} s each: ${order.join(', ')}`);
+      log(`overhead round ${r + 1}/${rounds}: connect-gen flat out ${sizes.overheadSeconds} s each: ${order.join(', ')}`);
       runs.push(await runWorker<OverheadResult>('overhead', { topic: `${BENCH_TOPIC_PREFIX}overhead`, seconds: sizes.overheadSeconds, order, ...(pid ? { brokerPid: pid } : {}) } satisfies OverheadOptions));
     }
     const rate = (m: OverheadMode): number[] => runs.map((x) => x[m].rate);
+    const cost = (m: OverheadMode): number[] => runs.map((x) => x[m].generatorCores / x[m].rate);
     results.overhead = {
       runs,
       summary: { bare: summarize(rate('bare')), raw: summarize(rate('raw')), decoded: summarize(rate('decoded')), pipeline: summarize(rate('pipeline')) },
       ratios: { raw: ratios(rate('raw'), rate('bare')), decoded: ratios(rate('decoded'), rate('bare')), pipeline: ratios(rate('pipeline'), rate('bare')) },
+      costRatios: { raw: ratios(cost('bare'), cost('raw')), decoded: ratios(cost('bare'), cost('decoded')), pipeline: ratios(cost('bare'), cost('pipeline')) },
     };
+    for (const m of modes) log(`  ${m}: ${Math.round(summarize(rate(m)).median)}/s`);
   }
 
   await deleteBenchTopics().catch((err: unknown) => log(`could not delete the bench topics: ${(err as Error).message}`));

@@ -102,3 +102,34 @@ export function machineInfo(stackScript: string): MachineInfo {
     date: new Date().toISOString(),
   };
 }
+
+/** Busy and total CPU time of the whole machine so far, seconds (first line of /proc/stat). */
+export function machineCpu(): { busy: number; total: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: (total - idle) / TICKS, total: total / TICKS };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
+/** Follows another process's CPU seconds (sampled every `intervalMs`, so the last value survives its exit). */
+export function followProcCpu(pid: number, intervalMs = 50): { stop(): number } {
+  const first = procCpuRss(pid)?.cpu ?? 0;
+  let last = first;
+  const timer = setInterval(() => {
+    const c = procCpuRss(pid);
+    if (c) last = c.cpu;
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      const c = procCpuRss(pid);
+      if (c) last = c.cpu;
+      return last - first;
+    },
+  };
+}

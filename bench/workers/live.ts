@@ -15,7 +15,7 @@ import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, enrichAndPush, openCapture, startPublisher } from '../lib/pipeline.ts';
-import { cpuSeconds, rssSampler } from '../lib/proc.ts';
+import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, rssSampler } from '../lib/proc.ts';
 import { latencyPercentiles } from '../lib/stats.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
@@ -31,6 +31,10 @@ export interface LiveOptions {
   kafka?: Record<string, unknown>;
   /** Profile the measured window (node:inspector); write the raw profile here. */
   profile?: string;
+  /** The Kafka broker's pid, to tell its CPU from other work on the machine. */
+  brokerPid?: number;
+  /** What-if: kafkajs with the O(n) grouping and the fast partitioner (bench/lib/tuned-transport.ts). */
+  tuned?: boolean;
 }
 
 export interface LiveResult {
@@ -55,6 +59,10 @@ export interface LiveResult {
   avgBatchRecords: number;
   drainMs: number;
   probe: string;
+  /** CPU of the generator, the broker, and of other work on the machine (busy time not accounted for by those and this process), cores. */
+  generatorCores: number;
+  brokerCores: number;
+  otherCores: number;
   profile?: ProfileSummary;
 }
 
@@ -97,6 +105,14 @@ function addLatency(ms: number): void {
   lat[latN++] = ms;
 }
 
+let sinkOptions = {};
+if (o.tuned) {
+  const { patchGroupMessagesPerPartition } = await import('../lib/kafkajs-patch.ts');
+  if (!patchGroupMessagesPerPartition()) throw new Error('kafkajs was loaded before the patch');
+  const { TunedKafkaTransport } = await import('../lib/tuned-transport.ts');
+  sinkOptions = { transport: new TunedKafkaTransport(cfg.kafka) };
+}
+
 const { sink, enricher } = await startPublisher(cfg, {
   onBatchSent(batch: SinkBatch, _ack: BatchAck) {
     const ackMs = performance.timeOrigin + performance.now();
@@ -121,7 +137,7 @@ const { sink, enricher } = await startPublisher(cfg, {
       published += n;
     }
   },
-});
+}, sinkOptions);
 
 const records: NetTCPConnect[] = [];
 const source = await openCapture(cfg, (events: CaptureEvent[]) => {
@@ -141,11 +157,15 @@ const before = { kernel: source.counters().kernel, sink: sink.stats() };
 const profiler = o.profile ? await startProfiler() : null;
 const sampler = rssSampler(100);
 const cpu0 = cpuSeconds();
+const m0 = machineCpu();
+const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
 const t0 = performance.now();
 const g = startGenerator(o.rate, o.seconds);
 genPid = g.pid;
+const gcpu = followProcCpu(g.pid);
 const res = await g.done;
 const tGenEnd = performance.now();
+const genCpu = gcpu.stop();
 // drain: every captured record acknowledged (or the kernel/sink lost it)
 while (performance.now() - tGenEnd < 20_000) {
   const s = sink.stats();
@@ -154,6 +174,8 @@ while (performance.now() - tGenEnd < 20_000) {
 }
 const t1 = performance.now();
 const cpu1 = cpuSeconds();
+const busy = machineCpu().busy - m0.busy;
+const brokerCpu = o.brokerPid ? (procCpuRss(o.brokerPid)?.cpu ?? 0) - b0 : 0;
 const peak = sampler.stop();
 let profile: ProfileSummary | undefined;
 if (profiler) {
@@ -189,6 +211,9 @@ const result: LiveResult = {
   avgBatchRecords: batches > 0 ? (after.sink.published.records - before.sink.published.records) / batches : 0,
   drainMs: t1 - tGenEnd,
   probe: source.probe,
+  generatorCores: genCpu / window,
+  brokerCores: brokerCpu / window,
+  otherCores: Math.max(0, (busy - genCpu - brokerCpu - (cpu1 - cpu0)) / window),
   ...(profile ? { profile } : {}),
 };
 emitResult(result);

@@ -12,7 +12,7 @@ import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { CaptureSource } from '../../producer/source/capture.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, enrichAndPush, openCapture, processContextFor, startPublisher } from '../lib/pipeline.ts';
-import { cpuSeconds, procCpuRss } from '../lib/proc.ts';
+import { cpuSeconds, followProcCpu, machineCpu, procCpuRss } from '../lib/proc.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
 export type OverheadMode = 'bare' | 'raw' | 'decoded' | 'pipeline';
@@ -25,6 +25,10 @@ export interface ModeFigures {
   /** CPU of this process (cores) and of the Kafka broker (cores), during the generator's run. */
   producerCores: number;
   brokerCores: number;
+  /** The generator's own CPU (cores): it is single-threaded, so 1 means it never waited for a core. */
+  generatorCores: number;
+  /** Busy CPU of the whole machine not accounted for by the generator, this process and the broker (other work on a shared machine), cores. */
+  otherCores: number;
 }
 export type OverheadResult = Record<OverheadMode, ModeFigures>;
 
@@ -87,15 +91,22 @@ async function measure(mode: OverheadMode): Promise<ModeFigures> {
   await new Promise((r) => setTimeout(r, 300));
   const c0 = cpuSeconds();
   const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
+  const m0 = machineCpu();
   const t0 = performance.now();
   const g = startGenerator(0, o.seconds);
+  const gcpu = followProcCpu(g.pid);
   a?.setGenPid(g.pid);
   const res = await g.done;
   const wall = (performance.now() - t0) / 1000;
+  const genCores = gcpu.stop() / wall;
   const producerCores = (cpuSeconds() - c0) / wall;
-  const brokerCores = o.brokerPid ? ((procCpuRss(o.brokerPid)?.cpu ?? 0) - b0) / wall : NaN;
+  const brokerCores = o.brokerPid ? ((procCpuRss(o.brokerPid)?.cpu ?? 0) - b0) / wall : 0;
+  const busy = (machineCpu().busy - m0.busy) / wall;
   const got = a ? await a.stop() : { received: 0, kernelDrops: 0 };
-  return { rate: res.rate, received: got.received, kernelDrops: got.kernelDrops, producerCores, brokerCores };
+  return {
+    rate: res.rate, received: got.received, kernelDrops: got.kernelDrops, producerCores, brokerCores,
+    generatorCores: genCores, otherCores: Math.max(0, busy - genCores - producerCores - brokerCores),
+  };
 }
 
 await startGenerator(0, 0.5).done; // warm the loopback path
