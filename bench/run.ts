@@ -8,6 +8,7 @@
 //                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
 //                        --quick writes into bench/out/quick/)
 //   --no-profile         skip the CPU-profiled runs
+//   --report-only        re-render the report from the JSON of the last run (e.g. after editing bench/analysis.md)
 //
 // Needs the local stack (started with `bash stack/stack.sh up` when it is not
 // running) and, for the live and overhead sections, root and a BPF-capable
@@ -39,8 +40,9 @@ export const SECTIONS = ['ceiling', 'kafka-tool', 'tuned', 'telemetry', 'encodin
 export type Section = (typeof SECTIONS)[number];
 
 // ---------------------------------------------------------------- arguments
-function parseArgs(argv: string[]): { quick: boolean; runs: number; sections: Section[]; out: string | null; profile: boolean } {
+function parseArgs(argv: string[]): { quick: boolean; runs: number; sections: Section[]; out: string | null; profile: boolean; reportOnly: boolean } {
   let quick = false;
+  let reportOnly = false;
   let runs = 0;
   let sections: Section[] = [...SECTIONS];
   let out: string | null = null;
@@ -59,14 +61,15 @@ function parseArgs(argv: string[]): { quick: boolean; runs: number; sections: Se
       for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (one of ${SECTIONS.join(', ')})`);
     } else if (a.startsWith('--out')) out = path.resolve(value());
     else if (a === '--no-profile') profile = false;
+    else if (a === '--report-only') reportOnly = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (!runs) runs = quick ? 1 : 3;
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
-  return { quick, runs, sections, out, profile: profile && !quick };
+  return { quick, runs, sections, out, profile: profile && !quick, reportOnly };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -388,9 +391,18 @@ async function main(): Promise<void> {
   results.durationS = (performance.now() - started) / 1000;
   mkdirSync(path.dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, JSON.stringify(results, null, 1) + '\n');
-  mkdirSync(path.dirname(reportPath), { recursive: true });
-  writeFileSync(reportPath, renderReport(results, { jsonPath: path.relative(path.dirname(reportPath), jsonPath), analysisPath: path.join(ROOT, 'bench', 'analysis.md') }));
+  writeReport(results);
   log(`done in ${Math.round(results.durationS)} s: ${path.relative(process.cwd(), reportPath)}, ${path.relative(process.cwd(), jsonPath)}`);
 }
 
-await main();
+function writeReport(results: BenchResults): void {
+  mkdirSync(path.dirname(reportPath), { recursive: true });
+  writeFileSync(reportPath, renderReport(results, { jsonPath: path.relative(path.dirname(reportPath), jsonPath), analysisPath: path.join(ROOT, 'bench', 'analysis.md') }));
+}
+
+if (args.reportOnly) {
+  writeReport(JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResults);
+  log(`re-rendered ${path.relative(process.cwd(), reportPath)} from ${path.relative(process.cwd(), jsonPath)}`);
+} else {
+  await main();
+}
