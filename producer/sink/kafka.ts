@@ -51,13 +51,36 @@ export function saslOptions(sasl: KafkaSection['sasl']): SASLOptions | undefined
   }
 }
 
-/** Routes kafkajs's own log lines (warn and error only) to a pino-compatible logger. */
-export function kafkajsLogCreator(logger: SinkLogger): logCreator {
+/** kafkajs messages that are expected with conntrail's settings: logged at debug. */
+const EXPECTED_KAFKAJS_WARNINGS = [
+  // the sink retries a batch forever itself (kafka.retry.* bounds one attempt)
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+];
+
+/**
+ * Routes kafkajs's own log lines (it is created at warn level) to a
+ * pino-compatible logger. The same line (namespace + message) is logged at
+ * most once per `repeatWindowMs` (default 10 s): while a broker is down kafkajs
+ * logs every connection attempt. The next one carries `suppressed: n`.
+ */
+export function kafkajsLogCreator(logger: SinkLogger, repeatWindowMs = 10_000): logCreator {
   const { logLevel } = kafkajs;
+  const recent = new Map<string, { at: number; suppressed: number }>();
   return () => ({ namespace, level, log }) => {
-    const { message, timestamp: _ts, ...extra } = log;
-    const obj = { component: 'kafkajs', namespace, ...extra };
-    if (level === logLevel.ERROR) logger.error(obj, message);
+    const { message, timestamp: _ts, stack: _stack, ...extra } = log;
+    const key = `${namespace}|${message}`;
+    const now = Date.now();
+    const seen = recent.get(key);
+    if (seen && now - seen.at < repeatWindowMs) {
+      seen.suppressed++;
+      return;
+    }
+    if (recent.size > 1000) recent.clear();
+    recent.set(key, { at: now, suppressed: 0 });
+    const obj: Record<string, unknown> = { component: 'kafkajs', namespace, ...extra };
+    if (seen && seen.suppressed > 0) obj.suppressed = seen.suppressed;
+    if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) logger.debug(obj, message);
+    else if (level === logLevel.ERROR) logger.error(obj, message);
     else if (level === logLevel.WARN) logger.warn(obj, message);
     else if (level === logLevel.INFO) logger.info(obj, message);
     else logger.debug(obj, message);
@@ -115,6 +138,8 @@ export class KafkaTransport implements SinkTransport {
     const idempotent = cfg.idempotent;
     if (idempotent && cfg.acks !== -1) throw new KafkaConfigError('kafka.idempotent needs kafka.acks=-1');
     this.producer = this.kafka.producer({
+      // kafkajs 2's default (Java-compatible murmur2); naming it silences its migration warning
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       idempotent,
       // kafkajs keeps idempotence only with one request in flight
       maxInFlightRequests: idempotent ? 1 : cfg.batch.maxInFlight,

@@ -7,7 +7,7 @@ import { readWireFrame } from '../../producer/encode/avro.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { startSink } from '../../producer/sink/start.ts';
 import { subjectOf, restClient, clearSchemaCache } from '../../producer/registry/schema.ts';
-import { consume, deleteSubjects, deleteTopics, plain, REGISTRY_URL, stackConfig, testRecords, uniqueName, withAdmin } from './helpers.ts';
+import { consume, deleteSubjects, deleteTopics, plain, REGISTRY_URL, stackConfig, testRecords, topicMessageCount, uniqueName, withAdmin } from './helpers.ts';
 
 await integrationTest('Avro through KafkaSink: exact count, field values, keys, timestamps, per-key order', ['kafka', 'registry'], async (t) => {
   const topic = uniqueName('avro');
@@ -27,6 +27,7 @@ await integrationTest('Avro through KafkaSink: exact count, field values, keys, 
     // an independent consumer + the registry client's own decoder
     const msgs = await consume(topic, 2000);
     t.is(msgs.length, 2000);
+    t.is(await topicMessageCount(topic), 2000);
     const registry = new SchemaRegistry({ host: REGISTRY_URL });
     const ids = new Set(msgs.map((m) => readWireFrame(m.value).schemaId));
     t.is(ids.size, 1);
@@ -112,6 +113,7 @@ await integrationTest('a full queue counts its drops; what was kept arrives exac
     t.is(s.pushed, s.published.records + s.droppedTotal);
     const msgs = await consume(topic, 300);
     t.is(msgs.length, 300);
+    t.is(await topicMessageCount(topic), 300);
   } finally {
     await sink.stop(5000);
     await deleteTopics([topic]);

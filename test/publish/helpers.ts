@@ -58,13 +58,14 @@ export interface Consumed {
 
 /**
  * Reads `topic` from the beginning with an independent kafkajs consumer (own
- * group) until `count` messages arrived, or `idleMs` passed without a new
- * one after `count` (to catch extras), or `timeoutMs` overall.
+ * group) until `count` distinct messages (partition + offset) arrived, then
+ * `settleMs` more to catch extras, or `timeoutMs` overall.
  */
 export async function consume(topic: string, count: number, opts: { timeoutMs?: number; settleMs?: number; brokers?: string[] } = {}): Promise<Consumed[]> {
   const kafka = testKafka(opts.brokers);
   const consumer = kafka.consumer({ groupId: uniqueName('group'), sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 200 });
   const out: Consumed[] = [];
+  const seen = new Set<string>();
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -72,6 +73,10 @@ export async function consume(topic: string, count: number, opts: { timeoutMs?: 
     const done = new Promise<void>((resolve) => { reached = resolve; });
     await consumer.run({
       eachMessage: async ({ topic: tp, partition, message }) => {
+        // a consumer-group rebalance can hand us a message again: the topic holds it once
+        const at = `${partition}:${message.offset}`;
+        if (seen.has(at)) return;
+        seen.add(at);
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
         out.push({ topic: tp, partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value as Buffer, timestamp: message.timestamp, headers });
@@ -86,6 +91,12 @@ export async function consume(topic: string, count: number, opts: { timeoutMs?: 
     await consumer.disconnect();
   }
   return out;
+}
+
+/** Messages in the topic by the broker's offsets (high - low watermark, summed over partitions). */
+export async function topicMessageCount(topic: string, brokers?: string[]): Promise<number> {
+  const offsets = await withAdmin((a) => a.fetchTopicOffsets(topic), brokers);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 }
 
 export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>, brokers?: string[]): Promise<T> {

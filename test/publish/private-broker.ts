@@ -66,7 +66,7 @@ export class PrivateBroker {
       'group.initial.rebalance.delay.ms=0', 'num.network.threads=2', 'num.io.threads=2',
     ].join('\n') + '\n');
     const clusterId = randomBytes(16).toString('base64url');
-    const code = await run(['kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', path.join(dir, 'server.properties')], path.join(dir, 'format.log'));
+    const code = await run(['kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '-c', path.join(dir, 'server.properties')], path.join(dir, 'format.log'));
     if (code !== 0) throw new Error(`formatting the private broker failed (${code}): ${fs.readFileSync(path.join(dir, 'format.log'), 'utf8').slice(-1000)}`);
     await b.start();
     return b;

@@ -68,6 +68,20 @@ test('kafkajs log lines go to the logger by level', (t) => {
   t.is(kafkaClientConfig(kafkaCfg(), logger).logLevel, kafkajs.logLevel.WARN);
 });
 
+test('a repeated kafkajs line is logged once per window, then with the count of suppressed ones', async (t) => {
+  const lines: object[] = [];
+  const push = (o: object) => lines.push(o);
+  const log = kafkajsLogCreator({ debug: push, info: push, warn: push, error: push }, 50)(kafkajs.logLevel.WARN);
+  const entry = { namespace: 'Connection', level: kafkajs.logLevel.ERROR, label: 'ERROR', log: { timestamp: 'x', message: 'Connection error: ECONNREFUSED', stack: 'long' } };
+  for (let i = 0; i < 5; i++) log(entry);
+  t.is(lines.length, 1);
+  t.false('stack' in (lines[0] as object));
+  await new Promise((r) => setTimeout(r, 60));
+  log(entry);
+  t.is(lines.length, 2);
+  t.is((lines[1] as { suppressed: number }).suppressed, 4);
+});
+
 test('no broker: start() fails with KafkaUnavailableError naming the brokers', async (t) => {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
