@@ -21,6 +21,5 @@ export const NOOP_TRACER: PipelineTracer = {
 
 export const NOOP_METRICS: PipelineMetrics = {
   recordLatency(): void {},
-  recordBatchLatency(): void {},
   unregister(): void {},
 };

@@ -184,13 +184,15 @@ export class PipelineTelemetry {
     const bt = this.#batches.get(batch);
     this.#batches.delete(batch);
     bt?.end(undefined, ack.ackedAt);
-    const m = this.metrics;
-    if (m !== null) {
-      const messages = batch.messages;
-      for (let i = 0; i < messages.length; i++) {
-        const d = (ack.ackedAt - Number(messages[i]!.timestamp)) / 1000;
-        m.recordLatency(d > 0 ? d : 0);
-      }
+    // One value per batch: the latency of its oldest record (the queue is
+    // FIFO: the first message), an upper bound for every record in the batch.
+    // Per record would be exact but costs about 1 µs of CPU per record at
+    // 80k records/s, mostly garbage collection: the SDK allocates on every
+    // histogram.record() (measured, see README.md).
+    const first = batch.messages[0];
+    if (this.metrics !== null && first !== undefined) {
+      const d = (ack.ackedAt - Number(first.timestamp)) / 1000;
+      this.metrics.recordLatency(d > 0 ? d : 0);
     }
   }
 

@@ -118,7 +118,7 @@ await declare('conntrail run -> real collector: publish spans and sampled event 
   t.true(sum(after, 'conntrail_capture_events_total{kind="connect"') - sum(before, 'conntrail_capture_events_total{kind="connect"') >= N, 'connects captured');
   t.true(sum(after, 'conntrail_publish_records_total') - sum(before, 'conntrail_publish_records_total') >= N, 'records published');
   t.true(sum(after, 'conntrail_publish_batches_total') > sum(before, 'conntrail_publish_batches_total'), 'batches published');
-  t.true((after.get('conntrail_pipeline_latency_count') ?? 0) >= N, 'capture -> ack latency recorded per record');
+  t.true((after.get('conntrail_pipeline_latency_count') ?? 0) >= 1, 'capture -> ack latency recorded (per batch)');
   t.true([...after.keys()].some((k) => k.startsWith('target_info{') && k.includes('service_name="conntrail"')));
 
   // SIGTERM flushes the queue, then the spans.
