@@ -92,3 +92,25 @@ await collectorTest('OTLP to a real collector: publish span linked to the sample
   t.regex(text, new RegExp(`Name\\s*: create ${topic.replaceAll('.', '\\.')}`));
   t.regex(text, /Name\s*: kafka ack/);
 });
+
+await collectorTest('the standard OTEL_* variables alone point conntrail at the collector', [], async (t) => {
+  const col = await startCollector(t);
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: col.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' };
+  Object.assign(process.env, env); // the SDK's exporters read process.env
+  let tel;
+  try {
+    tel = await startTelemetry(telemetryConfig({ sampleRatio: 1 }), { hostName: 'env-host' }, { topic: 'env-topic', env });
+  } finally {
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    delete process.env.OTEL_BSP_SCHEDULE_DELAY;
+  }
+  t.teardown(() => tel?.shutdown());
+  t.is(tel!.traces, 'env');
+  t.true(tel!.tracer.enabled);
+  const ev = tel!.tracer.sampleEvent(Date.now() * 1000)!;
+  tel!.tracer.startBatch('env-topic', 1, [ev]).end();
+  // Exported by the batch span processor on its schedule, without a shutdown.
+  const spans = await col.waitForSpans((s) => s.some((x) => x.name === 'publish env-topic') && s.some((x) => x.name === 'create env-topic'));
+  t.is(attr(col.resources()[0], 'host.name'), 'env-host');
+  t.true(spans.length >= 3);
+});
