@@ -107,10 +107,32 @@ export function ecsJson(r: NetTCPConnect): string {
   return s;
 }
 
-/** One ECS JSON document (UTF-8, no trailing newline) per record. */
+/**
+ * One ECS JSON document (UTF-8, no trailing newline) per record. The bytes are
+ * written into a reusable slab (as the Avro encoder does): a value is a view of
+ * it, one allocation per slab instead of one per record.
+ */
 export class EcsJsonEncoder implements RecordEncoder {
   readonly format = 'ecs-json' as const;
+  readonly #slabBytes: number;
+  #slab: Buffer;
+  #pos = 0;
+
+  constructor(options: { slabBytes?: number } = {}) {
+    this.#slabBytes = Math.max(options.slabBytes ?? 256 * 1024, 1024);
+    this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes);
+  }
+
   encode(r: NetTCPConnect): Buffer {
-    return Buffer.from(ecsJson(r), 'utf8');
+    const text = ecsJson(r);
+    const worst = text.length * 3; // UTF-8 bytes per UTF-16 code unit, at most
+    if (this.#slab.length - this.#pos < worst) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(this.#slabBytes, worst));
+      this.#pos = 0;
+    }
+    const start = this.#pos;
+    const n = this.#slab.write(text, start, 'utf8');
+    this.#pos = start + n;
+    return this.#slab.subarray(start, start + n);
   }
 }

@@ -7,6 +7,7 @@
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
+import './kafkajs-patch.ts'; // before kafkajs: see the file
 import kafkajs from 'kafkajs';
 
 const require = createRequire(import.meta.url);

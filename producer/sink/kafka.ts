@@ -1,10 +1,14 @@
 // conntrail's kafka.* configuration mapped onto kafkajs, and the transport the
 // sink sends through (connect, ensure the topic, send one batch, disconnect).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import './kafkajs-patch.ts'; // before kafkajs: see the file
 import kafkajs from 'kafkajs';
-import type { KafkaConfig, Producer, Admin, SASLOptions, logCreator, Message, RecordMetadata } from 'kafkajs';
+import type { KafkaConfig, Producer, Admin, SASLOptions, logCreator, Message, RecordMetadata, ICustomPartitioner, PartitionerArgs } from 'kafkajs';
 import type { ConntrailConfig } from '../config/load.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
+import { kafkajsPatched } from './kafkajs-patch.ts';
 import type { Compression } from './codecs.ts';
 import { KafkaConfigError, KafkaUnavailableError, TopicMissingError } from './errors.ts';
 import type { SinkLogger } from './log.ts';
@@ -102,6 +106,36 @@ export function kafkaClientConfig(k: KafkaSection, logger: SinkLogger = silentLo
   };
 }
 
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * kafkajs's DefaultPartitioner (Java-compatible murmur2 of the key), with the
+ * hash cached per key string: conntrail's keys repeat (host, host:pid), and the
+ * stock one hashes (and filters the partition list) for every message. Same
+ * partition for every key; keyless messages go to the stock partitioner.
+ */
+export function cachingPartitioner(maxKeys = 65536): ICustomPartitioner {
+  const murmur2 = requireCjs(path.join(path.dirname(requireCjs.resolve('kafkajs')), 'src', 'producer', 'partitioners', 'default', 'murmur2.js')) as (key: string | Buffer) => number;
+  return () => {
+    const stock = kafkajs.Partitioners.DefaultPartitioner();
+    const hashes = new Map<string, number>();
+    return (args: PartitionerArgs): number => {
+      const { message, partitionMetadata } = args;
+      const key = message.key;
+      if ((message.partition === undefined || message.partition === null) && typeof key === 'string') {
+        let h = hashes.get(key);
+        if (h === undefined) {
+          h = murmur2(key) & 0x7fffffff;
+          if (hashes.size >= maxKeys) hashes.clear();
+          hashes.set(key, h);
+        }
+        return h % partitionMetadata.length;
+      }
+      return stock(args);
+    };
+  };
+}
+
 /** What the sink needs from Kafka; tests substitute a fake. */
 export interface SinkTransport {
   /** Connects the producer; throws KafkaUnavailableError when no broker answers. */
@@ -129,6 +163,9 @@ export class KafkaTransport implements SinkTransport {
 
   constructor(cfg: KafkaSection, logger: SinkLogger = silentLogger, options: KafkaTransportOptions = {}) {
     registerCodecs();
+    if (!kafkajsPatched()) {
+      logger.warn({}, 'kafkajs was loaded before producer/sink/kafkajs-patch.ts: large batches are grouped per partition in O(n^2); import the sink before anything that imports kafkajs');
+    }
     this.#cfg = cfg;
     this.#logger = logger;
     this.#brokers = brokersOf(cfg);
@@ -138,8 +175,8 @@ export class KafkaTransport implements SinkTransport {
     const idempotent = cfg.idempotent;
     if (idempotent && cfg.acks !== -1) throw new KafkaConfigError('kafka.idempotent needs kafka.acks=-1');
     this.producer = this.kafka.producer({
-      // kafkajs 2's default (Java-compatible murmur2); naming it silences its migration warning
-      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      // kafkajs 2's default (Java-compatible murmur2), hash cached per key; naming one silences its migration warning
+      createPartitioner: cachingPartitioner(),
       idempotent,
       // kafkajs keeps idempotence only with one request in flight
       maxInFlightRequests: idempotent ? 1 : cfg.batch.maxInFlight,

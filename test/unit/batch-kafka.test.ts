@@ -5,9 +5,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import '../../producer/sink/kafkajs-patch.ts'; // before kafkajs, as in production
 import kafkajs from 'kafkajs';
 import { loadConfig } from '../../producer/config/load.ts';
-import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf } from '../../producer/sink/kafka.ts';
+import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf, cachingPartitioner } from '../../producer/sink/kafka.ts';
+import { groupMessagesPerPartition, kafkajsPatched } from '../../producer/sink/kafkajs-patch.ts';
 import { KafkaConfigError, KafkaUnavailableError } from '../../producer/sink/errors.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
@@ -93,4 +95,32 @@ test('no broker: start() fails with KafkaUnavailableError naming the brokers', a
   t.regex(err?.message ?? '', new RegExp(`Kafka is unreachable at 127.0.0.1:${port}`));
   t.is(err?.name, 'KafkaUnavailableError');
   await sink.stop(10);
+});
+
+test('the caching partitioner picks the same partition as kafkajs\'s DefaultPartitioner', (t) => {
+  const stock = kafkajs.Partitioners.DefaultPartitioner();
+  const ours = cachingPartitioner(16)();
+  for (const n of [1, 3, 7, 12]) {
+    const partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }));
+    for (let i = 0; i < 200; i++) {
+      for (const key of [`web-${i % 9}:${i}`, `10.0.${i}.1:443`, `[2001:db8::${i}]:80`]) {
+        const args = { topic: 't', partitionMetadata, message: { key, value: 'v' } };
+        t.is(ours(args), stock(args), `${key} over ${n}`);
+      }
+    }
+    const fixed = { topic: 't', partitionMetadata, message: { key: 'k', value: 'v', partition: 0 } };
+    t.is(ours(fixed), 0);
+    const keyless = ours({ topic: 't', partitionMetadata, message: { key: null, value: 'v' } });
+    t.true(keyless >= 0 && keyless < n);
+  }
+});
+
+test('kafkajs is patched with the linear per-partition grouping, same result', (t) => {
+  t.true(kafkajsPatched());
+  const messages = Array.from({ length: 1000 }, (_, i) => ({ i }));
+  const grouped = groupMessagesPerPartition({ topic: 't', partitionMetadata: [{}, {}, {}], messages, partitioner: ({ message }) => (message as { i: number }).i % 3 });
+  t.deepEqual(Object.keys(grouped), ['0', '1', '2']);
+  t.deepEqual(grouped[1]?.slice(0, 3), [{ i: 1 }, { i: 4 }, { i: 7 }]);
+  t.is(grouped[2]?.length, 333);
+  t.deepEqual(groupMessagesPerPartition({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {});
 });

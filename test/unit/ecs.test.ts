@@ -92,3 +92,16 @@ test('isoMicros keeps six fractional digits', (t) => {
   t.is(isoMicros(1_735_787_045_000_001), '2025-01-02T03:04:05.000001Z');
   t.is(isoMicros(1_735_787_045_999_999), '2025-01-02T03:04:05.999999Z');
 });
+
+test('records encoded back to back into small slabs stay intact (multi-byte text too)', (t) => {
+  const small = new EcsJsonEncoder({ slabBytes: 1024 });
+  const records = Array.from({ length: 300 }, (_, i) => sampleRecord({ eventId: `id-${i}`, results: Array.from({ length: i % 9 }, (_, j) => `ñame-${j}-€.example`) }));
+  const bufs = records.map((r) => small.encode(r));
+  bufs.forEach((b, i) => {
+    const d = JSON.parse(b.toString('utf8')) as Doc;
+    t.is(get(d, 'event.id'), `id-${i}`);
+    t.deepEqual(get(d, 'conntrail.results'), records[i]?.results);
+  });
+  const huge = sampleRecord({ results: Array.from({ length: 200 }, (_, j) => `name-${j}.example.com`) });
+  t.is((JSON.parse(small.encode(huge).toString()) as { conntrail: { results: string[] } }).conntrail.results.length, 200);
+});
