@@ -281,8 +281,14 @@ export class KafkaSink {
     await this.#transport.disconnect().catch((err: unknown) => {
       this.#logger.warn({ err: (err as Error)?.message }, 'Kafka disconnect failed');
     });
-    // in-flight sends now fail fast; let them settle so nothing runs after stop()
-    await Promise.allSettled([...this.#pending]);
+    // in-flight sends now fail; let them settle (bounded: kafkajs may still be
+    // inside a connection retry) so nothing of ours runs after stop()
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#pending]),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(1000, Math.min(timeoutMs, 5000))); }),
+    ]);
+    clearTimeout(timer);
   }
 
   stats(): SinkStats {

@@ -102,3 +102,32 @@ await integrationTest('broker killed (SIGKILL) mid-stream and restarted: nothing
   const duplicates = checkDelivery(t, msgs, records.length, 200);
   t.log(`duplicates after the crash: ${duplicates}`);
 });
+
+await integrationTest('stop() while the broker is down returns in bounded time and counts what was not published', ['kafka'], async (t) => {
+  t.timeout(120_000);
+  const broker = await PrivateBroker.create();
+  const topic = uniqueName('down-stop');
+  const cfg = stackConfig(topic, {
+    encoding: { format: 'ecs-json' },
+    kafka: { brokers: broker.brokers, retry: { retries: 3, initialRetryTimeMs: 200, maxRetryTimeMs: 2000 }, batch: { maxRecords: 100 } },
+  });
+  const sink = new KafkaSink(cfg, new EcsJsonEncoder());
+  try {
+    await sink.start();
+    sink.push(testRecords(200));
+    t.true(await sink.flush(20_000));
+    await broker.stop('SIGKILL');
+    sink.push(testRecords(500, { from: 200 }));
+    await sleep(500);
+    const t0 = Date.now();
+    await sink.stop(1500);
+    const took = Date.now() - t0;
+    t.true(took < 8000, `stop took ${took} ms`);
+    const s = sink.stats();
+    t.is(s.published.records, 200);
+    t.is(s.drops.shutdown_unflushed, 500);
+    t.is(s.pushed, s.published.records + s.droppedTotal);
+  } finally {
+    await broker.destroy();
+  }
+});
