@@ -2,28 +2,13 @@
 // OTLP/HTTP from startTelemetry(): the batch span, the sampled event spans
 // with their stage children and links, conntrail's resource, and the metrics.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../../producer/config/load.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import { sampleRecord } from '../../producer/encode/sample.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
-import type { SinkTransport } from '../../producer/sink/kafka.ts';
-import type { QueuedMessage } from '../../producer/sink/queue.ts';
 import { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
 import { startTelemetry } from '../../producer/telemetry/sdk.ts';
 import { attr, collectorTest, hexId, startCollector } from './collector.ts';
-import { telemetryConfig } from './helpers.ts';
-
-class FakeTransport implements SinkTransport {
-  sent: QueuedMessage[][] = [];
-  async connect(): Promise<void> {}
-  async ensureTopic(): Promise<void> {}
-  async disconnect(): Promise<void> {}
-  async send(messages: QueuedMessage[]): Promise<unknown> {
-    await sleep(3);
-    this.sent.push(messages.slice());
-    return [];
-  }
-}
+import { FakeTransport, sinkConfig, telemetryConfig } from './helpers.ts';
 
 await collectorTest('OTLP to a real collector: publish span linked to the sampled event spans, stage children, resource, metrics', [], async (t) => {
   const col = await startCollector(t);
@@ -37,7 +22,7 @@ await collectorTest('OTLP to a real collector: publish span linked to the sample
   t.is(tel!.traces, `otlp ${col.endpoint}/v1/traces`);
   t.true(tel!.tracer.enabled);
 
-  const { config: c } = loadConfig({ env: {}, overrides: { kafka: { topic, batch: { lingerMs: 2 } } } });
+  const c = sinkConfig({ kafka: { topic, batch: { lingerMs: 2 } } });
   const transport = new FakeTransport();
   let published = 0;
   const metrics = tel!.registerMetrics(() => ({ publish: { batches: transport.sent.length, records: published, errors: 0 }, queue: { depth: 0 } }));

@@ -2,62 +2,26 @@
 // the real local Kafka: event spans start at each connect's capture time,
 // batch spans link to them, a consumer reads the traceparent headers back from
 // the topic, and a Prometheus scrape shows the counters moving.
-import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { loadConfig } from '../../producer/config/load.ts';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { CaptureSource } from '../../producer/source/capture.ts';
 import { Enricher } from '../../producer/transform/enrich.ts';
 import { readHostIdentity } from '../../producer/transform/host-identity.ts';
-import { createPipelineTracer } from '../../producer/telemetry/tracing.ts';
 import { PipelineTelemetry, snapshotOf } from '../../producer/telemetry/pipeline.ts';
 import { startTelemetry } from '../../producer/telemetry/sdk.ts';
 import { brokerList, integrationTest, KAFKA_BROKERS } from '../helpers/require.ts';
-import { freePort, scrape, telemetryConfig } from './helpers.ts';
-
-function sinkConfig(overrides: Record<string, unknown> = {}) {
-  const { config: c } = loadConfig({ env: {}, overrides });
-  return c;
-}
-
-function tracing(sampleRatio: number, topic: string) {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const tracer = createPipelineTracer(provider.getTracer('conntrail'), { sampleRatio, topic });
-  const finished = async (): Promise<ReadableSpan[]> => {
-    await provider.forceFlush();
-    return exporter.getFinishedSpans();
-  };
-  return { tracer, finished };
-}
-
-const spanId = (s: ReadableSpan): string => s.spanContext().spanId;
-
-/** `count` TCP connects from this process to a listener on 127.0.0.1. */
-async function connectTimes(count: number): Promise<number> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(); });
-      s.on('error', reject);
-    });
-  }
-  server.close();
-  return port;
-}
+import { connectTimes, freePort, memoryTracing, scrape, sinkConfig, spanId, telemetryConfig } from './helpers.ts';
 
 await integrationTest('real captured connects through Enricher and Kafka: event spans from the capture time, batch links, headers on the topic, Prometheus counters', ['root', 'bpf', 'kafka'], async (t) => {
   const topic = `telemetry-${randomUUID().slice(0, 8)}`;
   const N = 20;
-  const { tracer, finished } = tracing(1, topic);
+  const { tracer, finished } = memoryTracing(1, topic);
 
   // Metrics through the real SDK and a real scrape (traces stay in memory above).
   const promPort = await freePort();

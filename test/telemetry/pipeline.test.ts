@@ -2,52 +2,18 @@
 // with a fake Kafka transport, and the real OpenTelemetry SDK with an
 // in-memory exporter. pipeline-live.test.ts does it with real capture and Kafka.
 import test from 'ava';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { loadConfig } from '../../producer/config/load.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import { sampleRecord } from '../../producer/encode/sample.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
-import type { SinkTransport } from '../../producer/sink/kafka.ts';
-import type { QueuedMessage } from '../../producer/sink/queue.ts';
-import { createPipelineTracer, nsToHrTime } from '../../producer/telemetry/tracing.ts';
+import { nsToHrTime } from '../../producer/telemetry/tracing.ts';
 import { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
-
-function sinkConfig(overrides: Record<string, unknown> = {}) {
-  const { config: c } = loadConfig({ env: {}, overrides });
-  return c;
-}
-
-function tracing(sampleRatio: number, topic: string) {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const tracer = createPipelineTracer(provider.getTracer('conntrail'), { sampleRatio, topic });
-  const finished = async (): Promise<ReadableSpan[]> => {
-    await provider.forceFlush();
-    return exporter.getFinishedSpans();
-  };
-  return { tracer, finished };
-}
-
-class FakeTransport implements SinkTransport {
-  sent: QueuedMessage[][] = [];
-  async connect(): Promise<void> {}
-  async ensureTopic(): Promise<void> {}
-  async disconnect(): Promise<void> {}
-  async send(messages: QueuedMessage[]): Promise<unknown> {
-    await sleep(2);
-    this.sent.push(messages.slice());
-    return [];
-  }
-}
-
-const spanId = (s: ReadableSpan): string => s.spanContext().spanId;
+import { FakeTransport, memoryTracing, sinkConfig, spanId } from './helpers.ts';
 
 test('sampled records carry traceparent headers; the batch span links to their event spans', async (t) => {
   const topic = 'telemetry-unit';
-  const { tracer, finished } = tracing(1, topic);
+  const { tracer, finished } = memoryTracing(1, topic);
   const pt = new PipelineTelemetry(tracer, null);
   const transport = new FakeTransport();
   const c = sinkConfig({ kafka: { topic, batch: { lingerMs: 1 } } });
@@ -87,7 +53,7 @@ test('sampled records carry traceparent headers; the batch span links to their e
 
 test('records the queue refuses end their traces as dropped (queue_full)', async (t) => {
   const topic = 'telemetry-drops';
-  const { tracer, finished } = tracing(1, topic);
+  const { tracer, finished } = memoryTracing(1, topic);
   const pt = new PipelineTelemetry(tracer, null);
   const c = sinkConfig({ kafka: { topic }, queue: { maxRecords: 2, policy: 'drop-newest' } });
   const sink = new KafkaSink({ kafka: c.kafka, queue: c.queue }, pt.wrapEncoder(new EcsJsonEncoder()), undefined, { transport: new FakeTransport(), hooks: pt.hooks });

@@ -6,13 +6,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { brokerList, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
 import { attr, collectorTest, hexId, startCollector, type OtlpSpan } from './collector.ts';
-import { freePort, scrape } from './helpers.ts';
+import { connectTimes, freePort, scrape } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-telemetry-run-'));
 
@@ -70,20 +69,6 @@ function allBut(ip: string): string[] {
   return out;
 }
 
-async function connectTimes(count: number): Promise<number> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, TARGET, resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(port, TARGET, () => { s.destroy(); resolve(); });
-      s.on('error', reject);
-    });
-  }
-  server.close();
-  return port;
-}
-
 const N = 20;
 
 // Until producer/run.ts calls startTelemetry() (the lead wires it), this is a todo.
@@ -105,7 +90,7 @@ await declare('conntrail run -> real collector: publish spans and sampled event 
   const prom = `http://127.0.0.1:${promPort}/metrics`;
   const before = await scrape(prom);
 
-  const port = await connectTimes(N);
+  const port = await connectTimes(N, TARGET);
 
   // The counters move: wait until the records of those connects are acknowledged.
   const sum = (m: Map<string, number>, prefix: string): number => [...m].filter(([k]) => k.startsWith(prefix)).reduce((n, [, v]) => n + v, 0);
