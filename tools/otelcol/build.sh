@@ -5,10 +5,10 @@
 # module proxy only, into a cache directory; does nothing when it is there.
 #
 #   tools/otelcol/build.sh            # prints the binary's path on stdout
-#   CONNTRAIL_OTELCOL_CACHE=/dir tools/otelcol/build.sh
+#   CONNTRAIL_OTELCOL_CACHE=/dir tools/otelcol/build.sh   # default ~/.cache/conntrail-otelcol
 #
-# Cold build on a 2-core machine: see README in producer/telemetry (about
-# 4-6 minutes: module downloads + compile). Warm: instant.
+# Cold build (empty Go module and build caches) on the 2-core machine: 2 min 5 s
+# (module downloads + compile, about 1.3 GB of Go caches). Warm: instant.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
