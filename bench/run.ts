@@ -3,7 +3,7 @@
 //
 //   --quick              tiny sizes, one run each (CI smoke; seconds, not minutes)
 //   --runs N             runs per figure (default 3; --quick: 1)
-//   --sections a,b       only these: ceiling, kafka-tool, tuned, telemetry, encoding, live, overhead
+//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, live, overhead
 //   --out DIR            write BENCHMARKS.md and results.json into DIR
 //                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
 //                        --quick writes into bench/out/quick/)
@@ -26,7 +26,7 @@ import type { LiveOptions, LiveResult } from './workers/live.ts';
 import type { OverheadMode, OverheadOptions, OverheadResult } from './workers/overhead.ts';
 import { buildGenerator } from './lib/gen.ts';
 import { BENCH_TOPIC_PREFIX, benchConfig } from './lib/pipeline.ts';
-import { machineInfo } from './lib/proc.ts';
+import { machineCpu, machineInfo, procCpuRss } from './lib/proc.ts';
 import type { MachineInfo } from './lib/proc.ts';
 import { renderReport } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
@@ -36,7 +36,7 @@ import { runWorker } from './lib/worker.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STACK = path.join(ROOT, 'stack', 'stack.sh');
 
-export const SECTIONS = ['ceiling', 'kafka-tool', 'tuned', 'telemetry', 'encoding', 'live', 'overhead'] as const;
+export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'live', 'overhead'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 // ---------------------------------------------------------------- arguments
@@ -158,9 +158,24 @@ async function createTopic(topic: string, partitions: number): Promise<void> {
 }
 
 // ---------------------------------------------------------------- Kafka's own tool
-export interface ToolResult { records: number; recordsPerS: number; mbPerS: number; avgLatencyMs: number; p99LatencyMs: number; cpuS: number | null; maxRssMiB: number | null }
+export interface ToolResult {
+  records: number; recordsPerS: number; mbPerS: number; avgLatencyMs: number; p99LatencyMs: number; cpuS: number | null; maxRssMiB: number | null;
+  /** Busy CPU of the machine during the tool's run (JVM start included) not accounted for by the tool and the broker, cores. */
+  otherCores: number;
+}
 
-function runKafkaTool(topic: string, records: number, recordSize: number): Promise<ToolResult> {
+async function runKafkaTool(topic: string, records: number, recordSize: number, broker: number | undefined): Promise<ToolResult> {
+  const m0 = machineCpu();
+  const b0 = broker ? procCpuRss(broker)?.cpu ?? 0 : 0;
+  const t0 = performance.now();
+  const r = await runKafkaToolOnce(topic, records, recordSize);
+  const wall = (performance.now() - t0) / 1000;
+  const busy = machineCpu().busy - m0.busy;
+  const b = broker ? (procCpuRss(broker)?.cpu ?? 0) - b0 : 0;
+  return { ...r, otherCores: r.cpuS === null ? NaN : Math.max(0, (busy - b - r.cpuS) / wall) };
+}
+
+function runKafkaToolOnce(topic: string, records: number, recordSize: number): Promise<Omit<ToolResult, 'otherCores'>> {
   const cfg = benchConfig();
   const toolArgs = [STACK, 'kafka-run', 'org.apache.kafka.tools.ProducerPerformance',
     '--bootstrap-server', cfg.kafka.brokers.join(','), '--topic', topic, '--num-records', String(records),
@@ -218,13 +233,16 @@ export interface BenchResults {
   skipped: Partial<Record<Section, string>>;
   ceiling?: { runs: CeilingResult[]; summary: Record<string, Summary>; profile?: CeilingResult['profile'] };
   kafkaTool?: { runs: ToolResult[]; summary: Record<string, Summary>; recordSize: number; ratio: Summary };
-  tuned?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary };
-  telemetry?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioOnOff: Summary; sampleRatio: number; otlp: { requests: number; bytes: number } };
+  /** What-ifs (not shipped code): kafkajs with two fixes; no Kafka client at all. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
+  tuned?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary; cpuRatioToDefault: Summary };
+  nullClient?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary; cpuRatioToDefault: Summary };
+  telemetry?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioOnOff: Summary; cpuRatioOnOff: Summary; sampleRatio: number; otlp: { requests: number; bytes: number } };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
-    /** What-if at 10k/s with the tuned kafkajs transport (section "tuned"). */
+    /** What-ifs at 10k/s (section "what-if"): the tuned kafkajs transport; no Kafka client. */
     tuned?: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> };
+    nullClient?: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> };
     profile?: LiveResult['profile'];
     profileRate?: number;
   };
@@ -238,7 +256,7 @@ export interface BenchResults {
   };
 }
 
-const CEILING_KEYS = ['recordsPerS', 'mbPerS', 'cpuSPer100k', 'cores', 'peakRssMiB', 'maxRssMiB', 'rssBeforeMiB', 'avgMessageBytes', 'avgValueBytes', 'avgKeyBytes', 'namedShare', 'ipv6Share', 'avgBatchRecords', 'drops', 'ackLatencyP50Ms'] as const;
+const CEILING_KEYS = ['recordsPerS', 'mbPerS', 'cpuSPer100k', 'cores', 'peakRssMiB', 'maxRssMiB', 'rssBeforeMiB', 'avgMessageBytes', 'avgValueBytes', 'avgKeyBytes', 'namedShare', 'ipv6Share', 'avgBatchRecords', 'drops', 'ackLatencyP50Ms', 'brokerCores', 'otherCores'] as const;
 const pick = <T extends object>(rows: T[], keys: readonly string[]): Record<string, Summary> =>
   Object.fromEntries(keys.map((k) => [k, summarize(rows.map((r) => (r as Record<string, number>)[k] ?? NaN))]));
 /** Per-run ratios of paired runs (run i of a with run i of b). */
@@ -258,57 +276,66 @@ async function main(): Promise<void> {
   };
   const blocker = captureBlocker();
 
-  // ---- 1, 5 and the what-if: pipeline ceiling (telemetry off / on, tuned), Kafka's tool, interleaved per round
-  if (has('ceiling') || has('kafka-tool') || has('tuned') || has('telemetry')) {
-    const base: CeilingOptions = { topic: `${BENCH_TOPIC_PREFIX}ceiling`, records: sizes.ceilingRecords, inputConnects: sizes.ceilingInput, warmupRecords: sizes.ceilingWarmup, maxOutstanding: sizes.maxOutstanding };
+  // ---- 1, 5 and the what-ifs: pipeline ceiling (telemetry off / on, tuned, no client), Kafka's tool, interleaved per round
+  if (has('ceiling') || has('kafka-tool') || has('what-if') || has('telemetry')) {
+    const pid = brokerPid();
+    const base: CeilingOptions = {
+      topic: `${BENCH_TOPIC_PREFIX}ceiling`, records: sizes.ceilingRecords, inputConnects: sizes.ceilingInput, warmupRecords: sizes.ceilingWarmup,
+      maxOutstanding: sizes.maxOutstanding, ...(pid ? { brokerPid: pid } : {}),
+    };
     const off: CeilingResult[] = [];
     const on: CeilingResult[] = [];
     const tuned: CeilingResult[] = [];
+    const nul: CeilingResult[] = [];
     const tool: ToolResult[] = [];
     const otlp = has('telemetry') ? await startOtlpSink() : null;
     const sampleRatio = benchConfig().telemetry.sampleRatio;
     let recordSize = 0;
     if (has('kafka-tool')) await createTopic(`${BENCH_TOPIC_PREFIX}kafka-tool`, benchConfig().kafka.topicPartitions);
-    for (let r = 0; r < args.runs; r++) {
-      const needOff = has('ceiling') || has('kafka-tool') || has('tuned') || has('telemetry');
-      if (needOff) {
-        log(`ceiling run ${r + 1}/${args.runs}: ${sizes.ceilingRecords} records, default config`);
-        off.push(await runWorker<CeilingResult>('ceiling', base));
-        log(`  ${Math.round(off.at(-1)!.recordsPerS)} records/s, ${off.at(-1)!.cpuSPer100k.toFixed(2)} CPU-s/100k`);
-      }
-      if (has('telemetry') && otlp) {
-        log(`ceiling run ${r + 1}/${args.runs}: telemetry on (sample ratio ${sampleRatio}, OTLP to ${otlp.endpoint})`);
-        on.push(await runWorker<CeilingResult>('ceiling', { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { otlpEndpoint: otlp.endpoint } }));
-        log(`  ${Math.round(on.at(-1)!.recordsPerS)} records/s, ${on.at(-1)!.sampledEvents} events traced`);
-      }
-      if (has('tuned')) {
-        log(`ceiling run ${r + 1}/${args.runs}: what-if, kafkajs grouping O(n) + fast partitioner`);
-        tuned.push(await runWorker<CeilingResult>('ceiling', { ...base, topic: `${BENCH_TOPIC_PREFIX}tuned`, tuned: true }));
-        log(`  ${Math.round(tuned.at(-1)!.recordsPerS)} records/s`);
+    // the throughput figures are the noisiest on a shared machine: more rounds in the full run
+    const rounds = args.quick ? args.runs : Math.max(args.runs, 5);
+    const run = async (label: string, opts: CeilingOptions, into: CeilingResult[]): Promise<void> => {
+      log(`ceiling ${label}`);
+      const res = await runWorker<CeilingResult>('ceiling', opts);
+      into.push(res);
+      log(`  ${Math.round(res.recordsPerS)} records/s, ${res.cpuSPer100k.toFixed(2)} CPU-s/100k, other load ${res.otherCores.toFixed(2)} cores${res.sampledEvents ? `, ${res.sampledEvents} events traced` : ''}`);
+    };
+    for (let r = 0; r < rounds; r++) {
+      const n = `run ${r + 1}/${rounds}`;
+      await run(`${n}: ${sizes.ceilingRecords} records, default config`, base, off);
+      if (otlp) await run(`${n}: telemetry on (sample ratio ${sampleRatio}, OTLP to ${otlp.endpoint})`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { otlpEndpoint: otlp.endpoint } }, on);
+      if (has('what-if')) {
+        await run(`${n}: what-if, kafkajs grouping O(n) + fast partitioner`, { ...base, topic: `${BENCH_TOPIC_PREFIX}tuned`, tuned: true }, tuned);
+        await run(`${n}: what-if, no Kafka client (acks simulated)`, { ...base, nullTransport: true }, nul);
       }
       if (has('kafka-tool')) {
         recordSize = Math.round(summarize(off.map((x) => x.avgMessageBytes)).median);
-        log(`Kafka ProducerPerformance run ${r + 1}/${args.runs}: ${sizes.ceilingRecords} records of ${recordSize} bytes, acks=all`);
-        tool.push(await runKafkaTool(`${BENCH_TOPIC_PREFIX}kafka-tool`, sizes.ceilingRecords, recordSize));
-        log(`  ${Math.round(tool.at(-1)!.recordsPerS)} records/s`);
+        log(`Kafka ProducerPerformance ${n}: ${sizes.ceilingRecords} records of ${recordSize} bytes, acks=all`);
+        tool.push(await runKafkaTool(`${BENCH_TOPIC_PREFIX}kafka-tool`, sizes.ceilingRecords, recordSize, pid));
+        log(`  ${Math.round(tool.at(-1)!.recordsPerS)} records/s, other load ${tool.at(-1)!.otherCores.toFixed(2)} cores`);
       }
     }
-    if (off.length) results.ceiling = { runs: off, summary: pick(off, CEILING_KEYS) };
+    const rps = (xs: CeilingResult[]): number[] => xs.map((x) => x.recordsPerS);
+    const cpu = (xs: CeilingResult[]): number[] => xs.map((x) => x.cpuSPer100k);
+    results.ceiling = { runs: off, summary: pick(off, CEILING_KEYS) };
     if (tool.length) {
       results.kafkaTool = {
-        runs: tool, recordSize, summary: pick(tool, ['recordsPerS', 'mbPerS', 'avgLatencyMs', 'p99LatencyMs', 'cpuS', 'maxRssMiB']),
-        ratio: ratios(off.map((x) => x.recordsPerS), tool.map((x) => x.recordsPerS)),
+        runs: tool, recordSize, summary: pick(tool, ['recordsPerS', 'mbPerS', 'avgLatencyMs', 'p99LatencyMs', 'cpuS', 'maxRssMiB', 'otherCores']),
+        ratio: ratios(rps(off), tool.map((x) => x.recordsPerS)),
       };
     }
-    if (tuned.length) results.tuned = { runs: tuned, summary: pick(tuned, CEILING_KEYS), ratioToDefault: ratios(tuned.map((x) => x.recordsPerS), off.map((x) => x.recordsPerS)) };
+    if (tuned.length) results.tuned = { runs: tuned, summary: pick(tuned, CEILING_KEYS), ratioToDefault: ratios(rps(tuned), rps(off)), cpuRatioToDefault: ratios(cpu(tuned), cpu(off)) };
+    if (nul.length) results.nullClient = { runs: nul, summary: pick(nul, CEILING_KEYS), ratioToDefault: ratios(rps(nul), rps(off)), cpuRatioToDefault: ratios(cpu(nul), cpu(off)) };
     if (otlp) {
       const sent = await otlp.stop();
-      results.telemetry = { runs: on, summary: pick(on, [...CEILING_KEYS, 'sampledEvents']), ratioOnOff: ratios(on.map((x) => x.recordsPerS), off.map((x) => x.recordsPerS)), sampleRatio, otlp: sent };
+      results.telemetry = {
+        runs: on, summary: pick(on, [...CEILING_KEYS, 'sampledEvents']), ratioOnOff: ratios(rps(on), rps(off)), cpuRatioOnOff: ratios(cpu(on), cpu(off)), sampleRatio, otlp: sent,
+      };
     }
-    if (args.profile && has('ceiling')) {
+    if (args.profile) {
       log('ceiling: one more run with the CPU profiler on (not counted in the figures)');
       const p = await runWorker<CeilingResult>('ceiling', { ...base, profile: path.join(profileDir, 'ceiling.cpuprofile') });
-      if (results.ceiling) results.ceiling.profile = p.profile;
+      results.ceiling.profile = p.profile;
     }
   }
 
@@ -345,15 +372,19 @@ async function main(): Promise<void> {
       rates.push({ rate, seconds, runs, summary: pick(flat, Object.keys(flat[0]!)) });
     }
     results.live = { rates };
-    if (has('tuned')) {
+    if (has('what-if') && !args.quick) {
       const { rate, seconds } = sizes.liveRates.find((x) => x.rate === 10000) ?? { rate: 10000, seconds: 1 };
-      const runs: LiveResult[] = [];
-      for (let r = 0; r < args.runs; r++) {
-        log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s with the tuned kafkajs transport`);
-        runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, tuned: true, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
-        log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
-      }
-      results.live.tuned = { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50 })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50']) };
+      const whatIf = async (label: string, extra: Partial<LiveOptions>): Promise<NonNullable<NonNullable<BenchResults['live']>['tuned']>> => {
+        const runs: LiveResult[] = [];
+        for (let r = 0; r < args.runs; r++) {
+          log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s, ${label}`);
+          runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, ...extra, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
+          log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
+        }
+        return { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
+      };
+      results.live.tuned = await whatIf('the tuned kafkajs transport', { tuned: true });
+      results.live.nullClient = await whatIf('no Kafka client (acks simulated)', { nullTransport: true });
     }
     if (args.profile) {
       log('live: one more run at 10000/s with the CPU profiler on (not counted)');

@@ -103,12 +103,22 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push(`| records per Kafka batch | ${fmt(c.avgBatchRecords)} | (tool defaults: batch.size 16384, linger.ms 5) |`);
     L.push(`| ack latency per batch, p50 | ${fmt(c.ackLatencyP50Ms, 1, 'ms')} | avg ${fmt(t?.avgLatencyMs, 0, 'ms')}, p99 ${fmt(t?.p99LatencyMs, 0, 'ms')} per record |`);
     L.push(`| records dropped | ${fmt(c.drops)} | |`);
+    L.push(`| broker cores during the run | ${fmt(c.brokerCores, 2)} | |`);
+    L.push(`| other load on the machine, cores | ${fmt(c.otherCores, 2)} | ${fmt(t?.otherCores, 2)} |`);
     L.push('');
-    if (r.tuned) {
-      const u = r.tuned.summary;
-      L.push(`**What-if (not shipped code):** the same runs with two kafkajs fixes applied from bench/ (O(n) \`groupMessagesPerPartition\`, a murmur2 partitioner with \`Math.imul\`; bench/lib/tuned-transport.ts): ` +
-        `${fmt(u.recordsPerS, 0, 'records/s')}, ${fmt(u.cpuSPer100k, 2)} CPU-s per 100k records; ratio to the default ${fmt(r.tuned.ratioToDefault, 2)}` +
-        `${r.kafkaTool ? `, to Kafka's tool ${fmt({ ...u.recordsPerS!, median: u.recordsPerS!.median / r.kafkaTool.summary.recordsPerS!.median, min: NaN, max: NaN, runs: [] }, 2)}` : ''}.`, '');
+    L.push('Throughput on this shared 2-core machine moves with the other load (last row); CPU-seconds per record are the steadier figure.', '');
+    const whatIfs: [string, BenchResults['tuned']][] = [
+      ['kafkajs with two fixes applied from bench/ (O(n) `groupMessagesPerPartition`, a murmur2 partitioner with `Math.imul`: bench/lib/kafkajs-patch.ts, bench/lib/tuned-transport.ts)', r.tuned],
+      ['no Kafka client at all (each batch "acknowledged" on the next event-loop turn: bench/lib/null-transport.ts), i.e. conntrail\'s own stages alone', r.nullClient],
+    ];
+    if (r.tuned || r.nullClient) {
+      L.push('**What-ifs (not shipped code), same rounds as the default runs:**', '');
+      L.push('| variant | records/s | ratio to default | CPU-s per 100k records | CPU ratio to default |', '| --- | ---: | ---: | ---: | ---: |');
+      L.push(`| default (above) | ${fmt(c.recordsPerS)} | 1 | ${fmt(c.cpuSPer100k, 2)} | 1 |`);
+      for (const [label, w] of whatIfs) {
+        if (w) L.push(`| ${label} | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} |`);
+      }
+      L.push('');
     }
     L.push(...profileTables('Where the ceiling\'s CPU goes (one extra profiled run, default config)', r.ceiling.profile));
   }
@@ -127,8 +137,14 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
       }
       L.push('');
       const tu = r.live!.tuned;
-      if (tu) {
-        L.push(`**What-if (not shipped code):** at ${num(tu.rate, 0)}/s with the two kafkajs fixes of section 1 (bench/lib/tuned-transport.ts): ${fmt(tu.summary.coresPer10kEvents, 3)} cores per 10k events/s, p99 ${fmt(tu.summary.p99, 1, 'ms')}.`, '');
+      const nc = r.live!.nullClient;
+      if (tu || nc) {
+        const l10 = r.live!.rates.find((x) => x.rate === 10000);
+        L.push(`**What-ifs at ${num((tu ?? nc)!.rate, 0)}/s (not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
+        if (l10) L.push(`| default (above) | ${fmt(l10.summary.coresPer10kEvents, 3)} | ${fmt(l10.summary.p99, 1)} |`);
+        if (tu) L.push(`| kafkajs with the two fixes | ${fmt(tu.summary.coresPer10kEvents, 3)} | ${fmt(tu.summary.p99, 1)} |`);
+        if (nc) L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
+        L.push('');
       }
       L.push(...profileTables(`Where the producer's CPU goes at ${num(r.live!.profileRate ?? 10000, 0)} connects/s (one extra profiled run)`, r.live!.profile));
     }
@@ -169,13 +185,15 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     const t = r.telemetry;
     L.push('## 5. Telemetry cost', '');
     L.push(`The ceiling run with OpenTelemetry on (producer/telemetry's startTelemetry: traces over OTLP/HTTP to a stand-in collector in its own process, Prometheus endpoint on, sample ratio ${t.sampleRatio}), runs paired with the telemetry-off runs of section 1. ` +
-      'run.ts does not wire telemetry in yet: the bench wires it as its interfaces describe (a sampling decision per event, stage marks, traceparent headers on sampled messages, a span per batch send, the latency histogram per acknowledged batch).', '');
+      'run.ts does not wire telemetry in yet: the bench wires producer/telemetry/pipeline.ts\'s PipelineTelemetry as its header says run.ts will (per-record sampling after enrich, the wrapped encoder, traceparent headers on sampled messages, a span per batch send, the latency histogram per acknowledged record).', '');
     const off = r.ceiling?.summary;
     L.push('| | telemetry off | telemetry on |', '| --- | ---: | ---: |');
     L.push(`| records/s | ${fmt(off?.recordsPerS)} | ${fmt(t.summary.recordsPerS)} |`);
     L.push(`| CPU-seconds per 100k records | ${fmt(off?.cpuSPer100k, 2)} | ${fmt(t.summary.cpuSPer100k, 2)} |`);
     L.push(`| peak RSS, MiB | ${fmt(off?.peakRssMiB)} | ${fmt(t.summary.peakRssMiB)} |`);
-    L.push(`| ratio on / off (records/s) | | ${fmt(t.ratioOnOff, 3)} |`);
+    L.push(`| ratio on / off, records/s | | ${fmt(t.ratioOnOff, 3)} |`);
+    L.push(`| ratio on / off, CPU per record | | ${fmt(t.cpuRatioOnOff, 3)} |`);
+    L.push(`| other load on the machine, cores | ${fmt(off?.otherCores, 2)} | ${fmt(t.summary.otherCores, 2)} |`);
     L.push(`| events traced per run | | ${fmt(t.summary.sampledEvents)} (OTLP: ${t.otlp.requests} requests, ${num(t.otlp.bytes / 1024, 0)} KiB in all) |`);
     L.push('');
   }

@@ -26,7 +26,7 @@ import type { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
 import type { CaptureCounters } from '../../producer/source/capture.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
 import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startPublisher } from '../lib/pipeline.ts';
-import { cpuSeconds, maxRssMiB, rssSampler } from '../lib/proc.ts';
+import { cpuSeconds, machineCpu, maxRssMiB, procCpuRss, rssSampler } from '../lib/proc.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
@@ -44,6 +44,10 @@ export interface CeilingOptions {
   telemetry?: { otlpEndpoint: string; sampleRatio?: number };
   /** What-if: kafkajs with the O(n) grouping and the fast partitioner (bench/lib/tuned-transport.ts). */
   tuned?: boolean;
+  /** What-if: no Kafka client at all (bench/lib/null-transport.ts). */
+  nullTransport?: boolean;
+  /** The Kafka broker's pid, to tell its CPU from other work on the machine. */
+  brokerPid?: number;
   /** Profile the measured window; write the raw profile here. */
   profile?: string;
 }
@@ -70,6 +74,9 @@ export interface CeilingResult {
   drops: number;
   ackLatencyP50Ms: number;
   sampledEvents: number;
+  brokerCores: number;
+  /** Busy CPU of the machine not accounted for by this process and the broker (other work on a shared machine), cores. */
+  otherCores: number;
   profile?: ProfileSummary;
 }
 
@@ -106,6 +113,9 @@ if (o.tuned) {
   if (!patchGroupMessagesPerPartition()) throw new Error('kafkajs was loaded before the patch');
   const { TunedKafkaTransport } = await import('../lib/tuned-transport.ts');
   sinkOptions = { transport: new TunedKafkaTransport(cfg.kafka) };
+} else if (o.nullTransport) {
+  const { NullTransport } = await import('../lib/null-transport.ts');
+  sinkOptions = { transport: new NullTransport() };
 }
 
 const layout = getLayout();
@@ -215,11 +225,15 @@ const rssBefore = process.memoryUsage.rss() / 1048576;
 const profiler = o.profile ? await startProfiler() : null;
 const sampler = rssSampler(50);
 const cpu0 = cpuSeconds();
+const m0 = machineCpu();
+const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
 const t0 = performance.now();
 await feed(o.records);
 const drained = await sink.flush(120_000);
 const t1 = performance.now();
 const cpu1 = cpuSeconds();
+const busy = machineCpu().busy - m0.busy;
+const brokerCpu = o.brokerPid ? (procCpuRss(o.brokerPid)?.cpu ?? 0) - b0 : 0;
 const peak = sampler.stop();
 let profile: ProfileSummary | undefined;
 if (profiler) {
@@ -270,6 +284,8 @@ const result: CeilingResult = {
   drops: s.droppedTotal,
   ackLatencyP50Ms: s.ackLatencyMs.p50,
   sampledEvents: sampledCount,
+  brokerCores: brokerCpu / elapsedS,
+  otherCores: Math.max(0, (busy - brokerCpu - (cpu1 - cpu0)) / elapsedS),
   ...(profile ? { profile } : {}),
 };
 emitResult(result);

@@ -35,6 +35,8 @@ export interface LiveOptions {
   brokerPid?: number;
   /** What-if: kafkajs with the O(n) grouping and the fast partitioner (bench/lib/tuned-transport.ts). */
   tuned?: boolean;
+  /** What-if: no Kafka client at all (bench/lib/null-transport.ts). */
+  nullTransport?: boolean;
 }
 
 export interface LiveResult {
@@ -111,6 +113,9 @@ if (o.tuned) {
   if (!patchGroupMessagesPerPartition()) throw new Error('kafkajs was loaded before the patch');
   const { TunedKafkaTransport } = await import('../lib/tuned-transport.ts');
   sinkOptions = { transport: new TunedKafkaTransport(cfg.kafka) };
+} else if (o.nullTransport) {
+  const { NullTransport } = await import('../lib/null-transport.ts');
+  sinkOptions = { transport: new NullTransport() };
 }
 
 const { sink, enricher } = await startPublisher(cfg, {

@@ -37,7 +37,9 @@ await integrationTest('npm run bench -- --quick writes a report and a JSON with 
   t.is(k.runs[0]!.records, r.sizes.ceilingRecords);
   finite(k.ratio.median, 'conntrail / Kafka tool');
   finite(r.tuned!.ratioToDefault.median, 'tuned / default');
+  finite(r.nullClient!.cpuRatioToDefault.median, 'no client / default, CPU');
   finite(r.telemetry!.ratioOnOff.median, 'telemetry on / off');
+  finite(r.telemetry!.cpuRatioOnOff.median, 'telemetry on / off, CPU');
 
   for (const name of ['avro', 'JSON.stringify', 'ECS JSON']) {
     finite(r.encoding!.summary[name]?.recordsPerS.median, `${name} records/s`);
