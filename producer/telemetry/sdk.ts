@@ -42,6 +42,8 @@ export interface TelemetryOptions {
   env?: NodeJS.ProcessEnv;
   /** Random source for the event sampler (tests). */
   random?: () => number;
+  /** shutdown() waits at most this long for the last exports (an unreachable collector is retried for ~8 s). Default 3000. */
+  shutdownTimeoutMs?: number;
 }
 
 function truthy(v: string | undefined): boolean {
@@ -50,6 +52,21 @@ function truthy(v: string | undefined): boolean {
 
 function listOf(v: string | undefined): string[] {
   return (v ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+/** A diag message on one line: the SDK logs export errors as JSON of the error. */
+function oneLine(msg: string, args: unknown[]): string {
+  let text = msg;
+  if (msg.startsWith('{')) {
+    try {
+      const e = JSON.parse(msg) as { message?: unknown };
+      if (typeof e.message === 'string') text = `export failed: ${e.message}`;
+    } catch {
+      /* not JSON */
+    }
+  }
+  const rest = args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+  return (rest ? `${text} ${rest}` : text).replace(/\s*\n\s*/g, ' ');
 }
 
 function signalUrl(endpoint: string, signal: 'traces' | 'metrics'): string {
@@ -118,8 +135,8 @@ export async function startTelemetry(
   if (log && !env.OTEL_LOG_LEVEL) {
     api.diag.setLogger(
       {
-        error: (msg, ...args) => log.error(`opentelemetry: ${msg}${args.length ? ' ' + args.map(String).join(' ') : ''}`),
-        warn: (msg, ...args) => log.warn(`opentelemetry: ${msg}${args.length ? ' ' + args.map(String).join(' ') : ''}`),
+        error: (msg, ...args) => log.error(`opentelemetry: ${oneLine(msg, args)}`),
+        warn: (msg, ...args) => log.warn(`opentelemetry: ${oneLine(msg, args)}`),
         info: () => {},
         debug: () => {},
         verbose: () => {},
@@ -250,15 +267,28 @@ export async function startTelemetry(
     kafkajsInstrumented: instrumentKafkajs,
     registerMetrics: (snapshot: () => PipelineStatsSnapshot) => metricsMod.registerPipelineMetrics(meter, snapshot),
     shutdown(): Promise<void> {
-      stopped ??= sdk
-        .shutdown()
-        .catch((e: unknown) => {
+      if (stopped) return stopped;
+      const limit = options.shutdownTimeoutMs ?? 3000;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log?.warn(`opentelemetry: shutdown: last exports not done after ${limit} ms; giving up on them`);
+          resolve();
+        }, limit);
+        timer.unref();
+      });
+      stopped = Promise.race([
+        sdk.shutdown().catch((e: unknown) => {
           log?.warn(`opentelemetry: shutdown: ${(e as Error).message}`);
-        })
+        }),
+        timeout,
+      ])
         .finally(() => {
+          clearTimeout(timer);
           // Leave the process as before: a later startTelemetry() registers afresh.
           api.trace.disable();
           api.metrics.disable();
+          api.logs.disable();
           api.context.disable();
           api.propagation.disable();
           api.diag.disable();

@@ -124,3 +124,17 @@ test.serial('OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME win over the built-i
   t.true(target.includes('host_name="override"'), target);
   t.true(target.includes('deployment_environment_name="prod"'), target);
 });
+
+test.serial('an unreachable collector: export errors go to the logger, nothing throws, shutdown returns', async (t) => {
+  const port = await freePort(); // nothing listens there
+  const logged: string[] = [];
+  const logger = { warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+  const tel = await startTelemetry(telemetryConfig({ otlpEndpoint: `http://127.0.0.1:${port}`, sampleRatio: 1 }), info, { ...opts, logger, shutdownTimeoutMs: 1500 });
+  const ev = tel!.tracer.sampleEvent(Date.now() * 1000)!;
+  tel!.tracer.startBatch(opts.topic, 1, [ev]).end();
+  const t0 = Date.now();
+  await tel!.shutdown();
+  t.true(Date.now() - t0 < 2500, 'shutdown is bounded by shutdownTimeoutMs');
+  t.true(logged.some((m) => m.startsWith('opentelemetry: ')), logged.join('\n'));
+  t.log(logged.join('\n'));
+});
