@@ -14,7 +14,9 @@ import type { CaptureSource } from './source/capture.ts';
 import type { KafkaSink } from './sink/sink.ts';
 import { Enricher } from './transform/enrich.ts';
 import { readHostIdentity } from './transform/host-identity.ts';
-import { StatsReporter } from './stats.ts';
+import { StatsReporter, type PipelineStats } from './stats.ts';
+import { startTelemetry } from './telemetry/sdk.ts';
+import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
 
 export interface RunningPipeline {
   source: CaptureSource;
@@ -34,9 +36,24 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
     registry: { ...cfg.registry, url: endpoints.registryUrl },
   };
 
+  // Telemetry before kafkajs is imported (instrumentation-kafkajs hooks the import).
+  const host = readHostIdentity({ name: cfg.host.name });
+  const tel = await startTelemetry(cfg.telemetry, { hostName: host.name, machineId: host.machineId, bootId: host.bootId }, { topic: cfg.kafka.topic, logger: log });
+  let statsOf: (() => PipelineStats) | null = null;
+  const metrics = tel ? tel.registerMetrics(() => (statsOf ? snapshotOf(statsOf()) : {})) : null;
+  const pt = tel ? new PipelineTelemetry(tel.tracer, metrics) : null;
+  if (tel) log.info({ traces: tel.traces, prometheus: tel.prometheusUrl, sampleRatio: cfg.telemetry.sampleRatio, kafkajsInstrumentation: tel.kafkajsInstrumented }, 'telemetry on');
+  else log.info('telemetry off');
+
   // The sink (and kafkajs) is imported only now, after telemetry could hook it.
   const { startSink } = await import('./sink/start.ts');
-  const sink = await startSink(effective, log);
+  let sink: KafkaSink;
+  try {
+    sink = await startSink(effective, log, pt ? { hooks: pt.hooks, wrapEncoder: (e) => pt.wrapEncoder(e) } : {});
+  } catch (err) {
+    await tel?.shutdown();
+    throw err;
+  }
   log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
 
   const enricher = new Enricher({
@@ -66,19 +83,26 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
       ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
       processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
       onEvents(events) {
+        const t0 = pt ? pt.now() : 0;
         records.length = 0;
         enricher.process(events, records);
-        if (records.length > 0) sink.push(records);
+        if (records.length > 0) {
+          pt?.sampleRecords(records, t0);
+          sink.push(records);
+          pt?.afterPush();
+        }
       },
     });
   } catch (err) {
     await sink.stop(0);
+    await tel?.shutdown();
     throw err;
   }
   // The first lines a user sees: which probe attached, and why the others did not.
   for (const line of source.report()) log.info({ probe: source.probe }, line);
 
-  const stats = new StatsReporter(log, () => ({ capture: source.counters(), enrich: enricher.stats(), sink: sink.stats() }));
+  statsOf = () => ({ capture: source.counters(), enrich: enricher.stats(), sink: sink.stats() });
+  const stats = new StatsReporter(log, statsOf);
   if (cfg.log.statsIntervalSec > 0) stats.start(cfg.log.statsIntervalSec * 1000);
 
   let stopping: Promise<void> | undefined;
@@ -87,6 +111,8 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
       stats.stop();
       await source.stop(); // delivers what is left in the ring into the queue
       await sink.stop(cfg.shutdown.flushTimeoutMs);
+      pt?.close();
+      await tel?.shutdown();
       stats.logOnce();
     })();
     return stopping;

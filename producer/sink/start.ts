@@ -5,6 +5,7 @@ import type { SinkLogger } from './log.ts';
 import { silentLogger } from './log.ts';
 import { KafkaSink } from './sink.ts';
 import type { KafkaSinkOptions } from './sink.ts';
+import type { RecordEncoder } from '../encode/types.ts';
 
 export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kafka' | 'queue'>;
 
@@ -14,9 +15,10 @@ export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kaf
  * step: RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError,
  * KafkaUnavailableError, TopicMissingError.
  */
-export async function startSink(cfg: PublishConfig, logger: SinkLogger = silentLogger, options: KafkaSinkOptions = {}): Promise<KafkaSink> {
+export async function startSink(cfg: PublishConfig, logger: SinkLogger = silentLogger, options: KafkaSinkOptions & { wrapEncoder?: (e: RecordEncoder) => RecordEncoder } = {}): Promise<KafkaSink> {
+  const { wrapEncoder, ...sinkOptions } = options;
   const encoder = await createEncoder(cfg, { logger });
-  const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue }, encoder, logger, options);
+  const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue }, wrapEncoder ? wrapEncoder(encoder) : encoder, logger, sinkOptions);
   await sink.start();
   return sink;
 }
