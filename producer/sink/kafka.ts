@@ -10,7 +10,7 @@ import type { ConntrailConfig } from '../config/load.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
 import { kafkajsPatched } from './kafkajs-patch.ts';
 import type { Compression } from './codecs.ts';
-import { KafkaConfigError, KafkaUnavailableError, TopicMissingError } from './errors.ts';
+import { KafkaConfigError, KafkaUnavailableError, SinkError, TopicMissingError } from './errors.ts';
 import type { SinkLogger } from './log.ts';
 import { silentLogger } from './log.ts';
 import type { QueuedMessage } from './queue.ts';
@@ -136,6 +136,27 @@ export function cachingPartitioner(maxKeys = 65536): ICustomPartitioner {
   };
 }
 
+/** Waits until every partition of `topic` has a leader (new topics take a moment to propagate). */
+export async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = meta.topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      last = new Error(`partitions without a leader: ${partitions.filter((p) => p.leader < 0).map((p) => p.partitionId).join(',') || 'none listed'}`);
+    } catch (err) {
+      if ((err as { retriable?: boolean }).retriable === false) throw err;
+      last = err;
+    }
+    if (Date.now() - t0 > timeoutMs) {
+      throw new SinkError(`Kafka topic "${topic}" has no leader for every partition after ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** What the sink needs from Kafka; tests substitute a fake. */
 export interface SinkTransport {
   /** Connects the producer; throws KafkaUnavailableError when no broker answers. */
@@ -206,9 +227,13 @@ export class KafkaTransport implements SinkTransport {
       if (topics.includes(topic)) return;
       if (!this.#cfg.createTopic) throw new TopicMissingError(topic, this.#brokers);
       const created = await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs's own wait gives up on UNKNOWN_TOPIC_OR_PARTITION while the new
+        // topic propagates; we wait ourselves (producing before every partition has
+        // a leader makes kafkajs resend whole requests: duplicates)
+        waitForLeaders: false,
         topics: [{ topic, numPartitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor }],
       });
+      await waitForLeaders(admin, topic, this.#cfg.requestTimeoutMs);
       this.#logger.info({ topic, partitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor, created },
         created ? 'created Kafka topic' : 'Kafka topic already created by someone else');
     } finally {
