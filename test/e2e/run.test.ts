@@ -6,54 +6,15 @@
  * through the registry (Avro) or as JSON (ECS).
  */
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
-import type { ExecutionContext } from 'ava';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
+import { startConntrail } from '../helpers/conntrail-process.ts';
 import { brokerList, integrationTest, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-e2e-'));
-
-interface Producer {
-  child: ChildProcessWithoutNullStreams;
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
-/** Starts `conntrail run` with `config`; resolves once capture is attached. */
-async function startConntrail(t: ExecutionContext, config: unknown): Promise<Producer> {
-  const file = path.join(tmp, `${randomUUID()}.json`);
-  fs.writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, ['producer/cli.ts', 'run', '--config', file], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let buffered = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`conntrail did not attach within 60s:\n${lines.join('\n')}`)), 60_000);
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        if (/connect probe \w+ attached/.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`conntrail exited ${code} before attaching:\n${lines.join('\n')}`)); });
-  });
-  return { child, lines, exited };
-}
 
 /** `count` TCP connects from this process to a listener on 127.0.0.1, one at a time. */
 async function connectTimes(count: number): Promise<number> {

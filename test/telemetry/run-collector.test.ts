@@ -3,52 +3,12 @@
 // collector's output shows the `publish <topic>` batch spans and the sampled
 // event spans of the connects this test makes, and a scrape of the
 // Prometheus endpoint shows the counters moving with that traffic.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import test, { type ExecutionContext } from 'ava';
+import { startConntrail } from '../helpers/conntrail-process.ts';
 import { brokerList, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
 import { attr, collectorTest, hexId, startCollector, type OtlpSpan } from './collector.ts';
 import { connectTimes, freePort, scrape } from './helpers.ts';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-telemetry-run-'));
-
-interface Running {
-  child: ChildProcessWithoutNullStreams;
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
-async function startConntrail(t: ExecutionContext, config: unknown): Promise<Running> {
-  const file = path.join(tmp, `${randomUUID()}.json`);
-  fs.writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, ['producer/cli.ts', 'run', '--config', file], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let buffered = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`conntrail did not attach within 60s:\n${lines.join('\n')}`)), 60_000);
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        if (/connect probe \w+ attached/.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`conntrail exited ${code} before attaching:\n${lines.join('\n')}`)); });
-  });
-  return { child, lines, exited };
-}
 
 // This test's connects go to their own loopback address, and conntrail is
 // told to capture no other IPv4 address (excluded in the kernel), so other
@@ -71,11 +31,7 @@ function allBut(ip: string): string[] {
 
 const N = 20;
 
-// Until producer/run.ts calls startTelemetry() (the lead wires it), this is a todo.
-const wired = fs.readFileSync(new URL('../../producer/run.ts', import.meta.url), 'utf8').includes('startTelemetry');
-const declare = wired ? collectorTest : async (name: string) => { test.todo(`${name} (waiting for producer/run.ts to call startTelemetry)`); };
-
-await declare('conntrail run -> real collector: publish spans and sampled event spans; Prometheus counters move with the traffic', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
+await collectorTest('conntrail run -> real collector: publish spans and sampled event spans; Prometheus counters move with the traffic', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
   const col = await startCollector(t);
   const promPort = await freePort();
   const topic = `telemetry-run-${randomUUID().slice(0, 8)}`;
