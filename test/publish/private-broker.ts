@@ -67,8 +67,17 @@ export class PrivateBroker {
     ].join('\n') + '\n');
     const clusterId = randomBytes(16).toString('base64url');
     const code = await run(['kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '-c', path.join(dir, 'server.properties')], path.join(dir, 'format.log'));
-    if (code !== 0) throw new Error(`formatting the private broker failed (${code}): ${fs.readFileSync(path.join(dir, 'format.log'), 'utf8').slice(-1000)}`);
-    await b.start();
+    if (code !== 0) {
+      const log = fs.readFileSync(path.join(dir, 'format.log'), 'utf8').slice(-1000);
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new Error(`formatting the private broker failed (${code}): ${log}`);
+    }
+    try {
+      await b.start();
+    } catch (err) {
+      await b.destroy();
+      throw err;
+    }
     return b;
   }
 
