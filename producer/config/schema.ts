@@ -179,9 +179,9 @@ export const configSchema = {
       default: -1,
     },
     idempotent: {
-      doc: 'Idempotent producer: the broker discards duplicates of retried batches (needs acks=-1, one request in flight).',
+      doc: 'Idempotent producer: the broker discards duplicates of batches kafkajs retries (needs acks=-1, one request in flight). On by default: without it a partial failure on a new topic was seen to duplicate records. A broker restart can still duplicate one resent request.',
       format: Boolean,
-      default: false,
+      default: true,
     },
     compression: {
       doc: 'Batch compression: none, gzip, snappy, lz4 or zstd.',
