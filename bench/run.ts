@@ -110,6 +110,13 @@ function log(msg: string): void {
 }
 
 // ---------------------------------------------------------------- environment
+function commitInfo(): string {
+  const git = (...a: string[]): string => spawnSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
+  const dirty = git('status', '--porcelain', '--', 'producer', 'bpf', 'package-lock.json') !== '';
+  return dirty ? `${head} + uncommitted changes in producer/ or bpf/` : head;
+}
+
 function stackUp(): void {
   const st = spawnSync('bash', [STACK, 'status'], { encoding: 'utf8' });
   if (st.status === 0) return;
@@ -222,7 +229,11 @@ async function startOtlpSink(): Promise<{ endpoint: string; stop(): Promise<{ re
 }
 
 // ---------------------------------------------------------------- results
+export interface Variant { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary; cpuRatioToDefault: Summary }
+
 export interface BenchResults {
+  /** The commit measured, and whether producer/ or bpf/ had uncommitted changes. */
+  commit: string;
   version: 1;
   mode: 'full' | 'quick';
   command: string;
@@ -233,15 +244,14 @@ export interface BenchResults {
   skipped: Partial<Record<Section, string>>;
   ceiling?: { runs: CeilingResult[]; summary: Record<string, Summary>; profile?: CeilingResult['profile'] };
   kafkaTool?: { runs: ToolResult[]; summary: Record<string, Summary>; recordSize: number; ratio: Summary };
-  /** What-ifs (not shipped code): kafkajs with two fixes; no Kafka client at all. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
-  tuned?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary; cpuRatioToDefault: Summary };
-  nullClient?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary; cpuRatioToDefault: Summary };
-  telemetry?: { runs: CeilingResult[]; summary: Record<string, Summary>; ratioOnOff: Summary; cpuRatioOnOff: Summary; sampleRatio: number; otlp: { requests: number; bytes: number } };
+  /** What-if (not shipped code): no Kafka client at all. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
+  nullClient?: Variant;
+  /** Ceiling with telemetry as `conntrail run` has it without an OTLP endpoint (metrics), and with traces over OTLP; paired with the telemetry-off runs. */
+  telemetry?: { sampleRatio: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
-    /** What-ifs at 10k/s (section "what-if"): the tuned kafkajs transport; no Kafka client. */
-    tuned?: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> };
+    /** What-if at 10k/s (section "what-if"): no Kafka client. */
     nullClient?: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> };
     profile?: LiveResult['profile'];
     profileRate?: number;
@@ -271,12 +281,13 @@ async function main(): Promise<void> {
   mkdirSync(profileDir, { recursive: true });
   await deleteBenchTopics();
   const results: BenchResults = {
+    commit: commitInfo(),
     version: 1, mode: args.quick ? 'quick' : 'full', command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
     machine, runsPerFigure: args.runs, sizes, durationS: 0, skipped: {},
   };
   const blocker = captureBlocker();
 
-  // ---- 1, 5 and the what-ifs: pipeline ceiling (telemetry off / on, tuned, no client), Kafka's tool, interleaved per round
+  // ---- 1, 5 and the what-if: pipeline ceiling (telemetry off / metrics / traces, no client), Kafka's tool, interleaved per round
   if (has('ceiling') || has('kafka-tool') || has('what-if') || has('telemetry')) {
     const pid = brokerPid();
     const base: CeilingOptions = {
@@ -284,8 +295,8 @@ async function main(): Promise<void> {
       maxOutstanding: sizes.maxOutstanding, ...(pid ? { brokerPid: pid } : {}),
     };
     const off: CeilingResult[] = [];
-    const on: CeilingResult[] = [];
-    const tuned: CeilingResult[] = [];
+    const metricsOn: CeilingResult[] = [];
+    const tracesOn: CeilingResult[] = [];
     const nul: CeilingResult[] = [];
     const tool: ToolResult[] = [];
     const otlp = has('telemetry') ? await startOtlpSink() : null;
@@ -303,11 +314,11 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const n = `run ${r + 1}/${rounds}`;
       await run(`${n}: ${sizes.ceilingRecords} records, default config`, base, off);
-      if (otlp) await run(`${n}: telemetry on (sample ratio ${sampleRatio}, OTLP to ${otlp.endpoint})`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { otlpEndpoint: otlp.endpoint } }, on);
-      if (has('what-if')) {
-        await run(`${n}: what-if, kafkajs grouping O(n) + fast partitioner`, { ...base, topic: `${BENCH_TOPIC_PREFIX}tuned`, tuned: true }, tuned);
-        await run(`${n}: what-if, no Kafka client (acks simulated)`, { ...base, nullTransport: true }, nul);
+      if (otlp) {
+        await run(`${n}: telemetry on, metrics only (no OTLP endpoint: conntrail run's default)`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { mode: 'metrics' } }, metricsOn);
+        await run(`${n}: telemetry on, traces at sample ratio ${sampleRatio} to ${otlp.endpoint}`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { mode: 'traces', otlpEndpoint: otlp.endpoint } }, tracesOn);
       }
+      if (has('what-if')) await run(`${n}: what-if, no Kafka client (acks simulated)`, { ...base, nullTransport: true }, nul);
       if (has('kafka-tool')) {
         recordSize = Math.round(summarize(off.map((x) => x.avgMessageBytes)).median);
         log(`Kafka ProducerPerformance ${n}: ${sizes.ceilingRecords} records of ${recordSize} bytes, acks=all`);
@@ -324,14 +335,11 @@ async function main(): Promise<void> {
         ratio: ratios(rps(off), tool.map((x) => x.recordsPerS)),
       };
     }
-    if (tuned.length) results.tuned = { runs: tuned, summary: pick(tuned, CEILING_KEYS), ratioToDefault: ratios(rps(tuned), rps(off)), cpuRatioToDefault: ratios(cpu(tuned), cpu(off)) };
-    if (nul.length) results.nullClient = { runs: nul, summary: pick(nul, CEILING_KEYS), ratioToDefault: ratios(rps(nul), rps(off)), cpuRatioToDefault: ratios(cpu(nul), cpu(off)) };
-    if (otlp) {
-      const sent = await otlp.stop();
-      results.telemetry = {
-        runs: on, summary: pick(on, [...CEILING_KEYS, 'sampledEvents']), ratioOnOff: ratios(rps(on), rps(off)), cpuRatioOnOff: ratios(cpu(on), cpu(off)), sampleRatio, otlp: sent,
-      };
-    }
+    const variant = (xs: CeilingResult[]): Variant => ({
+      runs: xs, summary: pick(xs, [...CEILING_KEYS, 'sampledEvents']), ratioToDefault: ratios(rps(xs), rps(off)), cpuRatioToDefault: ratios(cpu(xs), cpu(off)),
+    });
+    if (nul.length) results.nullClient = variant(nul);
+    if (otlp) results.telemetry = { sampleRatio, otlp: await otlp.stop(), metrics: variant(metricsOn), traces: variant(tracesOn) };
     if (args.profile) {
       log('ceiling: one more run with the CPU profiler on (not counted in the figures)');
       const p = await runWorker<CeilingResult>('ceiling', { ...base, profile: path.join(profileDir, 'ceiling.cpuprofile') });
@@ -374,17 +382,13 @@ async function main(): Promise<void> {
     results.live = { rates };
     if (has('what-if') && !args.quick) {
       const { rate, seconds } = sizes.liveRates.find((x) => x.rate === 10000) ?? { rate: 10000, seconds: 1 };
-      const whatIf = async (label: string, extra: Partial<LiveOptions>): Promise<NonNullable<NonNullable<BenchResults['live']>['tuned']>> => {
-        const runs: LiveResult[] = [];
-        for (let r = 0; r < args.runs; r++) {
-          log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s, ${label}`);
-          runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, ...extra, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
-          log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
-        }
-        return { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
-      };
-      results.live.tuned = await whatIf('the tuned kafkajs transport', { tuned: true });
-      results.live.nullClient = await whatIf('no Kafka client (acks simulated)', { nullTransport: true });
+      const runs: LiveResult[] = [];
+      for (let r = 0; r < args.runs; r++) {
+        log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s, no Kafka client (acks simulated)`);
+        runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, nullTransport: true, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
+        log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
+      }
+      results.live.nullClient = { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
     }
     if (args.profile) {
       log('live: one more run at 10000/s with the CPU profiler on (not counted)');

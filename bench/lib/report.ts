@@ -79,7 +79,8 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
   L.push(`| kernel | ${m.kernel} |`);
   L.push(`| Node | ${m.node} (kafkajs ${m.kafkajs}, avsc ${m.avsc}) |`);
   L.push(`| Kafka | ${m.kafka} (local, one KRaft node on 127.0.0.1, same 2 cores), registry ${m.registry} |`);
-  L.push(`| load average at start | ${m.loadAverage.join(', ')} (a shared machine: other work ran alongside) |`);
+  L.push(`| load average at start | ${m.loadAverage.join(', ')} (a shared machine: other work ran alongside; see "other load" in each section) |`);
+  L.push(`| conntrail commit | ${r.commit} |`);
   L.push('');
   L.push('## Goals', '', '| goal | figure | |', '| --- | --- | --- |');
   for (const g of goals(r)) L.push(`| ${g.goal} | ${g.figure} | ${verdict(g.met)} |`);
@@ -89,7 +90,7 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     const c = r.ceiling.summary;
     L.push('## 1. Pipeline ceiling, no kernel', '');
     L.push(`Synthetic ring-buffer batches (real \`conntrail.h\` frames, ~1 MiB each; ${fmt(c.namedShare, 2)} of connects named by DNS replies in the stream, ${fmt(c.ipv6Share, 2)} IPv6) → ` +
-      'RecordDecoder → process context → Enricher → Avro (registry) → KafkaSink (default config: batches of ≤10,000 records / 1 MB, linger 10 ms, 1 in flight, no compression, acks=-1) → local broker. ' +
+      'RecordDecoder → process context → Enricher → Avro (registry) → KafkaSink (default config: batches of ≤10,000 records / 1 MB, linger 10 ms, 1 in flight, no compression, acks=-1, idempotence as configured; telemetry off, see section 5) → local broker. ' +
       `${num(r.sizes.ceilingRecords, 0)} records per run after a ${num(r.sizes.ceilingWarmup, 0)}-record warm-up, from the first push to the last acknowledgement; the feed holds back while ${num(r.sizes.maxOutstanding, 0)} records are unacknowledged (the loader's backpressure), so nothing is dropped.`, '');
     L.push('| | conntrail | Kafka ProducerPerformance |', '| --- | ---: | ---: |');
     const t = r.kafkaTool?.summary;
@@ -106,18 +107,13 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push(`| broker cores during the run | ${fmt(c.brokerCores, 2)} | |`);
     L.push(`| other load on the machine, cores | ${fmt(c.otherCores, 2)} | ${fmt(t?.otherCores, 2)} |`);
     L.push('');
-    L.push('Throughput on this shared 2-core machine moves with the other load (last row); CPU-seconds per record are the steadier figure.', '');
-    const whatIfs: [string, BenchResults['tuned']][] = [
-      ['kafkajs with two fixes applied from bench/ (O(n) `groupMessagesPerPartition`, a murmur2 partitioner with `Math.imul`: bench/lib/kafkajs-patch.ts, bench/lib/tuned-transport.ts)', r.tuned],
-      ['no Kafka client at all (each batch "acknowledged" on the next event-loop turn: bench/lib/null-transport.ts), i.e. conntrail\'s own stages alone', r.nullClient],
-    ];
-    if (r.tuned || r.nullClient) {
-      L.push('**What-ifs (not shipped code), same rounds as the default runs:**', '');
+    L.push('Throughput on this shared 2-core machine moves with the other load (last row); CPU-seconds per record move less (though contention raises them too).', '');
+    if (r.nullClient) {
+      const w = r.nullClient;
+      L.push('**What-if (not shipped code), same rounds:** no Kafka client at all (each batch "acknowledged" on the next event-loop turn: bench/lib/null-transport.ts), i.e. conntrail\'s own stages alone:', '');
       L.push('| variant | records/s | ratio to default | CPU-s per 100k records | CPU ratio to default |', '| --- | ---: | ---: | ---: | ---: |');
       L.push(`| default (above) | ${fmt(c.recordsPerS)} | 1 | ${fmt(c.cpuSPer100k, 2)} | 1 |`);
-      for (const [label, w] of whatIfs) {
-        if (w) L.push(`| ${label} | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} |`);
-      }
+      L.push(`| no Kafka client | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} |`);
       L.push('');
     }
     L.push(...profileTables('Where the ceiling\'s CPU goes (one extra profiled run, default config)', r.ceiling.profile));
@@ -127,7 +123,7 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push('## 2. Live capture', '');
     if (r.skipped.live) L.push(`Skipped: ${r.skipped.live}.`, '');
     else {
-      L.push('bench/tools/connect-gen.c (its own process) makes TCP connect() attempts to 127.0.0.1:1 (refused at once) at a fixed rate; the whole pipeline runs as run.ts builds it (default config: 8 MiB ring, 10 ms poll, linger 10 ms, acks=-1) with the kernel capture. ' +
+      L.push('bench/tools/connect-gen.c (its own process) makes TCP connect() attempts to 127.0.0.1:1 (refused at once) at a fixed rate; the whole pipeline runs as run.ts builds it (default config: 8 MiB ring, 10 ms poll, linger 10 ms, acks=-1, telemetry on without an OTLP endpoint, i.e. metrics only) with the kernel capture. ' +
         'Counts are for the generator\'s pid; kernel drops are the ring-full counter over the window. Latency per record: kernel timestamp → the moment the producer saw the broker\'s acknowledgement of its batch. CPU: the producer process (all threads) over the generator\'s run plus the drain. "Other load": busy CPU of the machine not accounted for by the producer, the generator and the broker (other work on this shared machine), which the latency tails and the generator\'s reach at the top rates depend on.', '');
       L.push('| target rate | seconds | generated/s | generated | captured | kernel drops | published | unaccounted | p50 ms | p99 ms | p99.9 ms | producer cores | cores per 10k ev/s | peak RSS MiB | other load, cores |');
       L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -136,14 +132,12 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
         L.push(`| ${x.rate ? num(x.rate, 0) + '/s' : 'flat out'} | ${x.seconds} | ${fmt(s.generatedRate)} | ${fmt(s.generated)} | ${fmt(s.captured)} | ${fmt(s.kernelDrops)} | ${fmt(s.published)} | ${fmt(s.unaccounted)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.p999, 1)} | ${fmt(s.cpuCores, 2)} | ${fmt(s.coresPer10kEvents, 3)} | ${fmt(s.peakRssMiB)} | ${fmt(s.otherCores, 2)} |`);
       }
       L.push('');
-      const tu = r.live!.tuned;
       const nc = r.live!.nullClient;
-      if (tu || nc) {
+      if (nc) {
         const l10 = r.live!.rates.find((x) => x.rate === 10000);
-        L.push(`**What-ifs at ${num((tu ?? nc)!.rate, 0)}/s (not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
+        L.push(`**What-if at ${num(nc.rate, 0)}/s (not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
         if (l10) L.push(`| default (above) | ${fmt(l10.summary.coresPer10kEvents, 3)} | ${fmt(l10.summary.p99, 1)} |`);
-        if (tu) L.push(`| kafkajs with the two fixes | ${fmt(tu.summary.coresPer10kEvents, 3)} | ${fmt(tu.summary.p99, 1)} |`);
-        if (nc) L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
+        L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
         L.push('');
       }
       L.push(...profileTables(`Where the producer's CPU goes at ${num(r.live!.profileRate ?? 10000, 0)} connects/s (one extra profiled run)`, r.live!.profile));
@@ -183,18 +177,18 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
 
   if (r.telemetry) {
     const t = r.telemetry;
-    L.push('## 5. Telemetry cost', '');
-    L.push(`The ceiling run with OpenTelemetry on (producer/telemetry's startTelemetry: traces over OTLP/HTTP to a stand-in collector in its own process, Prometheus endpoint on, sample ratio ${t.sampleRatio}), runs paired with the telemetry-off runs of section 1. ` +
-      'run.ts does not wire telemetry in yet: the bench wires producer/telemetry/pipeline.ts\'s PipelineTelemetry as its header says run.ts will (per-record sampling after enrich, the wrapped encoder, traceparent headers on sampled messages, a span per batch send, the latency histogram per acknowledged record).', '');
     const off = r.ceiling?.summary;
-    L.push('| | telemetry off | telemetry on |', '| --- | ---: | ---: |');
-    L.push(`| records/s | ${fmt(off?.recordsPerS)} | ${fmt(t.summary.recordsPerS)} |`);
-    L.push(`| CPU-seconds per 100k records | ${fmt(off?.cpuSPer100k, 2)} | ${fmt(t.summary.cpuSPer100k, 2)} |`);
-    L.push(`| peak RSS, MiB | ${fmt(off?.peakRssMiB)} | ${fmt(t.summary.peakRssMiB)} |`);
-    L.push(`| ratio on / off, records/s | | ${fmt(t.ratioOnOff, 3)} |`);
-    L.push(`| ratio on / off, CPU per record | | ${fmt(t.cpuRatioOnOff, 3)} |`);
-    L.push(`| other load on the machine, cores | ${fmt(off?.otherCores, 2)} | ${fmt(t.summary.otherCores, 2)} |`);
-    L.push(`| events traced per run | | ${fmt(t.summary.sampledEvents)} (OTLP: ${t.otlp.requests} requests, ${num(t.otlp.bytes / 1024, 0)} KiB in all) |`);
+    L.push('## 5. Telemetry cost', '');
+    L.push('The ceiling run (section 1, telemetry off) with OpenTelemetry started and wired in as run.ts does it (startTelemetry before kafkajs; PipelineTelemetry: per-record sampling after enrich, the wrapped encoder, traceparent headers on sampled messages, a span per batch send, the latency histogram per acknowledged record; metrics over the stages\' stats; a Prometheus endpoint, not scraped). ' +
+      `"Metrics only" is what \`conntrail run\` does by default (telemetry on, no OTLP endpoint: no trace exporter, so the no-op tracer); "traces" adds an OTLP/HTTP endpoint (a stand-in collector in its own process, bench/tools/otlp-sink.ts) at the default sample ratio ${t.sampleRatio}. Runs paired within each round.`, '');
+    L.push('| | telemetry off | metrics only (default) | traces at the default ratio |', '| --- | ---: | ---: | ---: |');
+    L.push(`| records/s | ${fmt(off?.recordsPerS)} | ${fmt(t.metrics.summary.recordsPerS)} | ${fmt(t.traces.summary.recordsPerS)} |`);
+    L.push(`| ratio to off, records/s | 1 | ${fmt(t.metrics.ratioToDefault, 3)} | ${fmt(t.traces.ratioToDefault, 3)} |`);
+    L.push(`| CPU-seconds per 100k records | ${fmt(off?.cpuSPer100k, 2)} | ${fmt(t.metrics.summary.cpuSPer100k, 2)} | ${fmt(t.traces.summary.cpuSPer100k, 2)} |`);
+    L.push(`| ratio to off, CPU per record | 1 | ${fmt(t.metrics.cpuRatioToDefault, 3)} | ${fmt(t.traces.cpuRatioToDefault, 3)} |`);
+    L.push(`| peak RSS, MiB | ${fmt(off?.peakRssMiB)} | ${fmt(t.metrics.summary.peakRssMiB)} | ${fmt(t.traces.summary.peakRssMiB)} |`);
+    L.push(`| other load on the machine, cores | ${fmt(off?.otherCores, 2)} | ${fmt(t.metrics.summary.otherCores, 2)} | ${fmt(t.traces.summary.otherCores, 2)} |`);
+    L.push(`| events traced per run | | | ${fmt(t.traces.summary.sampledEvents)} (OTLP: ${t.otlp.requests} requests, ${num(t.otlp.bytes / 1024, 0)} KiB in all) |`);
     L.push('');
   }
 

@@ -9,23 +9,20 @@
 // ring when JS is behind), so nothing is dropped and the figure is the rate
 // the pipeline sustains.
 //
-// With `telemetry`, OpenTelemetry is started (startTelemetry, OTLP/HTTP to
-// the given endpoint, sample ratio from the config) and wired into the
-// pipeline through producer/telemetry/pipeline.ts (PipelineTelemetry: per-record
-// sampling, wrapped encoder, traceparent headers, a span per batch send, the
-// latency histogram per acknowledged record), as its header says run.ts will.
+// With `telemetry`, OpenTelemetry is started and wired in as run.ts does it
+// (startTelemetry before kafkajs loads; PipelineTelemetry: per-record sampling
+// after enrich, the wrapped encoder, traceparent headers, a span per batch
+// send, the latency histogram per acknowledged record; metrics over the
+// stages' stats).
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { clockOffsetNs, getLayout } from 'bpf-native-loader';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { RecordDecoder } from '../../producer/source/decode.ts';
-import type { SinkHooks, SinkBatch, BatchAck } from '../../producer/sink/sink.ts';
-import type { PipelineStatsSnapshot, PipelineTracer, Telemetry } from '../../producer/telemetry/types.ts';
-import type { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
+import type { SinkHooks, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureCounters } from '../../producer/source/capture.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
-import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startPublisher } from '../lib/pipeline.ts';
+import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startBenchTelemetry, startPublisher } from '../lib/pipeline.ts';
 import { cpuSeconds, machineCpu, maxRssMiB, procCpuRss, rssSampler } from '../lib/proc.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
@@ -41,9 +38,13 @@ export interface CeilingOptions {
   maxOutstanding: number;
   /** Config overrides for kafka.* (e.g. batch.maxInFlight) — default: none (the shipped defaults). */
   kafka?: Record<string, unknown>;
-  telemetry?: { otlpEndpoint: string; sampleRatio?: number };
-  /** What-if: kafkajs with the O(n) grouping and the fast partitioner (bench/lib/tuned-transport.ts). */
-  tuned?: boolean;
+  /**
+   * Telemetry: off (default here), "metrics" (on as `conntrail run` has it with no
+   * OTLP endpoint: Prometheus endpoint and metrics, no trace exporter, so the
+   * no-op tracer), or traces over OTLP/HTTP to `otlpEndpoint` at the config's
+   * sample ratio (plus metrics).
+   */
+  telemetry?: { mode: 'metrics' } | { mode: 'traces'; otlpEndpoint: string; sampleRatio?: number };
   /** What-if: no Kafka client at all (bench/lib/null-transport.ts). */
   nullTransport?: boolean;
   /** The Kafka broker's pid, to tell its CPU from other work on the machine. */
@@ -82,38 +83,21 @@ export interface CeilingResult {
 
 const o = workerOptions<CeilingOptions>();
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
+const tmode = o.telemetry?.mode ?? 'off';
 const cfg = benchConfig({
   kafka: { topic: o.topic, ...(o.kafka ?? {}) },
-  telemetry: o.telemetry ? { otlpEndpoint: o.telemetry.otlpEndpoint, ...(o.telemetry.sampleRatio !== undefined ? { sampleRatio: o.telemetry.sampleRatio } : {}) } : { enabled: false },
+  telemetry: o.telemetry?.mode === 'traces'
+    ? { enabled: true, otlpEndpoint: o.telemetry.otlpEndpoint, ...(o.telemetry.sampleRatio !== undefined ? { sampleRatio: o.telemetry.sampleRatio } : {}) }
+    : { enabled: tmode === 'metrics', otlpEndpoint: '' },
 });
 
 // Telemetry first: run.ts starts it before kafkajs is imported.
-let telemetry: Telemetry | null = null;
-if (o.telemetry) {
-  const { startTelemetry } = await import('../../producer/telemetry/sdk.ts');
-  cfg.telemetry.prometheusPort = await freePort();
-  telemetry = await startTelemetry(cfg.telemetry, { hostName: cfg.host.name }, { topic: o.topic, env: {} });
-}
-const tracer: PipelineTracer | null = telemetry?.tracer ?? null;
+let sampledCount = 0;
+const tel = await startBenchTelemetry(cfg, { countSampled: () => { sampledCount++; } });
+const pt = tel.pt;
 
 let sinkOptions = {};
-if (o.tuned) {
-  const { patchGroupMessagesPerPartition } = await import('../lib/kafkajs-patch.ts');
-  if (!patchGroupMessagesPerPartition()) throw new Error('kafkajs was loaded before the patch');
-  const { TunedKafkaTransport } = await import('../lib/tuned-transport.ts');
-  sinkOptions = { transport: new TunedKafkaTransport(cfg.kafka) };
-} else if (o.nullTransport) {
+if (o.nullTransport) {
   const { NullTransport } = await import('../lib/null-transport.ts');
   sinkOptions = { transport: new NullTransport() };
 }
@@ -123,48 +107,19 @@ const input = buildSyntheticInput({ connects: o.inputConnects, seed: 7 });
 const inputMiB = input.bytes / 1048576;
 note(`input: ${input.batches.length} batches, ${input.connects} connects, ${input.dnsReplies} DNS replies, ${inputMiB.toFixed(1)} MiB, ${input.processes} processes`);
 
-// ---- telemetry (only when on): producer/telemetry/pipeline.ts's glue, wired as its header says run.ts will
-let pt: PipelineTelemetry | null = null;
-let sampledCount = 0;
-let stats: (() => PipelineStatsSnapshot) | null = null;
-if (telemetry && tracer) {
-  const { PipelineTelemetry: PT } = await import('../../producer/telemetry/pipeline.ts');
-  // counts the sampled events (one extra call per record: a few ns against ~10 µs of pipeline per record)
-  const counting: PipelineTracer = {
-    enabled: tracer.enabled,
-    sampleEvent(...a: Parameters<PipelineTracer['sampleEvent']>) {
-      const e = tracer.sampleEvent(...a);
-      if (e !== null) sampledCount++;
-      return e;
-    },
-    startBatch: (...a: Parameters<PipelineTracer['startBatch']>) => tracer.startBatch(...a),
-  };
-  pt = new PT(counting, telemetry.registerMetrics(() => stats?.() ?? {}));
-}
-
 let acked = 0;
 let ackWaiter: (() => void) | null = null;
 const hooks: SinkHooks = {
-  onBatchSend(batch: SinkBatch) {
-    pt?.hooks.onBatchSend?.(batch);
-  },
-  onBatchSent(batch: SinkBatch, ack: BatchAck) {
-    pt?.hooks.onBatchSent?.(batch, ack);
+  onBatchSent(batch: SinkBatch) {
     acked += batch.messages.length;
     const w = ackWaiter;
     ackWaiter = null;
     w?.();
   },
-  onBatchFailed(batch: SinkBatch, err: unknown) {
-    pt?.hooks.onBatchFailed?.(batch, err);
-  },
 };
 
-const { sink, enricher } = await startPublisher(cfg, hooks, sinkOptions, pt ? (e) => pt.wrapEncoder(e) : undefined);
-if (pt) {
-  const { snapshotOf } = await import('../../producer/telemetry/pipeline.ts');
-  stats = () => snapshotOf({ capture: captureCounters(), enrich: enricher.stats(), sink: sink.stats() });
-}
+const { sink, enricher } = await startPublisher(cfg, tel, hooks, sinkOptions);
+tel.setStats(() => ({ capture: captureCounters(), enrich: enricher.stats(), sink: sink.stats() }));
 const decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
 const pc = processContextFor(cfg);
 const records: NetTCPConnect[] = [];
@@ -177,17 +132,7 @@ let v6 = 0;
 function pushOne(): void {
   const data = input.batches[batchIndex++ % input.batches.length]!;
   const events = decodeBatch(decoder, pc, data);
-  if (pt) {
-    // run.ts's onEvents with telemetry on (producer/telemetry/pipeline.ts)
-    const t0 = pt.now();
-    records.length = 0;
-    enricher.process(events, records);
-    pt.sampleRecords(records, t0);
-    sink.push(records);
-    pt.afterPush();
-  } else {
-    enrichAndPush(enricher, sink, records, events);
-  }
+  enrichAndPush(enricher, sink, records, events, pt);
   for (const r of records) {
     if (r.results.length > 0) named++;
     if (r.family === 'AF_INET6') v6++;
@@ -260,7 +205,7 @@ valueBytes = bytes / published - keyBytes / records.length;
 
 await sink.stop(10_000);
 pt?.close();
-await telemetry?.shutdown();
+await tel.telemetry?.shutdown();
 
 const result: CeilingResult = {
   records: published,

@@ -1,6 +1,8 @@
 // Live capture: the whole pipeline as run.ts builds it (kernel capture ->
 // decode -> process context -> enrich -> Avro -> queue -> kafkajs, default
-// config: linger 10 ms, acks=-1), in this process; connect-gen in its own
+// config: linger 10 ms, acks=-1, idempotent as configured, telemetry on as
+// `conntrail run` has it without an OTLP endpoint: metrics and the Prometheus
+// endpoint, no trace exporter), in this process; connect-gen in its own
 // process makes TCP connects on loopback at a fixed rate for a fixed time.
 //
 // Counted for the generator's pid only: generated (its own count), captured
@@ -14,7 +16,7 @@ import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
 import { startGenerator } from '../lib/gen.ts';
-import { benchConfig, enrichAndPush, openCapture, startPublisher } from '../lib/pipeline.ts';
+import { benchConfig, startLivePipeline } from '../lib/pipeline.ts';
 import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, rssSampler } from '../lib/proc.ts';
 import { latencyPercentiles } from '../lib/stats.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
@@ -33,8 +35,6 @@ export interface LiveOptions {
   profile?: string;
   /** The Kafka broker's pid, to tell its CPU from other work on the machine. */
   brokerPid?: number;
-  /** What-if: kafkajs with the O(n) grouping and the fast partitioner (bench/lib/tuned-transport.ts). */
-  tuned?: boolean;
   /** What-if: no Kafka client at all (bench/lib/null-transport.ts). */
   nullTransport?: boolean;
 }
@@ -108,17 +108,12 @@ function addLatency(ms: number): void {
 }
 
 let sinkOptions = {};
-if (o.tuned) {
-  const { patchGroupMessagesPerPartition } = await import('../lib/kafkajs-patch.ts');
-  if (!patchGroupMessagesPerPartition()) throw new Error('kafkajs was loaded before the patch');
-  const { TunedKafkaTransport } = await import('../lib/tuned-transport.ts');
-  sinkOptions = { transport: new TunedKafkaTransport(cfg.kafka) };
-} else if (o.nullTransport) {
+if (o.nullTransport) {
   const { NullTransport } = await import('../lib/null-transport.ts');
   sinkOptions = { transport: new NullTransport() };
 }
 
-const { sink, enricher } = await startPublisher(cfg, {
+const pipeline = await startLivePipeline(cfg, {
   onBatchSent(batch: SinkBatch, _ack: BatchAck) {
     const ackMs = performance.timeOrigin + performance.now();
     const msgs = batch.messages;
@@ -142,14 +137,11 @@ const { sink, enricher } = await startPublisher(cfg, {
       published += n;
     }
   },
-}, sinkOptions);
-
-const records: NetTCPConnect[] = [];
-const source = await openCapture(cfg, (events: CaptureEvent[]) => {
+}, (events: CaptureEvent[], records: NetTCPConnect[]) => {
   for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) captured++;
-  enrichAndPush(enricher, sink, records, events);
   for (const r of records) fifoPush(r.timestamp, r.process.pid === genPid);
-});
+}, sinkOptions);
+const { sink, source } = pipeline;
 note(`live: probe ${source.probe}, rate ${o.rate || 'flat out'}/s for ${o.seconds} s`);
 
 if (o.warmupSeconds > 0) {
@@ -189,8 +181,7 @@ if (profiler) {
   profile = summarizeProfile(prof);
 }
 const after = { kernel: source.counters().kernel, sink: sink.stats() };
-await source.stop();
-await sink.stop(10_000);
+await pipeline.stop(10_000);
 
 const window = (t1 - t0) / 1000;
 const cores = (cpu1 - cpu0) / window;

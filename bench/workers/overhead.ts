@@ -3,15 +3,14 @@
 // back in one round (bench/run.ts alternates the order between rounds):
 //   raw       the BPF programs + the addon's consumer, batches counted, not decoded
 //   decoded   + decode and process context (CaptureSource), events counted
-//   pipeline  the whole pipeline as run.ts builds it (enrich, Avro, Kafka with acks=-1)
+//   pipeline  the whole pipeline as run.ts builds it (enrich, Avro, Kafka with acks=-1, default telemetry)
 // The headline ratio is pipeline / bare. On this 2-core machine the generator,
 // conntrail and the local Kafka broker share the cores, so the deeper modes
 // also measure CPU contention, not only the in-kernel cost.
 import { openCapture as openRaw } from 'bpf-native-loader';
-import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { CaptureSource } from '../../producer/source/capture.ts';
 import { startGenerator } from '../lib/gen.ts';
-import { benchConfig, enrichAndPush, openCapture, processContextFor, startPublisher } from '../lib/pipeline.ts';
+import { benchConfig, processContextFor, startLivePipeline } from '../lib/pipeline.ts';
 import { cpuSeconds, followProcCpu, machineCpu, procCpuRss } from '../lib/proc.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
@@ -70,18 +69,14 @@ async function attach(mode: Exclude<OverheadMode, 'bare'>): Promise<Attached> {
       },
     };
   }
-  const { sink, enricher } = await startPublisher(cfg);
-  const records: NetTCPConnect[] = [];
-  const source = await openCapture(cfg, (events) => {
+  const pipeline = await startLivePipeline(cfg, {}, (events) => {
     for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) received++;
-    enrichAndPush(enricher, sink, records, events);
   });
   return {
     setGenPid(p) { genPid = p; },
     async stop() {
-      await source.stop();
-      await sink.stop(30_000);
-      return { received, kernelDrops: source.counters().drops.connectRingFull };
+      await pipeline.stop(30_000);
+      return { received, kernelDrops: pipeline.source.counters().drops.connectRingFull };
     },
   };
 }

@@ -36,10 +36,10 @@ await integrationTest('npm run bench -- --quick writes a report and a JSON with 
   const k = r.kafkaTool!;
   t.is(k.runs[0]!.records, r.sizes.ceilingRecords);
   finite(k.ratio.median, 'conntrail / Kafka tool');
-  finite(r.tuned!.ratioToDefault.median, 'tuned / default');
   finite(r.nullClient!.cpuRatioToDefault.median, 'no client / default, CPU');
-  finite(r.telemetry!.ratioOnOff.median, 'telemetry on / off');
-  finite(r.telemetry!.cpuRatioOnOff.median, 'telemetry on / off, CPU');
+  finite(r.telemetry!.metrics.ratioToDefault.median, 'telemetry metrics / off');
+  finite(r.telemetry!.traces.cpuRatioToDefault.median, 'telemetry traces / off, CPU');
+  t.true(r.telemetry!.traces.runs[0]!.sampledEvents > 0, 'events traced');
 
   for (const name of ['avro', 'JSON.stringify', 'ECS JSON']) {
     finite(r.encoding!.summary[name]?.recordsPerS.median, `${name} records/s`);
