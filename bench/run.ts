@@ -96,7 +96,7 @@ const sizes: Sizes = args.quick
   : {
       ceilingRecords: 500_000, ceilingInput: 150_000, ceilingWarmup: 50_000, maxOutstanding: 50_000,
       encodingRecords: 100_000, encodingMinPassMs: 300,
-      liveRates: [{ rate: 5000, seconds: 10 }, { rate: 10000, seconds: 15 }, { rate: 20000, seconds: 60 }, { rate: 50000, seconds: 10 }, { rate: 0, seconds: 10 }],
+      liveRates: [{ rate: 1, seconds: 10 }, { rate: 5000, seconds: 10 }, { rate: 10000, seconds: 15 }, { rate: 20000, seconds: 60 }, { rate: 50000, seconds: 10 }, { rate: 0, seconds: 10 }],
       liveWarmupSeconds: 1, overheadSeconds: 5,
     };
 
@@ -229,6 +229,7 @@ async function startOtlpSink(): Promise<{ endpoint: string; stop(): Promise<{ re
 }
 
 // ---------------------------------------------------------------- results
+export interface LiveVariant { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }
 export interface Variant { runs: CeilingResult[]; summary: Record<string, Summary>; ratioToDefault: Summary; cpuRatioToDefault: Summary }
 
 export interface BenchResults {
@@ -242,17 +243,21 @@ export interface BenchResults {
   sizes: Sizes;
   durationS: number;
   skipped: Partial<Record<Section, string>>;
+  /** Parts left out, and why. */
+  notes: string[];
   ceiling?: { runs: CeilingResult[]; summary: Record<string, Summary>; profile?: CeilingResult['profile'] };
   kafkaTool?: { runs: ToolResult[]; summary: Record<string, Summary>; recordSize: number; ratio: Summary };
-  /** What-if (not shipped code): no Kafka client at all. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
+  /** What-ifs (not shipped code): no Kafka client at all; @platformatic/kafka instead of kafkajs. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
   nullClient?: Variant;
+  platformatic?: Variant;
   /** Ceiling with telemetry as `conntrail run` has it without an OTLP endpoint (metrics), and with traces over OTLP; paired with the telemetry-off runs. */
   telemetry?: { sampleRatio: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
-    /** What-if at 10k/s (section "what-if"): no Kafka client. */
-    nullClient?: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> };
+    /** What-ifs at 10k/s (section "what-if"): no Kafka client; @platformatic/kafka. */
+    nullClient?: LiveVariant;
+    platformatic?: LiveVariant;
     profile?: LiveResult['profile'];
     profileRate?: number;
   };
@@ -283,7 +288,7 @@ async function main(): Promise<void> {
   const results: BenchResults = {
     commit: commitInfo(),
     version: 1, mode: args.quick ? 'quick' : 'full', command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
-    machine, runsPerFigure: args.runs, sizes, durationS: 0, skipped: {},
+    machine, runsPerFigure: args.runs, sizes, durationS: 0, skipped: {}, notes: [],
   };
   const blocker = captureBlocker();
 
@@ -298,6 +303,9 @@ async function main(): Promise<void> {
     const metricsOn: CeilingResult[] = [];
     const tracesOn: CeilingResult[] = [];
     const nul: CeilingResult[] = [];
+    const plat: CeilingResult[] = [];
+    const platformaticMissing = has('what-if') ? await import('./lib/platformatic-transport.ts').then((m) => m.available()) : 'not asked for';
+    if (has('what-if') && platformaticMissing) results.notes.push(`what-if: the @platformatic/kafka variant was skipped: ${platformaticMissing}`);
     const tool: ToolResult[] = [];
     const otlp = has('telemetry') ? await startOtlpSink() : null;
     const sampleRatio = benchConfig().telemetry.sampleRatio;
@@ -318,7 +326,10 @@ async function main(): Promise<void> {
         await run(`${n}: telemetry on, metrics only (no OTLP endpoint: conntrail run's default)`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { mode: 'metrics' } }, metricsOn);
         await run(`${n}: telemetry on, traces at sample ratio ${sampleRatio} to ${otlp.endpoint}`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { mode: 'traces', otlpEndpoint: otlp.endpoint } }, tracesOn);
       }
-      if (has('what-if')) await run(`${n}: what-if, no Kafka client (acks simulated)`, { ...base, nullTransport: true }, nul);
+      if (has('what-if')) {
+        await run(`${n}: what-if, no Kafka client (acks simulated)`, { ...base, nullTransport: true }, nul);
+        if (!platformaticMissing) await run(`${n}: what-if, @platformatic/kafka instead of kafkajs`, { ...base, topic: `${BENCH_TOPIC_PREFIX}platformatic`, platformatic: true }, plat);
+      }
       if (has('kafka-tool')) {
         recordSize = Math.round(summarize(off.map((x) => x.avgMessageBytes)).median);
         log(`Kafka ProducerPerformance ${n}: ${sizes.ceilingRecords} records of ${recordSize} bytes, acks=all`);
@@ -339,6 +350,7 @@ async function main(): Promise<void> {
       runs: xs, summary: pick(xs, [...CEILING_KEYS, 'sampledEvents']), ratioToDefault: ratios(rps(xs), rps(off)), cpuRatioToDefault: ratios(cpu(xs), cpu(off)),
     });
     if (nul.length) results.nullClient = variant(nul);
+    if (plat.length) results.platformatic = variant(plat);
     if (otlp) results.telemetry = { sampleRatio, otlp: await otlp.stop(), metrics: variant(metricsOn), traces: variant(tracesOn) };
     if (args.profile) {
       log('ceiling: one more run with the CPU profiler on (not counted in the figures)');
@@ -376,19 +388,25 @@ async function main(): Promise<void> {
         sinkDrops: x.sinkDrops, unaccounted: x.unaccounted, p50: x.latencyMs.p50, p99: x.latencyMs.p99, p999: x.latencyMs.p999, max: x.latencyMs.max,
         cpuCores: x.cpuCores, coresPer10kEvents: x.coresPer10kEvents, peakRssMiB: x.peakRssMiB, avgBatchRecords: x.avgBatchRecords,
         generatorCores: x.generatorCores, brokerCores: x.brokerCores, otherCores: x.otherCores,
+        jsThreadCores: x.threads['JS thread'] ?? 0, v8WorkerCores: x.threads['V8 workers (GC, compiler)'] ?? 0, otherThreadCores: (x.threads['other threads (capture consumer...)'] ?? 0) + (x.threads['libuv pool'] ?? 0),
       }));
       rates.push({ rate, seconds, runs, summary: pick(flat, Object.keys(flat[0]!)) });
     }
     results.live = { rates };
     if (has('what-if') && !args.quick) {
       const { rate, seconds } = sizes.liveRates.find((x) => x.rate === 10000) ?? { rate: 10000, seconds: 1 };
-      const runs: LiveResult[] = [];
-      for (let r = 0; r < args.runs; r++) {
-        log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s, no Kafka client (acks simulated)`);
-        runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, nullTransport: true, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
-        log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
-      }
-      results.live.nullClient = { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
+      const whatIf = async (label: string, extra: Partial<LiveOptions>): Promise<LiveVariant> => {
+        const runs: LiveResult[] = [];
+        for (let r = 0; r < args.runs; r++) {
+          log(`live run ${r + 1}/${args.runs}: what-if, ${rate}/s, ${label}`);
+          runs.push(await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, ...extra, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions));
+          log(`  ${runs.at(-1)!.coresPer10kEvents.toFixed(3)} cores per 10k events/s, p99 ${runs.at(-1)!.latencyMs.p99.toFixed(1)} ms`);
+        }
+        return { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
+      };
+      results.live.nullClient = await whatIf('no Kafka client (acks simulated)', { nullTransport: true });
+      const { available } = await import('./lib/platformatic-transport.ts');
+      if (!(await available())) results.live.platformatic = await whatIf('@platformatic/kafka instead of kafkajs', { platformatic: true });
     }
     if (args.profile) {
       log('live: one more run at 10000/s with the CPU profiler on (not counted)');

@@ -1,7 +1,7 @@
 // CPU and memory of this process (and of others, through /proc), and what
 // machine the figures come from.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** User + system CPU seconds of this process so far (every thread, the native consumer's included). */
@@ -132,4 +132,36 @@ export function followProcCpu(pid: number, intervalMs = 50): { stop(): number } 
       return last - first;
     },
   };
+}
+
+/** CPU seconds of each thread of this process, grouped: the JS thread, V8's workers (GC, compiler), libuv's pool, the rest (the capture addon's consumer thread...). */
+export function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const self = process.pid;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${self}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${self}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(f[11]) + Number(f[12])) / TICKS;
+      const comm = readFileSync(`/proc/${self}/task/${tid}/comm`, 'utf8').trim();
+      const group = Number(tid) === self ? 'JS thread' : comm === 'V8Worker' ? 'V8 workers (GC, compiler)' : comm === 'libuv-worker' ? 'libuv pool' : 'other threads (capture consumer...)';
+      out[group] = (out[group] ?? 0) + cpu;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** Cores per thread group between two threadCpu() snapshots over `seconds`. */
+export function threadCores(before: Record<string, number>, after: Record<string, number>, seconds: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) out[k] = Math.max(0, (v - (before[k] ?? 0)) / seconds);
+  return out;
 }

@@ -22,6 +22,10 @@ export function fmt(s: Summary | undefined, digits = 0, unit = ''): string {
 
 interface Goal { goal: string; figure: string; met: boolean | null }
 
+function rateLabel(rate: number): string {
+  return rate === 0 ? 'flat out' : rate === 1 ? 'idle (1/s)' : `${num(rate, 0)}/s`;
+}
+
 function verdict(met: boolean | null): string {
   return met === null ? 'not measured' : met ? 'met' : '**missed**';
 }
@@ -41,7 +45,7 @@ function goals(r: BenchResults): Goal[] {
   const above = r.live?.rates.filter((x) => x.rate === 0 || x.rate > 20000) ?? [];
   out.push({
     goal: 'Drops above that counted exactly (generated = captured + kernel drops)',
-    figure: above.length ? above.map((x) => `${x.rate || 'flat out'}: unaccounted ${fmt(x.summary.unaccounted)}`).join('; ') : 'n/a',
+    figure: above.length ? above.map((x) => `${rateLabel(x.rate)}: unaccounted ${fmt(x.summary.unaccounted)}`).join('; ') : 'n/a',
     met: above.length ? above.every((x) => x.summary.unaccounted!.min === 0 && x.summary.unaccounted!.max === 0) : null,
   });
   const l10 = at(10000);
@@ -82,6 +86,7 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
   L.push(`| load average at start | ${m.loadAverage.join(', ')} (a shared machine: other work ran alongside; see "other load" in each section) |`);
   L.push(`| conntrail commit | ${r.commit} |`);
   L.push('');
+  for (const n of r.notes ?? []) L.push(`Note: ${n}.`, '');
   L.push('## Goals', '', '| goal | figure | |', '| --- | --- | --- |');
   for (const g of goals(r)) L.push(`| ${g.goal} | ${g.figure} | ${verdict(g.met)} |`);
   L.push('');
@@ -108,12 +113,15 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push(`| other load on the machine, cores | ${fmt(c.otherCores, 2)} | ${fmt(t?.otherCores, 2)} |`);
     L.push('');
     L.push('Throughput on this shared 2-core machine moves with the other load (last row); CPU-seconds per record move less (though contention raises them too).', '');
-    if (r.nullClient) {
-      const w = r.nullClient;
-      L.push('**What-if (not shipped code), same rounds:** no Kafka client at all (each batch "acknowledged" on the next event-loop turn: bench/lib/null-transport.ts), i.e. conntrail\'s own stages alone:', '');
+    if (r.nullClient || r.platformatic) {
+      L.push('**What-ifs (not shipped code), in the same rounds:**', '');
       L.push('| variant | records/s | ratio to default | CPU-s per 100k records | CPU ratio to default |', '| --- | ---: | ---: | ---: | ---: |');
-      L.push(`| default (above) | ${fmt(c.recordsPerS)} | 1 | ${fmt(c.cpuSPer100k, 2)} | 1 |`);
-      L.push(`| no Kafka client | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} |`);
+      L.push(`| default (above: kafkajs) | ${fmt(c.recordsPerS)} | 1 | ${fmt(c.cpuSPer100k, 2)} | 1 |`);
+      const rows: [string, typeof r.nullClient][] = [
+        ['@platformatic/kafka instead of kafkajs (bench/lib/platformatic-transport.ts)', r.platformatic],
+        ['no Kafka client: each batch "acknowledged" on the next event-loop turn (bench/lib/null-transport.ts), i.e. conntrail\'s own stages alone', r.nullClient],
+      ];
+      for (const [label, w] of rows) if (w) L.push(`| ${label} | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} |`);
       L.push('');
     }
     L.push(...profileTables('Where the ceiling\'s CPU goes (one extra profiled run, default config)', r.ceiling.profile));
@@ -129,17 +137,22 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
       L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const x of r.live!.rates) {
         const s = x.summary;
-        L.push(`| ${x.rate ? num(x.rate, 0) + '/s' : 'flat out'} | ${x.seconds} | ${fmt(s.generatedRate)} | ${fmt(s.generated)} | ${fmt(s.captured)} | ${fmt(s.kernelDrops)} | ${fmt(s.published)} | ${fmt(s.unaccounted)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.p999, 1)} | ${fmt(s.cpuCores, 2)} | ${fmt(s.coresPer10kEvents, 3)} | ${fmt(s.peakRssMiB)} | ${fmt(s.otherCores, 2)} |`);
+        L.push(`| ${rateLabel(x.rate)} | ${x.seconds} | ${fmt(s.generatedRate)} | ${fmt(s.generated)} | ${fmt(s.captured)} | ${fmt(s.kernelDrops)} | ${fmt(s.published)} | ${fmt(s.unaccounted)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.p999, 1)} | ${fmt(s.cpuCores, 2)} | ${x.rate === 1 ? '—' : fmt(s.coresPer10kEvents, 3)} | ${fmt(s.peakRssMiB)} | ${fmt(s.otherCores, 2)} |`);
       }
       L.push('');
       const nc = r.live!.nullClient;
-      if (nc) {
+      const pk = r.live!.platformatic;
+      if (nc || pk) {
         const l10 = r.live!.rates.find((x) => x.rate === 10000);
-        L.push(`**What-if at ${num(nc.rate, 0)}/s (not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
-        if (l10) L.push(`| default (above) | ${fmt(l10.summary.coresPer10kEvents, 3)} | ${fmt(l10.summary.p99, 1)} |`);
-        L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
+        L.push(`**What-ifs at ${num((nc ?? pk)!.rate, 0)}/s (not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
+        if (l10) L.push(`| default (above: kafkajs) | ${fmt(l10.summary.coresPer10kEvents, 3)} | ${fmt(l10.summary.p99, 1)} |`);
+        if (pk) L.push(`| @platformatic/kafka instead of kafkajs | ${fmt(pk.summary.coresPer10kEvents, 3)} | ${fmt(pk.summary.p99, 1)} |`);
+        if (nc) L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
         L.push('');
       }
+      L.push('Producer CPU by thread (cores; from /proc/self/task):', '', '| target rate | JS thread | V8 workers (GC, compiler) | other threads (capture consumer, libuv) |', '| --- | ---: | ---: | ---: |');
+      for (const x of r.live!.rates) L.push(`| ${rateLabel(x.rate)} | ${fmt(x.summary.jsThreadCores, 3)} | ${fmt(x.summary.v8WorkerCores, 3)} | ${fmt(x.summary.otherThreadCores, 3)} |`);
+      L.push('');
       L.push(...profileTables(`Where the producer's CPU goes at ${num(r.live!.profileRate ?? 10000, 0)} connects/s (one extra profiled run)`, r.live!.profile));
     }
   }

@@ -23,7 +23,7 @@ import type { SinkHooks, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureCounters } from '../../producer/source/capture.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
 import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startBenchTelemetry, startPublisher } from '../lib/pipeline.ts';
-import { cpuSeconds, machineCpu, maxRssMiB, procCpuRss, rssSampler } from '../lib/proc.ts';
+import { cpuSeconds, machineCpu, maxRssMiB, procCpuRss, rssSampler, threadCores, threadCpu } from '../lib/proc.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
@@ -47,6 +47,8 @@ export interface CeilingOptions {
   telemetry?: { mode: 'metrics' } | { mode: 'traces'; otlpEndpoint: string; sampleRatio?: number };
   /** What-if: no Kafka client at all (bench/lib/null-transport.ts). */
   nullTransport?: boolean;
+  /** What-if: @platformatic/kafka instead of kafkajs (bench/lib/platformatic-transport.ts). */
+  platformatic?: boolean;
   /** The Kafka broker's pid, to tell its CPU from other work on the machine. */
   brokerPid?: number;
   /** Profile the measured window; write the raw profile here. */
@@ -75,6 +77,8 @@ export interface CeilingResult {
   drops: number;
   ackLatencyP50Ms: number;
   sampledEvents: number;
+  /** Producer CPU by thread group, cores. */
+  threads: Record<string, number>;
   brokerCores: number;
   /** Busy CPU of the machine not accounted for by this process and the broker (other work on a shared machine), cores. */
   otherCores: number;
@@ -100,6 +104,11 @@ let sinkOptions = {};
 if (o.nullTransport) {
   const { NullTransport } = await import('../lib/null-transport.ts');
   sinkOptions = { transport: new NullTransport() };
+} else if (o.platformatic) {
+  const { available, PlatformaticTransport } = await import('../lib/platformatic-transport.ts');
+  const why = await available();
+  if (why) throw new Error(why);
+  sinkOptions = { transport: new PlatformaticTransport(cfg.kafka) };
 }
 
 const layout = getLayout();
@@ -170,6 +179,7 @@ const rssBefore = process.memoryUsage.rss() / 1048576;
 const profiler = o.profile ? await startProfiler() : null;
 const sampler = rssSampler(50);
 const cpu0 = cpuSeconds();
+const th0 = threadCpu();
 const m0 = machineCpu();
 const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
 const t0 = performance.now();
@@ -177,6 +187,7 @@ await feed(o.records);
 const drained = await sink.flush(120_000);
 const t1 = performance.now();
 const cpu1 = cpuSeconds();
+const th1 = threadCpu();
 const busy = machineCpu().busy - m0.busy;
 const brokerCpu = o.brokerPid ? (procCpuRss(o.brokerPid)?.cpu ?? 0) - b0 : 0;
 const peak = sampler.stop();
@@ -229,6 +240,7 @@ const result: CeilingResult = {
   drops: s.droppedTotal,
   ackLatencyP50Ms: s.ackLatencyMs.p50,
   sampledEvents: sampledCount,
+  threads: threadCores(th0, th1, elapsedS),
   brokerCores: brokerCpu / elapsedS,
   otherCores: Math.max(0, (busy - brokerCpu - (cpu1 - cpu0)) / elapsedS),
   ...(profile ? { profile } : {}),

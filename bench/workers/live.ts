@@ -17,7 +17,7 @@ import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, startLivePipeline } from '../lib/pipeline.ts';
-import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, rssSampler } from '../lib/proc.ts';
+import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, rssSampler, threadCores, threadCpu } from '../lib/proc.ts';
 import { latencyPercentiles } from '../lib/stats.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
@@ -37,6 +37,8 @@ export interface LiveOptions {
   brokerPid?: number;
   /** What-if: no Kafka client at all (bench/lib/null-transport.ts). */
   nullTransport?: boolean;
+  /** What-if: @platformatic/kafka instead of kafkajs (bench/lib/platformatic-transport.ts). */
+  platformatic?: boolean;
 }
 
 export interface LiveResult {
@@ -61,6 +63,8 @@ export interface LiveResult {
   avgBatchRecords: number;
   drainMs: number;
   probe: string;
+  /** Producer CPU by thread group, cores. */
+  threads: Record<string, number>;
   /** CPU of the generator, the broker, and of other work on the machine (busy time not accounted for by those and this process), cores. */
   generatorCores: number;
   brokerCores: number;
@@ -111,6 +115,11 @@ let sinkOptions = {};
 if (o.nullTransport) {
   const { NullTransport } = await import('../lib/null-transport.ts');
   sinkOptions = { transport: new NullTransport() };
+} else if (o.platformatic) {
+  const { available, PlatformaticTransport } = await import('../lib/platformatic-transport.ts');
+  const why = await available();
+  if (why) throw new Error(why);
+  sinkOptions = { transport: new PlatformaticTransport(cfg.kafka) };
 }
 
 const pipeline = await startLivePipeline(cfg, {
@@ -154,6 +163,7 @@ const before = { kernel: source.counters().kernel, sink: sink.stats() };
 const profiler = o.profile ? await startProfiler() : null;
 const sampler = rssSampler(100);
 const cpu0 = cpuSeconds();
+const th0 = threadCpu();
 const m0 = machineCpu();
 const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
 const t0 = performance.now();
@@ -171,6 +181,7 @@ while (performance.now() - tGenEnd < 20_000) {
 }
 const t1 = performance.now();
 const cpu1 = cpuSeconds();
+const th1 = threadCpu();
 const busy = machineCpu().busy - m0.busy;
 const brokerCpu = o.brokerPid ? (procCpuRss(o.brokerPid)?.cpu ?? 0) - b0 : 0;
 const peak = sampler.stop();
@@ -207,6 +218,7 @@ const result: LiveResult = {
   avgBatchRecords: batches > 0 ? (after.sink.published.records - before.sink.published.records) / batches : 0,
   drainMs: t1 - tGenEnd,
   probe: source.probe,
+  threads: threadCores(th0, th1, window),
   generatorCores: genCpu / window,
   brokerCores: brokerCpu / window,
   otherCores: Math.max(0, (busy - genCpu - brokerCpu - (cpu1 - cpu0)) / window),
