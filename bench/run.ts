@@ -255,9 +255,10 @@ export interface BenchResults {
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
-    /** What-ifs at 10k/s (section "what-if"): no Kafka client; @platformatic/kafka. */
+    /** What-ifs at 10k/s (section "what-if"): no Kafka client; @platformatic/kafka; kafka.batch.lingerMs 25 (config, shipped code). */
     nullClient?: LiveVariant;
     platformatic?: LiveVariant;
+    linger25?: LiveVariant;
     profile?: LiveResult['profile'];
     profileRate?: number;
   };
@@ -404,6 +405,7 @@ async function main(): Promise<void> {
         }
         return { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
       };
+      results.live.linger25 = await whatIf('kafka.batch.lingerMs 25', { kafka: { batch: { lingerMs: 25 } } });
       results.live.nullClient = await whatIf('no Kafka client (acks simulated)', { nullTransport: true });
       const { available } = await import('./lib/platformatic-transport.ts');
       if (!(await available())) results.live.platformatic = await whatIf('@platformatic/kafka instead of kafkajs', { platformatic: true });
