@@ -113,8 +113,8 @@ function log(msg: string): void {
 function commitInfo(): string {
   const git = (...a: string[]): string => spawnSync('git', ['-C', ROOT, ...a], { encoding: 'utf8' }).stdout?.trim() ?? '';
   const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
-  const dirty = git('status', '--porcelain', '--', 'producer', 'bpf', 'package-lock.json') !== '';
-  return dirty ? `${head} + uncommitted changes in producer/ or bpf/` : head;
+  const dirty = git('status', '--porcelain', '--', 'producer', 'bpf', 'package.json', 'package-lock.json').split('\n').filter(Boolean).map((l) => l.slice(3));
+  return dirty.length ? `${head} + uncommitted: ${dirty.slice(0, 5).join(', ')}${dirty.length > 5 ? ', ...' : ''}` : head;
 }
 
 function stackUp(): void {
