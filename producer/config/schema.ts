@@ -232,7 +232,7 @@ export const configSchema = {
         default: 10,
       },
       maxInFlight: {
-        doc: 'Batches sent and not yet acknowledged at once. 1 keeps per-key order across retries.',
+        doc: 'Batches sent and not yet acknowledged at once. 1 keeps per-key order across retries. The idempotent producer (kafka.idempotent) always uses 1.',
         format: 'positive-int',
         default: 1,
       },

@@ -130,7 +130,7 @@ test('maxInFlight=1: one batch at a time, order kept', async (t) => {
 test('maxInFlight>1 sends batches concurrently', async (t) => {
   const transport = new FakeTransport();
   transport.delayMs = 20;
-  const { sink } = await started(cfg({ kafka: { batch: { maxRecords: 5, maxInFlight: 3 } } }), transport);
+  const { sink } = await started(cfg({ kafka: { idempotent: false, batch: { maxRecords: 5, maxInFlight: 3 } } }), transport);
   sink.push(recs(30));
   await sink.flush(5000);
   t.is(transport.maxConcurrent, 3);
