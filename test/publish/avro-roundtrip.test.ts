@@ -1,5 +1,6 @@
 // Records published through KafkaSink (Avro, registry auto-register) arrive on
 // the topic and decode through the registry with an independent consumer.
+// Serial: run side by side, these tests raced in CI (a consumer saw 1857 of 2000 records, and an offset read gave 0 right after 300 were consumed).
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { integrationTest } from '../helpers/require.ts';
 import { createEncoder } from '../../producer/encode/create.ts';
@@ -56,7 +57,7 @@ await integrationTest('Avro through KafkaSink: exact count, field values, keys, 
     await deleteTopics([topic]);
     await deleteSubjects([subject]);
   }
-});
+}, { serial: true });
 
 await integrationTest('the schema id is resolved once per process', ['kafka', 'registry'], async (t) => {
   const topic = uniqueName('avro-cache');
@@ -71,7 +72,7 @@ await integrationTest('the schema id is resolved once per process', ['kafka', 'r
   t.is(calls, 1);
   t.is(readWireFrame(a.encode(testRecords(1)[0]!)).schemaId, readWireFrame(b.encode(testRecords(1)[0]!)).schemaId);
   await deleteSubjects([subjectOf({ registry: cfg.registry, topic })]);
-});
+}, { serial: true });
 
 await integrationTest('ECS JSON through KafkaSink: one JSON document per message', ['kafka'], async (t) => {
   const topic = uniqueName('ecs');
@@ -97,7 +98,7 @@ await integrationTest('ECS JSON through KafkaSink: one JSON document per message
     await sink.stop(5000);
     await deleteTopics([topic]);
   }
-});
+}, { serial: true });
 
 await integrationTest('a full queue counts its drops; what was kept arrives exactly', ['kafka'], async (t) => {
   const topic = uniqueName('drops');
@@ -118,7 +119,7 @@ await integrationTest('a full queue counts its drops; what was kept arrives exac
     await sink.stop(5000);
     await deleteTopics([topic]);
   }
-});
+}, { serial: true });
 
 await integrationTest('records pushed while the sink is not yet connected go out after start()', ['kafka'], async (t) => {
   const topic = uniqueName('early');
@@ -131,4 +132,4 @@ await integrationTest('records pushed while the sink is not yet connected go out
   t.is((await consume(topic, 10)).length, 10);
   await sink.stop(1000);
   await deleteTopics([topic]);
-});
+}, { serial: true });
