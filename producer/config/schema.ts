@@ -200,7 +200,7 @@ export const configSchema = {
     },
     retry: {
       retries: {
-        doc: 'Retries of a failed batch send before it is counted as lost (kafkajs retry.retries); while Kafka is down the queue holds records meanwhile.',
+        doc: 'Retries of one connection or admin request (kafkajs retry.retries), and of one send by the idempotent producer. A batch is never given up for a transient error: the sink sends it again with backoff while the queue holds new records.',
         format: 'non-negative-int',
         default: 8,
       },

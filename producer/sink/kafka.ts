@@ -202,7 +202,11 @@ export class KafkaTransport implements SinkTransport {
       // kafkajs keeps idempotence only with one request in flight
       maxInFlightRequests: idempotent ? 1 : cfg.batch.maxInFlight,
       allowAutoTopicCreation: false,
-      retry: clientConfig.retry,
+      // Without idempotence every resend can duplicate records, so the sink does
+      // all of them (backoff, counted in stats().resent). kafkajs refuses an
+      // idempotent producer without retries; there the broker drops resent
+      // sequence numbers, so its own retries are harmless.
+      retry: idempotent ? clientConfig.retry : { ...clientConfig.retry, retries: 0 },
     });
   }
 

@@ -6,8 +6,9 @@
 // at once; with 1 (the default) batches go out one after the other, so every
 // key's records stay in order, retries included.
 //
-// When Kafka is down: kafkajs retries a send kafka.retry.retries times with
-// backoff; when that is exhausted with a transient error (connection refused,
+// When Kafka is down: the idempotent producer's kafkajs retries a send
+// kafka.retry.retries times with backoff (without idempotence kafkajs does not
+// retry, so that every resend is counted here); on a transient error (connection refused,
 // timeout, no leader...), the sink keeps retrying the SAME batch, forever, with
 // backoff (kafka.retry.initialRetryTimeMs doubling up to maxRetryTimeMs), and the
 // queue keeps absorbing new records up to queue.maxRecords / queue.maxBytes. So
@@ -101,6 +102,12 @@ export interface SinkStats {
   published: { batches: number; records: number; bytes: number };
   /** Failed send attempts (each kafkajs send that rejected, retried or not). */
   publishErrors: number;
+  /**
+   * Batches (and their records) sent again after a transient failure. Without
+   * idempotence these bound the duplicates a consumer can see: a failed send may
+   * still have been appended.
+   */
+  resent: { batches: number; records: number };
   inFlight: { batches: number; records: number };
   /** True while a batch waits to be sent again after a failure. */
   retrying: boolean;
@@ -167,6 +174,7 @@ export class KafkaSink {
   #inFlightBatches = 0;
   #inFlightRecords = 0;
   #retrying = 0;
+  readonly #resent = { batches: 0, records: 0 };
   #batchSeq = 0;
   #pushed = 0;
   #published = { batches: 0, records: 0, bytes: 0 };
@@ -304,6 +312,7 @@ export class KafkaSink {
       pushed: this.#pushed,
       published: { ...this.#published },
       publishErrors: this.#publishErrors,
+      resent: { ...this.#resent },
       inFlight: { batches: this.#inFlightBatches, records: this.#inFlightRecords },
       retrying: this.#retrying > 0,
       lastPublishAt: this.#lastPublishAt,
@@ -409,6 +418,8 @@ export class KafkaSink {
         }
         this.#retrying++;
         try { await this.#sleep(delay); } finally { this.#retrying--; }
+        this.#resent.batches++;
+        this.#resent.records += messages.length;
         continue;
       }
       const ackedAt = Date.now();

@@ -125,7 +125,9 @@ export async function deleteSubjects(subjects: string[]): Promise<void> {
 export function testRecords(n: number, opts: { pids?: number; from?: number; base?: Partial<NetTCPConnect> } = {}): NetTCPConnect[] {
   const pids = opts.pids ?? 5;
   const from = opts.from ?? 0;
-  const base = sampleRecord(opts.base ?? {});
+  // event time is the Kafka message time: it must be recent, or the broker's
+  // retention check (every 5 min; 24 h on the local stack) deletes the records mid-test
+  const base = sampleRecord({ timestamp: Date.now() * 1000, ...opts.base });
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
     return {

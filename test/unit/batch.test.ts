@@ -148,6 +148,7 @@ test('transient failures: the same batch is retried until it goes, nothing lost,
   t.true(await sink.flush(5000));
   const s = sink.stats();
   t.is(s.publishErrors, 4);
+  t.deepEqual(s.resent, { batches: 4, records: 16 }, 'the first batch (4 records) went out again 4 times');
   t.is(s.droppedTotal, 0);
   t.is(s.published.records, 10);
   t.deepEqual(eventIds(transport.records), range(0, 10));
