@@ -56,9 +56,6 @@ async function restartScenario(idempotent: boolean, signal: 'SIGTERM' | 'SIGKILL
 function checkDelivery(t: ExecutionContext, msgs: Consumed[], total: number, maxDuplicates: number): number {
   const ids = msgs.map(eventId);
   t.is(new Set(ids).size, total, 'every record arrived');
-  const seen = new Map<string, number>();
-  for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
-  t.true([...seen.values()].every((n) => n <= 2), 'no record more than twice');
   const duplicates = ids.length - total;
   t.true(duplicates <= maxDuplicates, `duplicates (${duplicates}) stay within ${maxDuplicates}`);
   const perKey = new Map<string, string[]>();
@@ -99,7 +96,8 @@ await integrationTest('broker killed (SIGKILL) mid-stream and restarted: nothing
   t.true(flushed);
   t.is(stats.droppedTotal, 0);
   t.is(inTopic, msgs.length);
-  // without idempotence, only a batch the sink sent again can be in the topic twice
+  // without idempotence each resend of a batch whose earlier send was appended
+  // (ack lost in the crash, or timed out while the broker recovered) adds a copy
   const duplicates = checkDelivery(t, msgs, records.length, stats.resent.records);
   t.log(`duplicates after the crash: ${duplicates} (records re-sent: ${stats.resent.records})`);
 });
