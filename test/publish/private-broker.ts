@@ -31,33 +31,50 @@ function run(args: string[], logFile: string): Promise<number | null> {
   });
 }
 
+/**
+ * A second client listener named SECURE (e.g. SASL_SSL) beside the PLAINTEXT one
+ * the broker and the readiness probe use: `properties` configure it
+ * (listener.name.secure.*), `formatArgs` go to the storage format (--add-scram).
+ */
+export interface SecureListener {
+  protocol: 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+  properties: string[];
+  formatArgs?: string[];
+}
+
 export class PrivateBroker {
   readonly dir: string;
   readonly port: number;
   readonly controllerPort: number;
+  /** Port of the SECURE listener, 0 without one. */
+  readonly securePort: number;
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
 
-  private constructor(dir: string, port: number, controllerPort: number) {
+  private constructor(dir: string, port: number, controllerPort: number, securePort: number) {
     this.dir = dir;
     this.port = port;
     this.controllerPort = controllerPort;
+    this.securePort = securePort;
   }
 
   get brokers(): string[] { return [`127.0.0.1:${this.port}`]; }
+  get secureBrokers(): string[] { return [`127.0.0.1:${this.securePort}`]; }
   get log(): string { return path.join(this.dir, 'kafka.log'); }
 
   /** Formats a fresh KRaft node and starts it; resolves when it answers metadata. */
-  static async create(): Promise<PrivateBroker> {
+  static async create(opts: { secure?: SecureListener } = {}): Promise<PrivateBroker> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-broker-'));
-    const b = new PrivateBroker(dir, await freePort(), await freePort());
+    const b = new PrivateBroker(dir, await freePort(), await freePort(), opts.secure ? await freePort() : 0);
+    const secure = opts.secure ? `,SECURE://127.0.0.1:${b.securePort}` : '';
     fs.writeFileSync(path.join(dir, 'server.properties'), [
       'process.roles=broker,controller', 'node.id=1',
       `controller.quorum.bootstrap.servers=127.0.0.1:${b.controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${b.port},CONTROLLER://127.0.0.1:${b.controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${b.port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${b.port},CONTROLLER://127.0.0.1:${b.controllerPort}${secure}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${b.port}${secure}`,
       'controller.listener.names=CONTROLLER', 'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${opts.secure ? `,SECURE:${opts.secure.protocol}` : ''}`,
+      ...(opts.secure?.properties ?? []),
       `log.dirs=${path.join(dir, 'data')}`,
       'num.partitions=1', 'default.replication.factor=1', 'min.insync.replicas=1',
       'offsets.topic.replication.factor=1', 'offsets.topic.num.partitions=1',
@@ -66,7 +83,7 @@ export class PrivateBroker {
       'group.initial.rebalance.delay.ms=0', 'num.network.threads=2', 'num.io.threads=2',
     ].join('\n') + '\n');
     const clusterId = randomBytes(16).toString('base64url');
-    const code = await run(['kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '-c', path.join(dir, 'server.properties')], path.join(dir, 'format.log'));
+    const code = await run(['kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '-c', path.join(dir, 'server.properties'), ...(opts.secure?.formatArgs ?? [])], path.join(dir, 'format.log'));
     if (code !== 0) {
       const log = fs.readFileSync(path.join(dir, 'format.log'), 'utf8').slice(-1000);
       fs.rmSync(dir, { recursive: true, force: true });
