@@ -428,7 +428,7 @@ async function main(): Promise<void> {
     const rounds = args.quick ? args.runs : Math.max(args.runs, 5); // the noisiest figure: more rounds
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? modes : [...modes].reverse();
-      log(`overhead round ${r + 1}/${rounds}: connect-gen flat out ${sizes.overheadSeconds} s each: ${order.join(', ')}`);
+      log(`overhead round ${r + 1}/${rounds}: connect-flood flat out ${sizes.overheadSeconds} s each: ${order.join(', ')}`);
       runs.push(await runWorker<OverheadResult>('overhead', { topic: `${BENCH_TOPIC_PREFIX}overhead`, seconds: sizes.overheadSeconds, order, ...(pid ? { brokerPid: pid } : {}) } satisfies OverheadOptions));
     }
     const rate = (m: OverheadMode): number[] => runs.map((x) => x[m].rate);

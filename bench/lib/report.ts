@@ -131,7 +131,7 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push('## 2. Live capture', '');
     if (r.skipped.live) L.push(`Skipped: ${r.skipped.live}.`, '');
     else {
-      L.push('bench/tools/connect-gen.c (its own process) makes TCP connect() attempts to 127.0.0.1:1 (refused at once) at a fixed rate; the whole pipeline runs as run.ts builds it (default config: 8 MiB ring, 10 ms poll, linger 10 ms, acks=-1, telemetry on without an OTLP endpoint, i.e. metrics only) with the kernel capture. ' +
+      L.push('bpf/tools/connect-flood.c (its own process) makes TCP connect() attempts to 127.0.0.1:1 (refused at once) at a fixed rate; the whole pipeline runs as run.ts builds it (default config: 8 MiB ring, 10 ms poll, linger 10 ms, acks=-1, telemetry on without an OTLP endpoint, i.e. metrics only) with the kernel capture. ' +
         'Counts are for the generator\'s pid; kernel drops are the ring-full counter over the window. Latency per record: kernel timestamp → the moment the producer saw the broker\'s acknowledgement of its batch. CPU: the producer process (all threads) over the generator\'s run plus the drain. "Other load": busy CPU of the machine not accounted for by the producer, the generator and the broker (other work on this shared machine), which the latency tails and the generator\'s reach at the top rates depend on.', '');
       L.push('| target rate | seconds | generated/s | generated | captured | kernel drops | published | unaccounted | p50 ms | p99 ms | p99.9 ms | producer cores | cores per 10k ev/s | peak RSS MiB | other load, cores |');
       L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -164,7 +164,7 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     if (r.skipped.overhead) L.push(`Skipped: ${r.skipped.overhead}.`, '');
     else {
       const o = r.overhead!;
-      L.push(`connect-gen flat out for ${r.sizes.overheadSeconds} s, not attached and attached at three depths, in one round per run (order reversed every other round). ` +
+      L.push(`connect-flood flat out for ${r.sizes.overheadSeconds} s, not attached and attached at three depths, in one round per run (order reversed every other round). ` +
         'The generator, conntrail and the local Kafka broker share the 2 cores, so past "raw" the ratio also measures CPU contention, not only the in-kernel cost.', '');
       L.push('| | connects/s | ratio to not attached | generator µs CPU per connect | ratio (not attached / attached) | generator cores | producer cores | broker cores | other load, cores |');
       L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

@@ -2,7 +2,7 @@
 // decode -> process context -> enrich -> Avro -> queue -> kafkajs, default
 // config: linger 10 ms, acks=-1, idempotent as configured, telemetry on as
 // `conntrail run` has it without an OTLP endpoint: metrics and the Prometheus
-// endpoint, no trace exporter), in this process; connect-gen in its own
+// endpoint, no trace exporter), in this process; connect-flood in its own
 // process makes TCP connects on loopback at a fixed rate for a fixed time.
 //
 // Counted for the generator's pid only: generated (its own count), captured

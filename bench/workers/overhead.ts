@@ -1,4 +1,4 @@
-// Overhead on the host: connect-gen flat out (one process, loopback, closed
+// Overhead on the host: connect-flood flat out (one process, loopback, closed
 // port) with conntrail not attached, then attached in three depths, back to
 // back in one round (bench/run.ts alternates the order between rounds):
 //   raw       the BPF programs + the addon's consumer, batches counted, not decoded

@@ -65,7 +65,7 @@ done
 "$BPFTOOL" gen object "$out/conntrail.bpf.o" "${objs[@]}"
 "$BPFTOOL" gen skeleton "$out/conntrail.bpf.o" name conntrail_bpf > "$out/conntrail.skel.h"
 
-# the connect() loop the tests and the benchmark use
+# the connect() generator of the capture tests and the benchmarks (bench/lib/gen.ts runs it)
 cc -O2 -Wall -o "$out/connect-flood" tools/connect-flood.c
 
 # node-gyp: npm passes the one it bundles in npm_config_node_gyp; else the workspace's
