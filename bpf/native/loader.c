@@ -614,10 +614,19 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	return res;
 }
 
-static struct capture *get_capture(napi_env env, napi_value v)
+/*
+ * The arguments of a call on a capture (fn(handle, ...)): at most *argc into
+ * argv (*argc becomes how many were passed, the rest are undefined) and the
+ * capture of argv[0]; NULL, with a JS exception pending, when it is none.
+ */
+static struct capture *capture_args(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc)
 {
 	void *p = NULL;
-	if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+	if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) {
+		throw_last(env, "napi_get_cb_info");
+		return NULL;
+	}
+	if (napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
 		napi_throw_type_error(env, NULL, "not a capture handle");
 		return NULL;
 	}
@@ -631,8 +640,7 @@ static napi_value js_start(napi_env env, napi_callback_info info)
 	napi_value argv[3], name;
 	struct capture *c;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	if (c->started || c->closed) {
 		napi_throw_error(env, NULL, "capture already started or closed");
@@ -671,8 +679,7 @@ static napi_value js_request_stop(napi_env env, napi_callback_info info)
 	napi_value argv[1];
 	struct capture *c;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	atomic_store(&c->stop_requested, true);
 	return NULL;
@@ -685,8 +692,7 @@ static napi_value js_close(napi_env env, napi_callback_info info)
 	napi_value argv[1];
 	struct capture *c;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	if (c->started && !c->joined) {
 		atomic_store(&c->stop_requested, true);
@@ -709,8 +715,7 @@ static napi_value js_pause(napi_env env, napi_callback_info info)
 	struct capture *c;
 	bool p = true;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	if (argc > 1)
 		napi_get_value_bool(env, argv[1], &p);
@@ -727,8 +732,7 @@ static napi_value js_counters(napi_env env, napi_callback_info info)
 	uint64_t counters[CT_CNT_MAX] = { 0 };
 	void *data;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	if (!c->closed)
 		read_counters(c, counters);
@@ -742,8 +746,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info)
 	napi_value argv[1], out;
 	struct capture *c;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	CHECK(env, napi_create_object(env, &out));
 	set_int(env, out, "records", (int64_t)atomic_load(&c->st_records));
@@ -776,8 +779,7 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 	struct bpf_map *map;
 	uint32_t np = 0, nm = 0;
 
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!(c = get_capture(env, argv[0])))
+	if (!(c = capture_args(env, info, argv, &argc)))
 		return NULL;
 	CHECK(env, napi_create_object(env, &out));
 	CHECK(env, napi_create_array(env, &progs));
@@ -805,92 +807,105 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 
 /* ---------- layout, clock, test support ---------- */
 
-#define OFF(obj, type, field, name) set_int(env, obj, name, offsetof(type, field))
+struct named_int {
+	const char *name;
+	int64_t value;
+};
+
+/* parent[name] = {entries[i].name: entries[i].value, ...} */
+static bool set_ints(napi_env env, napi_value parent, const char *name, const struct named_int *entries, size_t n)
+{
+	napi_value o;
+	if (napi_create_object(env, &o) != napi_ok)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		set_int(env, o, entries[i].name, entries[i].value);
+	return napi_set_named_property(env, parent, name, o) == napi_ok;
+}
+
+#define SET_INTS(env, parent, name, ...)                                       \
+	do {                                                                   \
+		static const struct named_int entries_[] = { __VA_ARGS__ };    \
+		if (!set_ints(env, parent, name, entries_,                     \
+			      sizeof(entries_) / sizeof(entries_[0]))) {       \
+			throw_last(env, "layout." name);                       \
+			return NULL;                                           \
+		}                                                              \
+	} while (0)
+/* a record's size, and a field's offset in it */
+#define SIZE(type) { "size", sizeof(type) }
+#define OFF(type, field, name) { name, offsetof(type, field) }
 
 static napi_value js_layout(napi_env env, napi_callback_info info)
 {
-	napi_value l, hdr, con, dns, kinds, probes, flags, cnt;
+	napi_value l;
 	(void)info;
 
 	CHECK(env, napi_create_object(env, &l));
 	set_int(env, l, "frameHeaderBytes", FRAME_HDR);
 	set_int(env, l, "dnsMaxCap", CT_DNS_MAX_CAP);
 	set_int(env, l, "commLen", CT_COMM_LEN);
-
-	CHECK(env, napi_create_object(env, &kinds));
-	set_int(env, kinds, "connect", CT_KIND_CONNECT);
-	set_int(env, kinds, "dns", CT_KIND_DNS);
-	napi_set_named_property(env, l, "kinds", kinds);
-
-	CHECK(env, napi_create_object(env, &probes));
-	set_int(env, probes, "lsm", CT_PROBE_LSM);
-	set_int(env, probes, "fentry", CT_PROBE_FENTRY);
-	set_int(env, probes, "kprobe", CT_PROBE_KPROBE);
-	set_int(env, probes, "cgroup", CT_PROBE_CGROUP);
-	set_int(env, probes, "tracepoint", CT_PROBE_TRACEPOINT);
-	set_int(env, probes, "dnsSkb", CT_PROBE_DNS_SKB);
-	napi_set_named_property(env, l, "probes", probes);
-
-	CHECK(env, napi_create_object(env, &flags));
-	set_int(env, flags, "toctou", CT_F_TOCTOU);
-	set_int(env, flags, "cookie", CT_F_COOKIE);
-	set_int(env, flags, "dnsTcp", CT_F_DNS_TCP);
-	napi_set_named_property(env, l, "flags", flags);
-
-	CHECK(env, napi_create_object(env, &cnt));
-	set_int(env, cnt, "dropConnect", CT_CNT_DROP_CONNECT);
-	set_int(env, cnt, "dropDns", CT_CNT_DROP_DNS);
-	set_int(env, cnt, "dnsReadError", CT_CNT_DNS_READ_ERR);
-	set_int(env, cnt, "connectSeen", CT_CNT_CONNECT_SEEN);
-	set_int(env, cnt, "dnsSeen", CT_CNT_DNS_SEEN);
-	set_int(env, cnt, "excludedSelf", CT_CNT_EXCL_SELF);
-	set_int(env, cnt, "excludedPort", CT_CNT_EXCL_PORT);
-	set_int(env, cnt, "excludedCidr", CT_CNT_EXCL_CIDR);
-	set_int(env, cnt, "count", CT_CNT_MAX);
-	napi_set_named_property(env, l, "counters", cnt);
-
-	CHECK(env, napi_create_object(env, &hdr));
-	set_int(env, hdr, "size", sizeof(struct ct_hdr));
-	OFF(hdr, struct ct_hdr, kind, "kind");
-	OFF(hdr, struct ct_hdr, size, "recordSize");
-	OFF(hdr, struct ct_hdr, probe, "probe");
-	OFF(hdr, struct ct_hdr, flags, "flags");
-	OFF(hdr, struct ct_hdr, ktime_ns, "ktimeNs");
-	napi_set_named_property(env, l, "header", hdr);
-
-	CHECK(env, napi_create_object(env, &con));
-	set_int(env, con, "size", sizeof(struct ct_connect));
-	OFF(con, struct ct_connect, pid, "pid");
-	OFF(con, struct ct_connect, tid, "tid");
-	OFF(con, struct ct_connect, uid, "uid");
-	OFF(con, struct ct_connect, gid, "gid");
-	OFF(con, struct ct_connect, ppid, "ppid");
-	OFF(con, struct ct_connect, family, "family");
-	OFF(con, struct ct_connect, sock_type, "sockType");
-	OFF(con, struct ct_connect, protocol, "protocol");
-	OFF(con, struct ct_connect, dport, "dstPort");
-	OFF(con, struct ct_connect, proc_start_ns, "procStartNs");
-	OFF(con, struct ct_connect, cgroup_id, "cgroupId");
-	OFF(con, struct ct_connect, netns_cookie, "netnsCookie");
-	OFF(con, struct ct_connect, socket_cookie, "socketCookie");
-	OFF(con, struct ct_connect, daddr, "dstAddr");
-	OFF(con, struct ct_connect, comm, "comm");
-	napi_set_named_property(env, l, "connect", con);
-
-	CHECK(env, napi_create_object(env, &dns));
-	set_int(env, dns, "size", sizeof(struct ct_dns));
-	OFF(dns, struct ct_dns, netns_cookie, "netnsCookie");
-	OFF(dns, struct ct_dns, ifindex, "ifindex");
-	OFF(dns, struct ct_dns, family, "family");
-	OFF(dns, struct ct_dns, transport, "transport");
-	OFF(dns, struct ct_dns, sport, "srcPort");
-	OFF(dns, struct ct_dns, dport, "dstPort");
-	OFF(dns, struct ct_dns, payload_len, "payloadLength");
-	OFF(dns, struct ct_dns, captured_len, "capturedLength");
-	OFF(dns, struct ct_dns, saddr, "srcAddr");
-	OFF(dns, struct ct_dns, daddr, "dstAddr");
-	set_int(env, dns, "payload", sizeof(struct ct_dns));
-	napi_set_named_property(env, l, "dns", dns);
+	SET_INTS(env, l, "kinds",
+		 { "connect", CT_KIND_CONNECT },
+		 { "dns", CT_KIND_DNS });
+	SET_INTS(env, l, "probes",
+		 { "lsm", CT_PROBE_LSM },
+		 { "fentry", CT_PROBE_FENTRY },
+		 { "kprobe", CT_PROBE_KPROBE },
+		 { "cgroup", CT_PROBE_CGROUP },
+		 { "tracepoint", CT_PROBE_TRACEPOINT },
+		 { "dnsSkb", CT_PROBE_DNS_SKB });
+	SET_INTS(env, l, "flags",
+		 { "toctou", CT_F_TOCTOU },
+		 { "cookie", CT_F_COOKIE },
+		 { "dnsTcp", CT_F_DNS_TCP });
+	SET_INTS(env, l, "counters",
+		 { "dropConnect", CT_CNT_DROP_CONNECT },
+		 { "dropDns", CT_CNT_DROP_DNS },
+		 { "dnsReadError", CT_CNT_DNS_READ_ERR },
+		 { "connectSeen", CT_CNT_CONNECT_SEEN },
+		 { "dnsSeen", CT_CNT_DNS_SEEN },
+		 { "excludedSelf", CT_CNT_EXCL_SELF },
+		 { "excludedPort", CT_CNT_EXCL_PORT },
+		 { "excludedCidr", CT_CNT_EXCL_CIDR },
+		 { "count", CT_CNT_MAX });
+	SET_INTS(env, l, "header",
+		 SIZE(struct ct_hdr),
+		 OFF(struct ct_hdr, kind, "kind"),
+		 OFF(struct ct_hdr, size, "recordSize"),
+		 OFF(struct ct_hdr, probe, "probe"),
+		 OFF(struct ct_hdr, flags, "flags"),
+		 OFF(struct ct_hdr, ktime_ns, "ktimeNs"));
+	SET_INTS(env, l, "connect",
+		 SIZE(struct ct_connect),
+		 OFF(struct ct_connect, pid, "pid"),
+		 OFF(struct ct_connect, tid, "tid"),
+		 OFF(struct ct_connect, uid, "uid"),
+		 OFF(struct ct_connect, gid, "gid"),
+		 OFF(struct ct_connect, ppid, "ppid"),
+		 OFF(struct ct_connect, family, "family"),
+		 OFF(struct ct_connect, sock_type, "sockType"),
+		 OFF(struct ct_connect, protocol, "protocol"),
+		 OFF(struct ct_connect, dport, "dstPort"),
+		 OFF(struct ct_connect, proc_start_ns, "procStartNs"),
+		 OFF(struct ct_connect, cgroup_id, "cgroupId"),
+		 OFF(struct ct_connect, netns_cookie, "netnsCookie"),
+		 OFF(struct ct_connect, socket_cookie, "socketCookie"),
+		 OFF(struct ct_connect, daddr, "dstAddr"),
+		 OFF(struct ct_connect, comm, "comm"));
+	SET_INTS(env, l, "dns",
+		 SIZE(struct ct_dns),
+		 OFF(struct ct_dns, netns_cookie, "netnsCookie"),
+		 OFF(struct ct_dns, ifindex, "ifindex"),
+		 OFF(struct ct_dns, family, "family"),
+		 OFF(struct ct_dns, transport, "transport"),
+		 OFF(struct ct_dns, sport, "srcPort"),
+		 OFF(struct ct_dns, dport, "dstPort"),
+		 OFF(struct ct_dns, payload_len, "payloadLength"),
+		 OFF(struct ct_dns, captured_len, "capturedLength"),
+		 OFF(struct ct_dns, saddr, "srcAddr"),
+		 OFF(struct ct_dns, daddr, "dstAddr"),
+		 { "payload", sizeof(struct ct_dns) });
 	return l;
 }
 
