@@ -1,10 +1,15 @@
 // Avro encoding in the Confluent wire format: byte 0 (magic), the schema id as a
 // 4-byte big-endian integer, then the Avro binary body. The schema id is resolved
 // once at startup (producer/registry); encoding is then synchronous avsc
-// Type.encode into a reusable slab, with no per-record promise or copy.
+// writing into a reusable slab, with no per-record promise or copy. The fields
+// that are the same in every record (eventName, host) are copied from bytes
+// encoded once (avro-constant.ts) when the writer schema allows it.
 import fs from 'node:fs';
 import avsc from 'avsc';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
+import { buildConstantWriter } from './avro-constant.ts';
+import type { AvroTap, ConstantWriter } from './avro-constant.ts';
+import { sampleRecord, sparseRecord } from './sample.ts';
 import type { RecordEncoder } from './types.ts';
 
 /** The schema file bundled with conntrail. */
@@ -75,6 +80,11 @@ export interface AvroEncoderOptions {
    * memory while any of its records is queued. Default 64 KiB.
    */
   slabBytes?: number;
+  /**
+   * Copy the constant fields (eventName, host) from bytes encoded once, when the
+   * writer schema allows it (default true); false: plain avsc for every field.
+   */
+  constantFields?: boolean;
 }
 
 /**
@@ -85,7 +95,14 @@ export class AvroEncoder implements RecordEncoder {
   readonly format = 'avro' as const;
   readonly schemaId: number;
   readonly type: avsc.Type;
+  /**
+   * Fields written from bytes encoded once (writer order); empty when the writer
+   * schema does not allow it and every record is encoded by avsc alone.
+   */
+  readonly constantFields: readonly string[];
   readonly #slabBytes: number;
+  readonly #writer: ConstantWriter | undefined;
+  readonly #tap: AvroTap | undefined;
   #slab: Buffer;
   #pos = 0;
 
@@ -98,6 +115,19 @@ export class AvroEncoder implements RecordEncoder {
     this.type = type;
     this.#slabBytes = Math.max(options.slabBytes ?? 64 * 1024, 256);
     this.#slab = Buffer.allocUnsafeSlow(this.#slabBytes);
+    this.#writer = options.constantFields === false ? undefined : buildConstantWriter(type, [sampleRecord(), sparseRecord()]);
+    this.#tap = this.#writer?.newTap(this.#slab, 0);
+    this.constantFields = this.#writer?.constantFields ?? [];
+  }
+
+  /** As avsc's Type#encode: the end position, or minus the bytes missing when it did not fit. */
+  #encodeAt(r: NetTCPConnect, slab: Buffer, pos: number): number {
+    const tap = this.#tap;
+    if (tap === undefined) return this.type.encode(r, slab, pos);
+    tap.buf = slab;
+    tap.pos = pos;
+    this.#writer!.write(tap, r);
+    return tap.pos <= slab.length ? tap.pos : slab.length - tap.pos;
   }
 
   encode(r: NetTCPConnect): Buffer {
@@ -107,13 +137,13 @@ export class AvroEncoder implements RecordEncoder {
       slab = this.#newSlab(this.#slabBytes);
       start = 0;
     }
-    let end = this.type.encode(r, slab, start + WIRE_HEADER_BYTES);
+    let end = this.#encodeAt(r, slab, start + WIRE_HEADER_BYTES);
     if (end < 0) {
       // Did not fit: -end bytes were missing. Encode again into a fresh slab big enough.
       const need = slab.length - start - end + WIRE_HEADER_BYTES;
       slab = this.#newSlab(Math.max(this.#slabBytes, need));
       start = 0;
-      end = this.type.encode(r, slab, WIRE_HEADER_BYTES);
+      end = this.#encodeAt(r, slab, WIRE_HEADER_BYTES);
       if (end < 0) throw new Error('avro encode: record did not fit its computed size');
     }
     slab[start] = MAGIC_BYTE;
