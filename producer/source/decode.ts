@@ -14,8 +14,18 @@ const IPPROTO_UDP = 17;
 export interface DecoderOptions {
   /** Defaults to getLayout() (needs the addon). */
   layout?: RecordLayout;
-  /** CLOCK_REALTIME - CLOCK_BOOTTIME, ns (default 0n: timestampNs = ktimeNs). */
-  wallOffsetNs?: bigint;
+  /** CLOCK_REALTIME - CLOCK_BOOTTIME, ns (default 0: timestampUs = ktimeNs / 1000); a bigint keeps it exact. */
+  wallOffsetNs?: bigint | number;
+}
+
+const TWO32 = 4294967296;
+
+/**
+ * The little-endian u64 at `off` as a number: exact below 2^53 (ids, cookies,
+ * boot-clock ns for 104 days of uptime), the nearest double above.
+ */
+export function readU64(b: Buffer, off: number): number {
+  return b.readUInt32LE(off + 4) * TWO32 + b.readUInt32LE(off);
 }
 
 export interface DecodeCounts {
@@ -26,15 +36,17 @@ export interface DecodeCounts {
 }
 
 export class RecordDecoder {
-  /** Boot clock to wall clock offset, ns; refresh it with setWallOffset(). */
-  wallOffsetNs: bigint;
   readonly counts: DecodeCounts;
   readonly #l: RecordLayout;
   readonly #probeNames: (ProbeName | undefined)[];
+  #wallOffsetNs = 0n;
+  /** The wall offset split as floor(offset / 1000) µs + a remainder in [0, 1000) ns: both exact numbers. */
+  #offUs = 0;
+  #offRemNs = 0;
 
   constructor(opts: DecoderOptions = {}) {
     this.#l = opts.layout ?? getLayout();
-    this.wallOffsetNs = opts.wallOffsetNs ?? 0n;
+    this.setWallOffset(opts.wallOffsetNs ?? 0n);
     const p = this.#l.probes;
     this.#probeNames = [];
     this.#probeNames[p.lsm] = 'lsm';
@@ -50,8 +62,37 @@ export class RecordDecoder {
     };
   }
 
-  setWallOffset(ns: bigint): void {
-    this.wallOffsetNs = ns;
+  /** Boot clock to wall clock offset, ns; refresh it with setWallOffset(). */
+  get wallOffsetNs(): bigint {
+    return this.#wallOffsetNs;
+  }
+
+  set wallOffsetNs(ns: bigint | number) {
+    this.setWallOffset(ns);
+  }
+
+  setWallOffset(ns: bigint | number): void {
+    const n = typeof ns === 'bigint' ? ns : BigInt(Math.round(ns));
+    let us = n / 1000n;
+    let rem = n % 1000n;
+    if (rem < 0n) {
+      rem += 1000n;
+      us -= 1n;
+    }
+    this.#wallOffsetNs = n;
+    this.#offUs = Number(us);
+    this.#offRemNs = Number(rem);
+  }
+
+  /**
+   * Wall clock in µs since the epoch of the boot-clock ns hi * 2^32 + lo, exact
+   * (until the year 2255, 2^53 µs): hi * 2^32 = 1000 * (hi * 4294967) + hi * 296,
+   * and every term stays below 2^53.
+   */
+  #wallUs(hi: number, lo: number): number {
+    const m = hi * 296 + lo + this.#offRemNs;
+    const rem = m % 1000;
+    return hi * 4294967 + (m - rem) / 1000 + this.#offUs;
   }
 
   /** Appends the events of one batch to `out` (returned). */
@@ -107,34 +148,36 @@ export class RecordDecoder {
       return undefined;
     }
     const flags = b[r + l.header.flags]!;
-    const ktimeNs = b.readBigUInt64LE(r + l.header.ktimeNs);
+    const kt = r + l.header.ktimeNs;
+    const ktHi = b.readUInt32LE(kt + 4);
+    const ktLo = b.readUInt32LE(kt);
     const family = b.readUInt16LE(r + c.family);
     const protocol = b.readUInt16LE(r + c.protocol);
     this.counts.connect++;
     this.counts.byProbe[probe]++;
     return {
       kind: 'connect',
-      ktimeNs,
-      timestampNs: ktimeNs + this.wallOffsetNs,
+      ktimeNs: ktHi * TWO32 + ktLo,
+      timestampUs: this.#wallUs(ktHi, ktLo),
       pid: b.readUInt32LE(r + c.pid),
       tid: b.readUInt32LE(r + c.tid),
       uid: b.readUInt32LE(r + c.uid),
       gid: b.readUInt32LE(r + c.gid),
       comm: cString(b, r + c.comm, l.commLen),
-      cgroupId: b.readBigUInt64LE(r + c.cgroupId),
-      netnsCookie: b.readBigUInt64LE(r + c.netnsCookie),
+      cgroupId: readU64(b, r + c.cgroupId),
+      netnsCookie: readU64(b, r + c.netnsCookie),
       family,
       sockType: b.readUInt16LE(r + c.sockType),
       protocol,
       transport: protocol === IPPROTO_TCP ? 'tcp' : protocol === IPPROTO_UDP ? 'udp' : 'other',
       dstIP: formatIp(b, r + c.dstAddr, family),
       dstPort: b.readUInt16LE(r + c.dstPort),
-      socketCookie: b.readBigUInt64LE(r + c.socketCookie),
+      socketCookie: readU64(b, r + c.socketCookie),
       socketCookieValid: (flags & l.flags.cookie) !== 0,
       probe,
       toctou: (flags & l.flags.toctou) !== 0,
       ppid: b.readUInt32LE(r + c.ppid),
-      procStartNs: b.readBigUInt64LE(r + c.procStartNs),
+      procStartNs: readU64(b, r + c.procStartNs),
     };
   }
 
@@ -155,16 +198,18 @@ export class RecordDecoder {
       this.counts.malformed.badSize++;
       return undefined;
     }
-    const ktimeNs = b.readBigUInt64LE(r + l.header.ktimeNs);
+    const kt = r + l.header.ktimeNs;
+    const ktHi = b.readUInt32LE(kt + 4);
+    const ktLo = b.readUInt32LE(kt);
     const family = b.readUInt16LE(r + d.family);
     const payload = Buffer.allocUnsafe(captured); // a copy: the batch buffer is not kept alive
     b.copy(payload, 0, r + d.payload, r + d.payload + captured);
     this.counts.dns++;
     return {
       kind: 'dns',
-      ktimeNs,
-      timestampNs: ktimeNs + this.wallOffsetNs,
-      netnsCookie: b.readBigUInt64LE(r + d.netnsCookie),
+      ktimeNs: ktHi * TWO32 + ktLo,
+      timestampUs: this.#wallUs(ktHi, ktLo),
+      netnsCookie: readU64(b, r + d.netnsCookie),
       family,
       transport: b[r + d.transport] === IPPROTO_TCP ? 'tcp' : 'udp',
       payload,
@@ -199,27 +244,36 @@ function ipv4(b: Buffer, off: number): string {
 export function formatIp(b: Buffer, off: number, family: number): string {
   if (family === AF_INET) return ipv4(b, off);
   if (family !== AF_INET6) return '';
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(off + i * 2));
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+  const g = GROUPS;
+  for (let i = 0; i < 8; i++) g[i] = (b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!;
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return ipv4(b, off + 12);
   }
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
+    if (g[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    while (j < 8 && g[j] === 0) j++;
     if (j - i > bestLen && j - i >= 2) {
       bestStart = i;
       bestLen = j - i;
     }
     i = j;
   }
-  const hex = (from: number, to: number): string => groups.slice(from, to).map((g) => g.toString(16)).join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+  if (bestStart < 0) return hexGroups(g, 0, 8);
+  return `${hexGroups(g, 0, bestStart)}::${hexGroups(g, bestStart + bestLen, 8)}`;
+}
+
+/** Scratch for formatIp (no allocation per address). */
+const GROUPS = new Uint16Array(8);
+
+function hexGroups(g: Uint16Array, from: number, to: number): string {
+  if (from >= to) return '';
+  let s = g[from]!.toString(16);
+  for (let i = from + 1; i < to; i++) s += ':' + g[i]!.toString(16);
+  return s;
 }

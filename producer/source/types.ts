@@ -1,5 +1,9 @@
 // Typed capture events, decoded from the kernel records (bpf/src/conntrail.h)
 // by decode.ts. Addresses are canonical text; IPv4-mapped IPv6 is shown as IPv4.
+// The kernel's 64-bit fields are JS numbers (no BigInt on the per-record path):
+// ids and cookies are counters far below 2^53; boot-clock ns are exact for 104
+// days of uptime (2^53 ns) and within a few ns after; the wall clock is in µs
+// since the epoch (exact: the ns would need 61 bits).
 import type { ProbeName } from 'bpf-native-loader';
 
 export type { ProbeName };
@@ -7,17 +11,17 @@ export type { ProbeName };
 export interface ConnectEvent {
   kind: 'connect';
   /** CLOCK_BOOTTIME of the connect() call, ns. */
-  ktimeNs: bigint;
-  /** Wall clock, ns since the epoch (ktimeNs + the boot-to-realtime offset). */
-  timestampNs: bigint;
+  ktimeNs: number;
+  /** Wall clock, µs since the epoch (ktimeNs + the boot-to-realtime offset, rounded down to the µs; exact). */
+  timestampUs: number;
   pid: number;
   tid: number;
   uid: number;
   gid: number;
   comm: string;
-  cgroupId: bigint;
+  cgroupId: number;
   /** Network-namespace cookie (the same id DnsReplyEvent.netnsCookie carries). */
-  netnsCookie: bigint;
+  netnsCookie: number;
   /** AF_INET = 2, AF_INET6 = 10 (an IPv4-mapped destination keeps 10). */
   family: number;
   /** SOCK_STREAM = 1, SOCK_DGRAM = 2, ... */
@@ -28,8 +32,8 @@ export interface ConnectEvent {
   transport: 'tcp' | 'udp' | 'other';
   dstIP: string;
   dstPort: number;
-  /** Socket cookie, 0n when the probe cannot give it (see socketCookieValid). */
-  socketCookie: bigint;
+  /** Socket cookie, 0 when the probe cannot give it (see socketCookieValid). */
+  socketCookie: number;
   socketCookieValid: boolean;
   probe: ProbeName;
   /** The address was read from user memory (tracepoint rung): open to TOCTOU races. */
@@ -37,7 +41,7 @@ export interface ConnectEvent {
   /** Parent's pid from the kernel at connect time (0 if unknown); process context may refine it. */
   ppid: number;
   /** Process start (group leader's start_boottime, ns); with pid it identifies the process. */
-  procStartNs: bigint;
+  procStartNs: number;
   /** Filled by CaptureSource when process context is on; null when unknown (e.g. the process exited). */
   exe?: string | null;
   containerId?: string | null;
@@ -45,10 +49,12 @@ export interface ConnectEvent {
 
 export interface DnsReplyEvent {
   kind: 'dns';
-  ktimeNs: bigint;
-  timestampNs: bigint;
+  /** CLOCK_BOOTTIME of the reply, ns. */
+  ktimeNs: number;
+  /** Wall clock, µs since the epoch (see ConnectEvent.timestampUs). */
+  timestampUs: number;
   /** Network-namespace cookie of the receiving side (comparable with ConnectEvent.netnsCookie). */
-  netnsCookie: bigint;
+  netnsCookie: number;
   family: number;
   transport: 'udp' | 'tcp';
   /** The captured DNS payload (a copy; for TCP, a segment: starts with the 2-byte length if it is the first). */

@@ -54,9 +54,9 @@ export interface PipelineTracer {
    * Per-event sampling decision, cheap enough for every event: a countdown
    * decremented per call. Not sampled: null, nothing allocated. Sampled: an
    * EventTrace whose span starts at the capture time: `captureTime` is wall
-   * clock ns since the epoch as a bigint (CaptureEvent.timestampNs) or µs
-   * since the epoch as a number (NetTCPConnect.timestamp; pass it as is,
-   * it is converted only for sampled events). `receivedMs` (epoch ms,
+   * clock ns since the epoch as a bigint, or µs since the epoch as a number
+   * (CaptureEvent.timestampUs, NetTCPConnect.timestamp; pass it as is, it
+   * is converted only for sampled events). `receivedMs` (epoch ms,
    * default now): when conntrail read the event from the ring buffer, the
    * end of the `ringbuf` child span.
    */

@@ -15,7 +15,7 @@ import { unmapIPv4 } from './ip.ts';
 // reads: a CaptureEvent is an EnrichInput.
 export type ConnectInput = Pick<
   ConnectEvent,
-  'kind' | 'ktimeNs' | 'timestampNs' | 'pid' | 'tid' | 'uid' | 'gid' | 'comm' | 'cgroupId' | 'netnsCookie' | 'family' | 'sockType' | 'dstIP' | 'dstPort' | 'probe'
+  'kind' | 'ktimeNs' | 'timestampUs' | 'pid' | 'tid' | 'uid' | 'gid' | 'comm' | 'cgroupId' | 'netnsCookie' | 'family' | 'sockType' | 'dstIP' | 'dstPort' | 'probe'
 > & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId'>>;
 export type DnsReplyInput = Pick<DnsReplyEvent, 'kind' | 'ktimeNs' | 'netnsCookie' | 'transport' | 'payload' | 'payloadLength' | 'truncated'>;
 export type EnrichInput = ConnectInput | DnsReplyInput;
@@ -32,7 +32,7 @@ export interface ProcessContext {
  * time (boot clock, ns) tells a reused pid apart, the kernel's ppid is the
  * fallback when /proc no longer has the process.
  */
-export type ProcessContextFn = (pid: number, ktimeNs: bigint, procStartNs: bigint, kernelPpid: number) => ProcessContext;
+export type ProcessContextFn = (pid: number, ktimeNs: number, procStartNs: number, kernelPpid: number) => ProcessContext;
 
 export interface EnricherOptions {
   /** Host identity (see host-identity.ts); shared by every record. */
@@ -95,7 +95,7 @@ export class Enricher {
   processContextErrors = 0;
 
   // Per-DNS-event state for the parse callbacks (bound once, no closure per event).
-  #replyNetns = 0n;
+  #replyNetns = 0;
   #replyNow = 0;
   readonly #onReply = (reply: ParsedReply): void => {
     this.dnsRepliesParsed++;
@@ -131,7 +131,7 @@ export class Enricher {
     this.dnsReplies++;
     try {
       this.#replyNetns = ev.netnsCookie;
-      this.#replyNow = Number(ev.ktimeNs);
+      this.#replyNow = ev.ktimeNs;
       const cut = ev.truncated || ev.payloadLength > ev.payload.length;
       parseDnsPayload(ev.payload, ev.transport, cut, this.#onReply, this.#onError);
     } catch {
@@ -152,7 +152,7 @@ export class Enricher {
       return null;
     }
     const dstIP = unmapIPv4(ev.dstIP);
-    const results = this.cache.lookup(ev.netnsCookie, dstIP, Number(ev.ktimeNs));
+    const results = this.cache.lookup(ev.netnsCookie, dstIP, ev.ktimeNs);
     // The kernel's ppid at connect time is the truest; /proc may be read after a reparenting.
     const kernelPpid = ev.ppid ?? 0;
     let ppid: number | null = kernelPpid > 0 ? kernelPpid : null;
@@ -165,7 +165,7 @@ export class Enricher {
     } else {
       let ctx: ProcessContext;
       try {
-        ctx = this.#processContext(ev.pid, ev.ktimeNs, ev.procStartNs ?? 0n, kernelPpid);
+        ctx = this.#processContext(ev.pid, ev.ktimeNs, ev.procStartNs ?? 0, kernelPpid);
       } catch {
         this.processContextErrors++;
         ctx = NO_CONTEXT;
@@ -178,7 +178,7 @@ export class Enricher {
     return {
       eventId: this.#newEventId(),
       eventName: 'NetTCPConnect',
-      timestamp: Number(ev.timestampNs / 1000n),
+      timestamp: ev.timestampUs,
       host: this.#host,
       process: {
         pid: ev.pid,
@@ -188,10 +188,10 @@ export class Enricher {
         gid: ev.gid,
         comm: ev.comm,
         exe,
-        cgroupId: Number(ev.cgroupId),
+        cgroupId: ev.cgroupId,
         containerId,
       },
-      netnsCookie: Number(ev.netnsCookie),
+      netnsCookie: ev.netnsCookie,
       dstIP,
       dstPort: ev.dstPort,
       family: family === AF_INET ? 'AF_INET' : 'AF_INET6',

@@ -54,14 +54,14 @@ await captureTest('TCP connects to 127.0.0.1 and ::1, listening and refused, and
     t.is(ev.uid, 0);
     t.is(ev.gid, 0);
     t.is(ev.ppid, process.ppid);
-    t.true(ev.netnsCookie > 0n, 'netns cookie');
-    t.true(ev.cgroupId > 0n, 'cgroup id');
+    t.true(ev.netnsCookie > 0, 'netns cookie');
+    t.true(ev.cgroupId > 0, 'cgroup id');
     t.false(ev.toctou);
     t.is(ev.exe, process.execPath);
     t.truthy(ev.probe);
-    if (ev.probe === 'cgroup') t.true(ev.socketCookieValid && ev.socketCookie > 0n, 'cgroup hook gives the socket cookie');
+    if (ev.probe === 'cgroup') t.true(ev.socketCookieValid && ev.socketCookie > 0, 'cgroup hook gives the socket cookie');
     // the event time is now, on the wall clock
-    const ms = Number(ev.timestampNs / 1_000_000n);
+    const ms = Math.floor(ev.timestampUs / 1000);
     t.true(Math.abs(ms - Date.now()) < 5000, `timestamp ${new Date(ms).toISOString()}`);
   }
 });
@@ -125,7 +125,7 @@ await captureTest('a connect inside a network namespace carries that namespace\'
   t.is(r.code, 0, r.stderr);
   const inNs = await c.waitFor('netns connect', () => c.connects((e) => e.comm === 'connect-flood' && e.pid === r.pid).at(0));
   t.not(inNs.netnsCookie, host.netnsCookie);
-  t.true(inNs.netnsCookie > 0n);
+  t.true(inNs.netnsCookie > 0);
   t.is(inNs.dstIP, '127.0.0.1');
   t.is(inNs.dstPort, port);
 });

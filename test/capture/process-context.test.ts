@@ -60,27 +60,27 @@ test('the cache is keyed by pid and start time; exited and reused pids give part
   t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
   proc.add(100, 1, 500, `0::/system.slice/docker-${ID}.scope\n`, '/usr/bin/curl');
   const cache = new ProcessContextCache({ procRoot: proc.root });
-  const start = 500n * 10_000_000n + 1234n; // ns; ticks are 10 ms
+  const start = 500 * 10_000_000 + 1234; // ns; ticks are 10 ms
   const full = cache.get(100, start, 1);
   t.deepEqual(full, { pid: 100, ppid: 1, exe: '/usr/bin/curl', containerId: ID, containerRuntime: 'docker', exited: false });
   proc.remove(100);
   t.is(cache.get(100, start, 1), full, 'cached: /proc is not read again');
   t.is(cache.stats().hits, 1);
   // same pid, a later process (pid reuse) that is gone as well
-  const gone = cache.get(100, 900n * 10_000_000n, 7);
+  const gone = cache.get(100, 900 * 10_000_000, 7);
   t.deepEqual(gone, { pid: 100, ppid: 7, exe: null, containerId: null, containerRuntime: null, exited: true });
   // pid reused by a new process whose start time differs from the record's
   proc.add(100, 2, 950, '0::/\n', '/bin/sh');
-  t.true(cache.get(100, 940n * 10_000_000n, 0).exited, 'a different process now holds the pid');
-  t.deepEqual(cache.get(100, 950n * 10_000_000n, 0).exe, '/bin/sh');
+  t.true(cache.get(100, 940 * 10_000_000, 0).exited, 'a different process now holds the pid');
+  t.deepEqual(cache.get(100, 950n * 10_000_000n, 0).exe, '/bin/sh', 'a bigint start time is accepted too');
   // no exe link (kernel thread or zombie): partial but not exited
   proc.add(200, 2, 10, '0::/\n');
-  const noExe = cache.get(200, 10n * 10_000_000n);
+  const noExe = cache.get(200, 10 * 10_000_000);
   t.is(noExe.exe, null);
   t.false(noExe.exited);
   t.is(noExe.ppid, 2);
   // the enricher's adapter
-  t.deepEqual(cache.contextFn(100, 0n), { ppid: 2, exe: '/bin/sh', containerId: null });
+  t.deepEqual(cache.contextFn(100, 0), { ppid: 2, exe: '/bin/sh', containerId: null });
 });
 
 test('the cache is bounded (least recently used evicted)', (t) => {
@@ -89,7 +89,7 @@ test('the cache is bounded (least recently used evicted)', (t) => {
   const cache = new ProcessContextCache({ procRoot: proc.root, maxEntries: 3 });
   for (let pid = 1; pid <= 5; pid++) {
     proc.add(pid, 1, pid * 10, '0::/\n', `/bin/p${pid}`);
-    cache.get(pid, BigInt(pid * 10) * 10_000_000n);
+    cache.get(pid, pid * 10 * 10_000_000);
   }
   t.is(cache.stats().size, 3);
   t.is(cache.stats().evictions, 2);

@@ -39,13 +39,13 @@ export function tcpFrame(...msgs: Buffer[]): Buffer {
   }));
 }
 
-export const S = 1_000_000_000n;
+export const S = 1_000_000_000;
 
-export function dnsEvent(payload: Buffer, ktimeNs: bigint, extra: Partial<DnsReplyInput> = {}): DnsReplyInput {
+export function dnsEvent(payload: Buffer, ktimeNs: number, extra: Partial<DnsReplyInput> = {}): DnsReplyInput {
   return {
     kind: 'dns',
     ktimeNs,
-    netnsCookie: 1n,
+    netnsCookie: 1,
     transport: 'udp',
     payload,
     payloadLength: payload.length,
@@ -54,18 +54,18 @@ export function dnsEvent(payload: Buffer, ktimeNs: bigint, extra: Partial<DnsRep
   };
 }
 
-export function connectEvent(dstIP: string, ktimeNs: bigint, extra: Partial<ConnectInput> = {}): ConnectInput {
+export function connectEvent(dstIP: string, ktimeNs: number, extra: Partial<ConnectInput> = {}): ConnectInput {
   return {
     kind: 'connect',
     ktimeNs,
-    timestampNs: 1_700_000_000_000_000_000n + ktimeNs,
+    timestampUs: 1_700_000_000_000_000 + Math.floor(ktimeNs / 1000),
     pid: 1234,
     tid: 1235,
     uid: 1000,
     gid: 1000,
     comm: 'curl',
-    cgroupId: 77n,
-    netnsCookie: 1n,
+    cgroupId: 77,
+    netnsCookie: 1,
     family: dstIP.includes(':') ? 10 : 2,
     sockType: 1,
     dstIP,

@@ -17,17 +17,17 @@ layoutTest('decodes records written by C with the header\'s layout', (t) => {
   const [c4, c6, dns] = events as [ConnectEvent, ConnectEvent, DnsReplyEvent];
   t.deepEqual(c4, {
     kind: 'connect',
-    ktimeNs: 123456789012345n,
-    timestampNs: 1_000_000_000_000_000_000n + 123456789012345n,
+    ktimeNs: 123456789012345,
+    timestampUs: 1_000_000_000_000_000 + 123456789012, // (1e18 + 123456789012345) ns, floor to µs
     pid: 4242, tid: 4243, uid: 1000, gid: 1001,
     comm: 'curl',
-    cgroupId: 0x1122334455667788n,
-    netnsCookie: 4096n,
+    cgroupId: Number(0x1122334455667788n), // above 2^53: the nearest double
+    netnsCookie: 4096,
     family: 2, sockType: 1, protocol: 6, transport: 'tcp',
     dstIP: '10.1.2.3', dstPort: 443,
-    socketCookie: 0xfedcba9876543210n, socketCookieValid: true,
+    socketCookie: Number(0xfedcba9876543210n), socketCookieValid: true,
     probe: 'cgroup', toctou: false,
-    ppid: 1, procStartNs: 5_000_000_000n,
+    ppid: 1, procStartNs: 5_000_000_000,
   });
   t.is(c6.family, 10);
   t.is(c6.dstIP, '2001:db8::1');
@@ -39,8 +39,9 @@ layoutTest('decodes records written by C with the header\'s layout', (t) => {
   t.false(c6.socketCookieValid);
   t.is(c6.comm, 'x'.repeat(16), 'a 16-byte comm without NUL');
   t.is(dns.kind, 'dns');
-  t.is(dns.ktimeNs, 123456789999999n);
-  t.is(dns.netnsCookie, 4096n);
+  t.is(dns.ktimeNs, 123456789999999);
+  t.is(dns.timestampUs, 1_000_000_000_000_000 + 123456789999);
+  t.is(dns.netnsCookie, 4096);
   t.is(dns.family, 2);
   t.is(dns.transport, 'udp');
   t.is(dns.srcIP, '127.0.0.153');
@@ -67,6 +68,88 @@ layoutTest('the layout matches the C structs: sizes, 8-byte alignment of 64-bit 
   }
   t.is(l.dns.payload, l.dns.size);
   t.is(l.frameHeaderBytes, 8);
+});
+
+/** The C sample with the 64-bit fields of its first connect and its DNS record set to `v` (header ktime: `ktime`). */
+function withU64(fields: { ktime: bigint; cgroupId: bigint; netnsCookie: bigint; socketCookie: bigint; procStartNs: bigint; dnsNetns: bigint }): Buffer {
+  const l = getLayout();
+  const buf = sampleRecords();
+  const { offsets } = frames();
+  const c = offsets[0]! + 8;
+  const d = offsets[2]! + 8;
+  buf.writeBigUInt64LE(fields.ktime, c + l.header.ktimeNs);
+  buf.writeBigUInt64LE(fields.cgroupId, c + l.connect.cgroupId);
+  buf.writeBigUInt64LE(fields.netnsCookie, c + l.connect.netnsCookie);
+  buf.writeBigUInt64LE(fields.socketCookie, c + l.connect.socketCookie);
+  buf.writeBigUInt64LE(fields.procStartNs, c + l.connect.procStartNs);
+  buf.writeBigUInt64LE(fields.ktime, d + l.header.ktimeNs);
+  buf.writeBigUInt64LE(fields.dnsNetns, d + l.dns.netnsCookie);
+  return buf;
+}
+
+/** floor((ns + offset) / 1000) as the exact µs number the decoder must give. */
+function wallUs(ns: bigint, offset: bigint): number {
+  const sum = ns + offset;
+  let us = sum / 1000n;
+  if (sum % 1000n < 0n) us -= 1n;
+  return Number(us);
+}
+
+layoutTest('64-bit fields: high and low words each count (values above 2^32, distinct per field)', (t) => {
+  // Every field gets its own high and low word, so a swapped or misplaced half shows.
+  const f = {
+    ktime: 0x000a_bcde_1234_5678n, // ~35 days of uptime
+    cgroupId: 0x0000_0001_0000_0002n,
+    netnsCookie: 0x0000_0203_0405_0607n,
+    socketCookie: 0x001f_ffff_ffff_fffen, // 2^53 - 2
+    procStartNs: 0x0009_8765_4321_0fedn,
+    dnsNetns: 0x0000_7fff_8000_0001n,
+  };
+  const offset = 1_764_000_000_123_456_789n;
+  const d = new RecordDecoder({ wallOffsetNs: offset });
+  const [c4, , dns] = d.decode(withU64(f)) as [ConnectEvent, ConnectEvent, DnsReplyEvent];
+  t.is(c4.ktimeNs, Number(f.ktime));
+  t.is(c4.cgroupId, Number(f.cgroupId));
+  t.is(c4.netnsCookie, Number(f.netnsCookie));
+  t.is(c4.socketCookie, Number(f.socketCookie));
+  t.is(c4.procStartNs, Number(f.procStartNs));
+  t.is(c4.timestampUs, wallUs(f.ktime, offset));
+  t.is(dns.ktimeNs, Number(f.ktime));
+  t.is(dns.netnsCookie, Number(f.dnsNetns));
+  t.is(dns.timestampUs, wallUs(f.ktime, offset));
+  for (const v of [c4.ktimeNs, c4.cgroupId, c4.netnsCookie, c4.socketCookie, c4.procStartNs, dns.netnsCookie]) t.true(Number.isSafeInteger(v));
+});
+
+layoutTest('64-bit fields as numbers: exact below 2^53, the nearest double above; the wall clock exact to the µs', (t) => {
+  const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+  const small = fc.bigInt({ min: 0n, max: 2n ** 53n - 1n });
+  const field = fc.oneof(small, u64, fc.bigInt({ min: 2n ** 32n - 2n, max: 2n ** 32n + 2n }));
+  // ktime up to 2^62 ns (146 years of uptime: the wall clock stays below 2^53 µs, the year 2255), above 2^53 too;
+  // offsets around today's and odd ones.
+  const ktime = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 62n }), small);
+  const offset = fc.oneof(fc.bigInt({ min: 1_700_000_000_000_000_000n, max: 1_900_000_000_000_000_000n }), fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }));
+  fc.assert(fc.property(ktime, field, field, field, field, field, offset, (kt, cg, nn, sc, ps, dn, off) => {
+    const d = new RecordDecoder({ wallOffsetNs: off });
+    const [c4, , dns] = d.decode(withU64({ ktime: kt, cgroupId: cg, netnsCookie: nn, socketCookie: sc, procStartNs: ps, dnsNetns: dn })) as [ConnectEvent, ConnectEvent, DnsReplyEvent];
+    return c4.ktimeNs === Number(kt) && c4.cgroupId === Number(cg) && c4.netnsCookie === Number(nn) && c4.socketCookie === Number(sc)
+      && c4.procStartNs === Number(ps) && dns.netnsCookie === Number(dn) && dns.ktimeNs === Number(kt)
+      && c4.timestampUs === wallUs(kt, off) && dns.timestampUs === wallUs(kt, off);
+  }), { numRuns: 2000 });
+  t.pass();
+});
+
+layoutTest('the wall offset: a bigint or a number, refreshed with setWallOffset()', (t) => {
+  const f = { ktime: 123_456_789_012_345n, cgroupId: 1n, netnsCookie: 1n, socketCookie: 1n, procStartNs: 1n, dnsNetns: 1n };
+  const d = new RecordDecoder();
+  t.is(d.wallOffsetNs, 0n);
+  t.is((d.decode(withU64(f))[0] as ConnectEvent).timestampUs, 123_456_789_012);
+  d.setWallOffset(1_700_000_000_000_000_999n);
+  t.is(d.wallOffsetNs, 1_700_000_000_000_000_999n);
+  t.is((d.decode(withU64(f))[0] as ConnectEvent).timestampUs, wallUs(f.ktime, 1_700_000_000_000_000_999n));
+  d.setWallOffset(2_000_000);
+  t.is((d.decode(withU64(f))[0] as ConnectEvent).timestampUs, 123_456_791_012);
+  const n = new RecordDecoder({ wallOffsetNs: 1000 });
+  t.is((n.decode(withU64(f))[0] as ConnectEvent).timestampUs, 123_456_789_013);
 });
 
 /** Re-frames one record of the C sample with edits, for the malformed cases. */

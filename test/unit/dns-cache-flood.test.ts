@@ -26,14 +26,14 @@ test('1,000,000 unique names with default bounds: sizes and heap stay flat', (t)
   const insert = (from: number, to: number): void => {
     for (let i = from; i < to; i++) {
       const q = `r${i}.tunnel.example`;
-      c.insert(BigInt(i & 7), {
+      c.insert(i & 7, {
         question: q,
         cnames: [{ name: q, target: `e${i}.cdn.example`, ttl: 300 }],
         addresses: [{ name: `e${i}.cdn.example`, ip: ip(i), ttl: 300 }, { name: `e${i}.cdn.example`, ip: ip(i + 1), ttl: 300 }],
         offChain: 0,
         salvaged: false,
       }, i * 1000);
-      if ((i & 1023) === 0) c.lookup(BigInt(i & 7), ip(i), i * 1000 + 1);
+      if ((i & 1023) === 0) c.lookup(i & 7, ip(i), i * 1000 + 1);
     }
   };
   const started = performance.now();
@@ -58,8 +58,8 @@ test('the same flood as DNS packets through the enricher, small bounds', (t) => 
   for (let i = 0; i < 50_000; i++) {
     const q = `${i.toString(36)}.flood.example`;
     e.process([
-      dnsEvent(reply(q, [{ type: 'CNAME', name: q, data: `c${q}` }, { type: 'A', name: `c${q}`, data: ip(i) }]), BigInt(i) * S),
-      connectEvent(ip(i), BigInt(i) * S + 1n),
+      dnsEvent(reply(q, [{ type: 'CNAME', name: q, data: `c${q}` }, { type: 'A', name: `c${q}`, data: ip(i) }]), i * S),
+      connectEvent(ip(i), i * S + 1),
     ], out);
     t.true(e.cache.nameCount <= 1000 && e.cache.addressCount <= 500);
   }

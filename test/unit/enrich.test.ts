@@ -10,7 +10,7 @@ import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { S, connectEvent, dnsEvent, reply, tcpFrame } from '../transform/packets.ts';
 
 const host = { name: 'h1', machineId: 'm'.repeat(32), bootId: 'b-o-o-t' };
-const T0 = 5000n * S;
+const T0 = 5000 * S;
 
 function enricher(extra: Partial<ConstructorParameters<typeof Enricher>[0]> = {}): Enricher {
   return new Enricher({ host, processContext: (pid) => ({ ppid: pid - 1, exe: '/usr/bin/curl', containerId: null }), ...extra });
@@ -29,7 +29,7 @@ test('a TCP connect after a lookup: the full record', (t) => {
   t.deepEqual(out[0], {
     eventId: 'id-1',
     eventName: 'NetTCPConnect',
-    timestamp: Number((1_700_000_000_000_000_000n + T0 + S) / 1000n),
+    timestamp: 1_700_000_000_000_000 + (T0 + S) / 1000,
     host,
     process: { pid: 1234, tid: 1235, ppid: 1233, uid: 1000, gid: 1000, comm: 'curl', exe: '/usr/bin/curl', cgroupId: 77, containerId: null },
     netnsCookie: 1,
@@ -54,9 +54,9 @@ test('TTL expiry uses the events\' kernel times', (t) => {
   const out: NetTCPConnect[] = [];
   e.process([
     dnsEvent(chain, T0),
-    connectEvent('127.0.0.77', T0 + 4n * S),
-    connectEvent('127.0.0.77', T0 + 6n * S), // CNAME (ttl 5) expired, A (ttl 300) valid
-    connectEvent('127.0.0.77', T0 + 301n * S),
+    connectEvent('127.0.0.77', T0 + 4 * S),
+    connectEvent('127.0.0.77', T0 + 6 * S), // CNAME (ttl 5) expired, A (ttl 300) valid
+    connectEvent('127.0.0.77', T0 + 301 * S),
   ], out);
   t.deepEqual(out.map((r) => r.results), [['api.example.test', 'edge.example.test'], ['edge.example.test'], []]);
 });
@@ -71,7 +71,7 @@ test('no earlier lookup: results []', (t) => {
 
 test('a reply after the connect does not label it (ring order)', (t) => {
   const out: NetTCPConnect[] = [];
-  enricher().process([connectEvent('127.0.0.77', T0), dnsEvent(chain, T0 + 1n)], out);
+  enricher().process([connectEvent('127.0.0.77', T0), dnsEvent(chain, T0 + 1)], out);
   t.deepEqual(out[0]!.results, []);
 });
 
@@ -80,10 +80,10 @@ test('AAAA: connect to ::1, to a ULA, and IPv4-mapped keyed as IPv4', (t) => {
   enricher().process([
     dnsEvent(reply('v6.test', [{ type: 'AAAA', name: 'v6.test', data: '0:0:0:0:0:0:0:1' }], { qtype: 'AAAA' }), T0),
     dnsEvent(reply('ula.test', [{ type: 'AAAA', name: 'ula.test', data: 'fd12:3456:789a::77' }], { qtype: 'AAAA' }), T0),
-    connectEvent('::1', T0 + 1n),
-    connectEvent('fd12:3456:789a::77', T0 + 1n),
-    dnsEvent(chain, T0 + 2n),
-    connectEvent('::ffff:127.0.0.77', T0 + 3n, { family: 10 }),
+    connectEvent('::1', T0 + 1),
+    connectEvent('fd12:3456:789a::77', T0 + 1),
+    dnsEvent(chain, T0 + 2),
+    connectEvent('::ffff:127.0.0.77', T0 + 3, { family: 10 }),
   ], out);
   t.deepEqual(out.map((r) => [r.dstIP, r.family, r.results]), [
     ['::1', 'AF_INET6', ['v6.test']],
@@ -96,14 +96,14 @@ test('two names resolving to one IP are both reported', (t) => {
   const out: NetTCPConnect[] = [];
   enricher().process([
     dnsEvent(reply('one.test', [{ type: 'A', name: 'one.test', data: '10.0.0.9' }]), T0),
-    dnsEvent(reply('two.test', [{ type: 'A', name: 'two.test', data: '10.0.0.9' }]), T0 + 1n),
-    connectEvent('10.0.0.9', T0 + 2n),
+    dnsEvent(reply('two.test', [{ type: 'A', name: 'two.test', data: '10.0.0.9' }]), T0 + 1),
+    connectEvent('10.0.0.9', T0 + 2),
   ], out);
   t.deepEqual(out[0]!.results, ['two.test', 'one.test']);
 });
 
 test('namespace scope, and the host-wide switch', (t) => {
-  const events = [dnsEvent(chain, T0, { netnsCookie: 11n }), connectEvent('127.0.0.77', T0 + 1n, { netnsCookie: 22n }), connectEvent('127.0.0.77', T0 + 1n, { netnsCookie: 11n })];
+  const events = [dnsEvent(chain, T0, { netnsCookie: 11 }), connectEvent('127.0.0.77', T0 + 1, { netnsCookie: 22 }), connectEvent('127.0.0.77', T0 + 1, { netnsCookie: 11 })];
   const out: NetTCPConnect[] = [];
   enricher().process(events, out);
   t.deepEqual(out.map((r) => r.results.length), [0, 2]);
@@ -138,7 +138,7 @@ test('bad DNS payloads are counted by reason and never stop the batch', (t) => {
     dnsEvent(chain.subarray(0, 20), T0, { truncated: true, payloadLength: chain.length }),
     dnsEvent(reply('a.test', [{ type: 'A', name: 'a.test', data: '10.0.0.1' }], { type: 'query' }), T0),
     dnsEvent(tcpFrame(chain), T0, { transport: 'tcp' }),
-    connectEvent('127.0.0.77', T0 + 1n),
+    connectEvent('127.0.0.77', T0 + 1),
   ], out);
   const s = e.stats();
   t.is(s.dnsErrors.malformed, 1);
@@ -218,7 +218,7 @@ test('process context: filled by the source, or asked for; the kernel ppid wins'
   const out: NetTCPConnect[] = [];
   e.process([
     connectEvent('10.0.0.1', T0, { exe: '/from/source', containerId: null, ppid: 7 }),
-    connectEvent('10.0.0.1', T0, { ppid: 9, procStartNs: 123n }),
+    connectEvent('10.0.0.1', T0, { ppid: 9, procStartNs: 123 }),
     connectEvent('10.0.0.1', T0),
   ], out);
   t.deepEqual(out.map((r) => [r.process.ppid, r.process.exe, r.process.containerId]), [
@@ -226,5 +226,5 @@ test('process context: filled by the source, or asked for; the kernel ppid wins'
     [9, '/proc/exe', 'c'.repeat(64)],
     [42, '/proc/exe', 'c'.repeat(64)],
   ]);
-  t.deepEqual(calls, [[1234, T0, 123n, 9], [1234, T0, 0n, 0]]);
+  t.deepEqual(calls, [[1234, T0, 123, 9], [1234, T0, 0, 0]]);
 });

@@ -102,10 +102,10 @@ class AddrNode {
 }
 
 class Scope {
-  readonly key: bigint;
+  readonly key: number;
   readonly names = new Map<string, NameNode>();
   readonly addrs = new Map<string, AddrNode>();
-  constructor(key: bigint) {
+  constructor(key: number) {
     this.key = key;
   }
 }
@@ -160,7 +160,7 @@ export class DnsCache {
   readonly #minTtlNs: number;
   readonly #maxTtlNs: number;
 
-  readonly #scopes = new Map<bigint, Scope>();
+  readonly #scopes = new Map<number, Scope>();
   readonly #names = new LruList<NameNode>();
   readonly #addrs = new LruList<AddrNode>();
   /** Bumped on every insert and eviction; memoized results are valid only for the generation they were computed in. */
@@ -196,8 +196,8 @@ export class DnsCache {
     this.#maxTtlNs = maxTtl * NS_PER_S;
   }
 
-  #scopeKey(netnsCookie: bigint): bigint {
-    return this.scopeMode === 'host' ? 0n : netnsCookie;
+  #scopeKey(netnsCookie: number): number {
+    return this.scopeMode === 'host' ? 0 : netnsCookie;
   }
 
   #ttlNs(ttl: number): number {
@@ -206,7 +206,7 @@ export class DnsCache {
   }
 
   /** Store the links of one parsed reply seen at `nowNs` (kernel boot clock) in namespace `netnsCookie`. */
-  insert(netnsCookie: bigint, reply: ParsedReply, nowNs: number): void {
+  insert(netnsCookie: number, reply: ParsedReply, nowNs: number): void {
     const key = this.#scopeKey(netnsCookie);
     let scope = this.#scopes.get(key);
     if (scope === undefined) {
@@ -236,7 +236,7 @@ export class DnsCache {
    * fresh array (the caller may keep it), [] on a miss. `ip` must be canonical
    * text (see ../ip.ts).
    */
-  lookup(netnsCookie: bigint, ip: string, nowNs: number): string[] {
+  lookup(netnsCookie: number, ip: string, nowNs: number): string[] {
     const scope = this.#scopes.get(this.#scopeKey(netnsCookie));
     const addr = scope?.addrs.get(ip);
     if (addr === undefined) {
