@@ -6,29 +6,68 @@
 //
 // Everything on the hot path is synchronous and batch-at-a-time: one call per
 // kernel batch, no promise per event. Kafka I/O happens in the sink's own loop.
+//
+// startPipeline() is the one assembly of the stages: `conntrail run` calls it
+// with no options; the benchmarks (bench/lib/pipeline.ts) pass sink hooks, a
+// tap on the events and records, a transport (what-ifs) or a source of
+// synthetic ring-buffer batches instead of the kernel capture.
 import type { ConntrailConfig } from './config/load.ts';
 import { resolveEndpoints } from './local-stack.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { NetTCPConnect } from './model/net-tcp-connect.ts';
-import type { CaptureSource } from './source/capture.ts';
-import type { KafkaSink } from './sink/sink.ts';
+import type { CaptureSource, CaptureSourceOptions } from './source/capture.ts';
+import type { CaptureEvent } from './source/types.ts';
+import type { SinkTransport } from './sink/kafka.ts';
+import type { KafkaSink, SinkHooks } from './sink/sink.ts';
 import { Enricher } from './transform/enrich.ts';
 import { readHostIdentity } from './transform/host-identity.ts';
 import { StatsReporter, type PipelineStats } from './stats.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
 import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
+import type { PipelineTracer } from './telemetry/types.ts';
 
-export interface RunningPipeline {
-  source: CaptureSource;
+/** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
+export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'>;
+
+/** For the benchmarks; `conntrail run` passes none. */
+export interface PipelineOptions<S extends PipelineSource = CaptureSource> {
+  /** Sink hooks, called after telemetry's own. */
+  hooks?: SinkHooks;
+  /** Makes the sink's transport instead of kafkajs (KafkaSinkOptions.transport); called after telemetry started, as it may load a Kafka client. */
+  transport?(kafka: ConntrailConfig['kafka']): SinkTransport | Promise<SinkTransport>;
+  /** Sees each batch's events and the records enriched from them, after the push to the sink. */
+  tap?(events: CaptureEvent[], records: NetTCPConnect[]): void;
+  /** Opens the source instead of CaptureSource.open(), with the same options (e.g. a feed of synthetic ring-buffer batches). */
+  openSource?(options: CaptureSourceOptions): S;
+  /** startTelemetry's environment (default process.env), and a wrapper around its tracer. */
+  telemetry?: { env?: NodeJS.ProcessEnv; wrapTracer?(tracer: PipelineTracer): PipelineTracer };
+}
+
+export interface RunningPipeline<S extends PipelineSource = CaptureSource> {
+  source: S;
   enricher: Enricher;
   sink: KafkaSink;
   log: Logger;
-  /** Stops capture, flushes the queue (bounded by shutdown.flushTimeoutMs), closes Kafka. */
-  stop(): Promise<void>;
+  /** Stops capture, flushes the queue (bounded by `flushTimeoutMs`, default shutdown.flushTimeoutMs), closes Kafka. */
+  stop(flushTimeoutMs?: number): Promise<void>;
+}
+
+/** Telemetry's sink hooks, then the caller's. */
+function chainHooks(first: SinkHooks | undefined, second: SinkHooks | undefined): SinkHooks | undefined {
+  if (!first || !second) return first ?? second;
+  return {
+    onBatchSend(b) { first.onBatchSend?.(b); second.onBatchSend?.(b); },
+    onBatchSent(b, a) { first.onBatchSent?.(b, a); second.onBatchSent?.(b, a); },
+    onBatchFailed(b, e) { first.onBatchFailed?.(b, e); second.onBatchFailed?.(b, e); },
+  };
 }
 
 /** Starts every stage; resolves once capture is attached and records flow. */
-export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLogger(cfg.log.level)): Promise<RunningPipeline> {
+export async function startPipeline<S extends PipelineSource = CaptureSource>(
+  cfg: ConntrailConfig,
+  log: Logger = createLogger(cfg.log.level),
+  options: PipelineOptions<S> = {},
+): Promise<RunningPipeline<S>> {
   const endpoints = resolveEndpoints(cfg, log);
   const effective: ConntrailConfig = {
     ...cfg,
@@ -38,18 +77,26 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
 
   // Telemetry before kafkajs is imported (instrumentation-kafkajs hooks the import).
   const host = readHostIdentity({ name: cfg.host.name });
-  const tel = await startTelemetry(cfg.telemetry, { hostName: host.name, machineId: host.machineId, bootId: host.bootId }, { topic: cfg.kafka.topic, logger: log });
+  const telOptions = options.telemetry ?? {};
+  const tel = await startTelemetry(cfg.telemetry, { hostName: host.name, machineId: host.machineId, bootId: host.bootId }, {
+    topic: cfg.kafka.topic, logger: log, ...(telOptions.env ? { env: telOptions.env } : {}),
+  });
   let statsOf: (() => PipelineStats) | null = null;
   const metrics = tel ? tel.registerMetrics(() => (statsOf ? snapshotOf(statsOf()) : {})) : null;
-  const pt = tel ? new PipelineTelemetry(tel.tracer, metrics) : null;
+  const pt = tel ? new PipelineTelemetry(telOptions.wrapTracer ? telOptions.wrapTracer(tel.tracer) : tel.tracer, metrics) : null;
   if (tel) log.info({ traces: tel.traces, prometheus: tel.prometheusUrl, sampleRatio: cfg.telemetry.sampleRatio, kafkajsInstrumentation: tel.kafkajsInstrumented }, 'telemetry on');
   else log.info('telemetry off');
 
   // The sink (and kafkajs) is imported only now, after telemetry could hook it.
   const { startSink } = await import('./sink/start.ts');
+  const sinkOptions: Parameters<typeof startSink>[2] = {};
+  const hooks = chainHooks(pt?.hooks, options.hooks);
+  if (hooks) sinkOptions.hooks = hooks;
+  if (pt) sinkOptions.wrapEncoder = (e) => pt.wrapEncoder(e);
   let sink: KafkaSink;
   try {
-    sink = await startSink(effective, log, pt ? { hooks: pt.hooks, wrapEncoder: (e) => pt.wrapEncoder(e) } : {});
+    if (options.transport) sinkOptions.transport = await options.transport(effective.kafka);
+    sink = await startSink(effective, log, sinkOptions);
   } catch (err) {
     await tel?.shutdown();
     throw err;
@@ -57,7 +104,7 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
   log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
 
   const enricher = new Enricher({
-    host: readHostIdentity({ name: cfg.host.name }),
+    host,
     dnsCache: {
       maxNames: cfg.enrich.dnsCache.maxNames,
       maxAddresses: cfg.enrich.dnsCache.maxAddresses,
@@ -69,9 +116,11 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
   const { CaptureSource: Source } = await import('./source/capture.ts');
   const { ProcessContextCache } = await import('./source/process-context.ts');
   const records: NetTCPConnect[] = [];
-  let source: CaptureSource;
+  const tap = options.tap;
+  const open = options.openSource ?? ((o: CaptureSourceOptions) => Source.open(o) as unknown as S);
+  let source: S;
   try {
-    source = Source.open({
+    source = open({
       ladder: cfg.capture.ladder,
       ringBytes: cfg.capture.ringBufferBytes,
       pollIntervalMs: cfg.capture.pollIntervalMs,
@@ -91,6 +140,7 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
           sink.push(records);
           pt?.afterPush();
         }
+        tap?.(events, records);
       },
     });
   } catch (err) {
@@ -106,11 +156,11 @@ export async function startPipeline(cfg: ConntrailConfig, log: Logger = createLo
   if (cfg.log.statsIntervalSec > 0) stats.start(cfg.log.statsIntervalSec * 1000);
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
+  const stop = (flushTimeoutMs = cfg.shutdown.flushTimeoutMs): Promise<void> => {
     stopping ??= (async () => {
       stats.stop();
       await source.stop(); // delivers what is left in the ring into the queue
-      await sink.stop(cfg.shutdown.flushTimeoutMs);
+      await sink.stop(flushTimeoutMs);
       pt?.close();
       await tel?.shutdown();
       stats.logOnce();

@@ -1,23 +1,22 @@
-// The pipeline as producer/run.ts builds it (same classes, same options from
-// the same config, telemetry included), plus the sink hooks and the event tap
-// the benchmarks need: startPipeline() in run.ts takes neither, so the
-// benchmarks assemble the stages themselves. Keep this file in step with
-// run.ts's startPipeline().
+// The pipeline as `conntrail run` builds it: producer/run.ts's startPipeline()
+// (same classes, same options from the same config, telemetry included), with
+// what the benchmarks pass it: the sink hooks, a tap on each batch's events and
+// records, the what-if transports, and synthetic ring-buffer batches instead of
+// the kernel capture (SyntheticSource).
 import net from 'node:net';
+import pino from 'pino';
+import { clockOffsetNs, getLayout } from 'bpf-native-loader';
+import type { ProbeName, RecordLayout } from 'bpf-native-loader';
 import type { ConntrailConfig } from '../../producer/config/load.ts';
 import { loadConfig } from '../../producer/config/load.ts';
 import { LOCAL_BROKERS, LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
-import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
-import type { KafkaSink, KafkaSinkOptions, SinkHooks } from '../../producer/sink/sink.ts';
-import type { CaptureSource } from '../../producer/source/capture.ts';
+import { startPipeline } from '../../producer/run.ts';
+import type { PipelineOptions, PipelineSource, RunningPipeline } from '../../producer/run.ts';
+import type { SinkTransport } from '../../producer/sink/kafka.ts';
+import type { CaptureCounters, CaptureSource, CaptureSourceOptions } from '../../producer/source/capture.ts';
+import { RecordDecoder } from '../../producer/source/decode.ts';
 import { ProcessContextCache } from '../../producer/source/process-context.ts';
-import type { RecordDecoder } from '../../producer/source/decode.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
-import type { PipelineStats } from '../../producer/stats.ts';
-import type { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
-import type { Telemetry } from '../../producer/telemetry/types.ts';
-import { Enricher } from '../../producer/transform/enrich.ts';
-import { readHostIdentity } from '../../producer/transform/host-identity.ts';
 
 /** Benchmark topics (created fresh, deleted at the end by bench/run.ts). */
 export const BENCH_TOPIC_PREFIX = 'conntrail.bench.';
@@ -50,82 +49,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface BenchTelemetry {
-  telemetry: Telemetry | null;
-  pt: PipelineTelemetry | null;
-  /** run.ts registers the metrics over the stages' stats once they exist: set this then. */
-  setStats(fn: () => PipelineStats): void;
-}
-
-/**
- * run.ts's telemetry start (before kafkajs is imported): startTelemetry with
- * cfg.telemetry, the pipeline metrics over the stages' stats, PipelineTelemetry.
- * The Prometheus endpoint gets a free port (the default 9464 may be taken on a
- * shared machine). Off (cfg.telemetry.enabled false): nothing is loaded.
- */
-export async function startBenchTelemetry(cfg: ConntrailConfig, options: { countSampled?: () => void } = {}): Promise<BenchTelemetry> {
-  if (!cfg.telemetry.enabled) return { telemetry: null, pt: null, setStats() {} };
-  if (cfg.telemetry.prometheusPort !== 0) cfg.telemetry.prometheusPort = await freePort();
-  const { startTelemetry } = await import('../../producer/telemetry/sdk.ts');
-  const { PipelineTelemetry: PT, snapshotOf } = await import('../../producer/telemetry/pipeline.ts');
-  const host = readHostIdentity({ name: cfg.host.name });
-  const telemetry = await startTelemetry(cfg.telemetry, { hostName: host.name, machineId: host.machineId, bootId: host.bootId }, { topic: cfg.kafka.topic, env: {} });
-  if (!telemetry) return { telemetry: null, pt: null, setStats() {} };
-  let statsOf: (() => PipelineStats) | null = null;
-  const metrics = telemetry.registerMetrics(() => (statsOf ? snapshotOf(statsOf()) : {}));
-  let tracer = telemetry.tracer;
-  const count = options.countSampled;
-  if (count) {
-    const inner = tracer;
-    tracer = {
-      enabled: inner.enabled,
-      sampleEvent(...a: Parameters<typeof inner.sampleEvent>) {
-        const e = inner.sampleEvent(...a);
-        if (e !== null) count();
-        return e;
-      },
-      startBatch: (...a: Parameters<typeof inner.startBatch>) => inner.startBatch(...a),
-    };
-  }
-  return { telemetry, pt: new PT(tracer, metrics), setStats(fn) { statsOf = fn; } };
-}
-
-/** The bench's hooks after telemetry's (run.ts gives the sink pt.hooks only). */
-export function chainHooks(first: SinkHooks | undefined, second: SinkHooks): SinkHooks {
-  if (!first) return second;
-  return {
-    onBatchSend(b) { first.onBatchSend?.(b); second.onBatchSend?.(b); },
-    onBatchSent(b, a) { first.onBatchSent?.(b, a); second.onBatchSent?.(b, a); },
-    onBatchFailed(b, e) { first.onBatchFailed?.(b, e); second.onBatchFailed?.(b, e); },
-  };
-}
-
-export interface Publisher {
-  sink: KafkaSink;
-  enricher: Enricher;
-}
-
-/** Sink (encoder resolved through the registry, kafkajs connected, topic ensured) and enricher, as run.ts makes them. */
-export async function startPublisher(cfg: ConntrailConfig, tel: BenchTelemetry | null, hooks: SinkHooks = {}, sinkOptions: Omit<KafkaSinkOptions, 'hooks'> = {}): Promise<Publisher> {
-  const { startSink } = await import('../../producer/sink/start.ts');
-  const pt = tel?.pt ?? null;
-  const sink = await startSink(cfg, undefined, {
-    ...sinkOptions,
-    hooks: chainHooks(pt?.hooks, hooks),
-    ...(pt ? { wrapEncoder: (e) => pt.wrapEncoder(e) } : {}),
-  });
-  const enricher = new Enricher({
-    host: readHostIdentity({ name: cfg.host.name }),
-    dnsCache: {
-      maxNames: cfg.enrich.dnsCache.maxNames,
-      maxAddresses: cfg.enrich.dnsCache.maxAddresses,
-      scope: cfg.enrich.dnsCache.scope,
-      maxTtlSeconds: cfg.enrich.dnsCache.maxTtlSeconds,
-    },
-  });
-  return { sink, enricher };
-}
-
 /** The process-context cache run.ts gives the capture source. */
 export function processContextFor(cfg: ConntrailConfig): ProcessContextCache {
   return new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries });
@@ -148,58 +71,105 @@ export function decodeBatch(decoder: RecordDecoder, pc: ProcessContextCache, dat
   return events;
 }
 
-/** Opens the kernel capture with run.ts's options; `onEvents` gets each batch's events. */
-export async function openCapture(cfg: ConntrailConfig, onEvents: (events: CaptureEvent[]) => void): Promise<CaptureSource> {
-  const { CaptureSource: Source } = await import('../../producer/source/capture.ts');
-  return Source.open({
-    ladder: cfg.capture.ladder,
-    ringBytes: cfg.capture.ringBufferBytes,
-    pollIntervalMs: cfg.capture.pollIntervalMs,
-    captureDns: cfg.capture.dns.enabled,
-    dnsPayloadCap: cfg.capture.dns.payloadCap,
-    excludePorts: cfg.capture.exclude.ports,
-    excludeCidrs: cfg.capture.exclude.cidrs,
-    excludeSelf: true,
-    ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
-    processContext: processContextFor(cfg),
-    onEvents,
-  });
-}
+/**
+ * The source of the ceiling: ring-buffer batches the bench builds
+ * (bench/lib/frames.ts) instead of the kernel's, handed to the pipeline by
+ * push() one at a time, decoded as CaptureSource decodes the kernel's, with
+ * the process-context cache run.ts configures. Counters as CaptureSource
+ * reports them, from the decoder's counts (no kernel: no drops).
+ */
+export class SyntheticSource implements PipelineSource {
+  readonly decoder: RecordDecoder;
+  readonly processContext: ProcessContextCache;
+  readonly #onEvents: (events: CaptureEvent[]) => void;
+  #batches = 0;
 
-/** run.ts's onEvents: enrich into a reused array, telemetry's sampling around the push. */
-export function enrichAndPush(enricher: Enricher, sink: KafkaSink, records: NetTCPConnect[], events: CaptureEvent[], pt: PipelineTelemetry | null = null): void {
-  const t0 = pt ? pt.now() : 0;
-  records.length = 0;
-  enricher.process(events, records);
-  if (records.length > 0) {
-    pt?.sampleRecords(records, t0);
-    sink.push(records);
-    pt?.afterPush();
+  constructor(opts: CaptureSourceOptions, layout: RecordLayout = getLayout()) {
+    this.decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
+    this.processContext = opts.processContext instanceof ProcessContextCache ? opts.processContext : new ProcessContextCache();
+    this.#onEvents = opts.onEvents;
   }
+
+  /** The probe bench/lib/frames.ts writes into its connect records. */
+  get probe(): ProbeName {
+    return 'cgroup';
+  }
+
+  report(): string[] {
+    return [];
+  }
+
+  /** One ring-buffer batch through the pipeline, synchronously (as the native loader delivers one). */
+  push(data: Buffer): void {
+    this.#batches++;
+    const events = decodeBatch(this.decoder, this.processContext, data);
+    if (events.length) this.#onEvents(events);
+  }
+
+  counters(): CaptureCounters {
+    const c = this.decoder.counts;
+    const drops = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0 };
+    return {
+      received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } }, malformed: { ...c.malformed }, drops,
+      kernel: { ...drops, connectSeen: c.connect, dnsSeen: c.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0 },
+      dnsTruncated: 0, batches: this.#batches, native: null, processContext: this.processContext.stats(),
+    };
+  }
+
+  async stop(): Promise<void> {}
 }
 
-/** The whole pipeline as `conntrail run` starts it (telemetry per cfg), with the bench's sink hooks and a tap on each batch's events and records. */
-export async function startLivePipeline(
-  cfg: ConntrailConfig,
-  hooks: SinkHooks,
-  tap: (events: CaptureEvent[], records: NetTCPConnect[]) => void = () => {},
-  sinkOptions: Omit<KafkaSinkOptions, 'hooks'> = {},
-): Promise<{ source: CaptureSource; sink: KafkaSink; enricher: Enricher; stop(flushMs?: number): Promise<void> }> {
-  const tel = await startBenchTelemetry(cfg);
-  const { sink, enricher } = await startPublisher(cfg, tel, hooks, sinkOptions);
-  const records: NetTCPConnect[] = [];
-  const source = await openCapture(cfg, (events) => {
-    enrichAndPush(enricher, sink, records, events, tel.pt);
-    tap(events, records);
-  });
-  tel.setStats(() => ({ capture: source.counters(), enrich: enricher.stats(), sink: sink.stats() }));
-  return {
-    source, sink, enricher,
-    async stop(flushMs = cfg.shutdown.flushTimeoutMs) {
-      await source.stop();
-      await sink.stop(flushMs);
-      tel.pt?.close();
-      await tel.telemetry?.shutdown();
+/** The what-if transports (not shipped code) instead of kafkajs; none: kafkajs, as shipped. */
+export interface WhatIf {
+  /** No Kafka client at all (bench/lib/null-transport.ts). */
+  nullTransport?: boolean;
+  /** @platformatic/kafka instead of kafkajs (bench/lib/platformatic-transport.ts). */
+  platformatic?: boolean;
+}
+
+async function whatIfTransport(kafka: ConntrailConfig['kafka'], whatIf: WhatIf): Promise<SinkTransport> {
+  if (whatIf.nullTransport) {
+    const { NullTransport } = await import('./null-transport.ts');
+    return new NullTransport();
+  }
+  const { available, PlatformaticTransport } = await import('./platformatic-transport.ts');
+  const why = await available();
+  if (why) throw new Error(why);
+  return new PlatformaticTransport(kafka);
+}
+
+export interface BenchPipelineOptions<S extends PipelineSource> extends Pick<PipelineOptions<S>, 'hooks' | 'tap' | 'openSource'>, WhatIf {
+  /** Called for each event the tracer samples (telemetry on). */
+  countSampled?(): void;
+}
+
+/**
+ * startPipeline() as `conntrail run` calls it, with the bench's options. Its log
+ * goes to stderr from level warn (stdout carries the worker's result); the
+ * Prometheus endpoint gets a free port (the default 9464 may be taken on a
+ * shared machine); OTEL_* variables of the environment are not read.
+ */
+export async function startBenchPipeline<S extends PipelineSource = CaptureSource>(cfg: ConntrailConfig, options: BenchPipelineOptions<S> = {}): Promise<RunningPipeline<S>> {
+  if (cfg.telemetry.enabled && cfg.telemetry.prometheusPort !== 0) cfg.telemetry.prometheusPort = await freePort();
+  const { hooks, tap, openSource, countSampled: count, ...whatIf } = options;
+  return startPipeline<S>(cfg, pino({ name: 'conntrail', level: 'warn' }, pino.destination(2)), {
+    ...(hooks ? { hooks } : {}),
+    ...(tap ? { tap } : {}),
+    ...(openSource ? { openSource } : {}),
+    ...(whatIf.nullTransport || whatIf.platformatic ? { transport: (kafka) => whatIfTransport(kafka, whatIf) } : {}),
+    telemetry: {
+      env: {},
+      ...(count ? {
+        wrapTracer: (inner) => ({
+          enabled: inner.enabled,
+          sampleEvent(...a: Parameters<typeof inner.sampleEvent>) {
+            const e = inner.sampleEvent(...a);
+            if (e !== null) count();
+            return e;
+          },
+          startBatch: (...a: Parameters<typeof inner.startBatch>) => inner.startBatch(...a),
+        }),
+      } : {}),
     },
-  };
+  });
 }

@@ -9,20 +9,18 @@
 // ring when JS is behind), so nothing is dropped and the figure is the rate
 // the pipeline sustains.
 //
-// With `telemetry`, OpenTelemetry is started and wired in as run.ts does it
-// (startTelemetry before kafkajs loads; PipelineTelemetry: per-record sampling
-// after enrich, the wrapped encoder, traceparent headers, a span per batch
-// send, the latency histogram per acknowledged record; metrics over the
-// stages' stats).
+// The pipeline is run.ts's startPipeline() with a SyntheticSource in place of
+// the kernel capture. With `telemetry`, OpenTelemetry is started and wired in
+// as `conntrail run` has it (startTelemetry before kafkajs loads;
+// PipelineTelemetry: per-record sampling after enrich, the wrapped encoder,
+// traceparent headers, a span per batch send, the latency histogram per
+// acknowledged record; metrics over the stages' stats).
 import { writeFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { clockOffsetNs, getLayout } from 'bpf-native-loader';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
-import { RecordDecoder } from '../../producer/source/decode.ts';
 import type { SinkHooks, SinkBatch } from '../../producer/sink/sink.ts';
-import type { CaptureCounters } from '../../producer/source/capture.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
-import { benchConfig, decodeBatch, enrichAndPush, processContextFor, startBenchTelemetry, startPublisher } from '../lib/pipeline.ts';
+import { benchConfig, startBenchPipeline, SyntheticSource } from '../lib/pipeline.ts';
 import { cpuSeconds, machineCpu, maxRssMiB, procCpuRss, rssSampler, threadCores, threadCpu } from '../lib/proc.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
@@ -95,23 +93,6 @@ const cfg = benchConfig({
     : { enabled: tmode === 'metrics', otlpEndpoint: '' },
 });
 
-// Telemetry first: run.ts starts it before kafkajs is imported.
-let sampledCount = 0;
-const tel = await startBenchTelemetry(cfg, { countSampled: () => { sampledCount++; } });
-const pt = tel.pt;
-
-let sinkOptions = {};
-if (o.nullTransport) {
-  const { NullTransport } = await import('../lib/null-transport.ts');
-  sinkOptions = { transport: new NullTransport() };
-} else if (o.platformatic) {
-  const { available, PlatformaticTransport } = await import('../lib/platformatic-transport.ts');
-  const why = await available();
-  if (why) throw new Error(why);
-  sinkOptions = { transport: new PlatformaticTransport(cfg.kafka) };
-}
-
-const layout = getLayout();
 const input = buildSyntheticInput({ connects: o.inputConnects, seed: 7 });
 const inputMiB = input.bytes / 1048576;
 note(`input: ${input.batches.length} batches, ${input.connects} connects, ${input.dnsReplies} DNS replies, ${inputMiB.toFixed(1)} MiB, ${input.processes} processes`);
@@ -127,36 +108,32 @@ const hooks: SinkHooks = {
   },
 };
 
-const { sink, enricher } = await startPublisher(cfg, tel, hooks, sinkOptions);
-tel.setStats(() => ({ capture: captureCounters(), enrich: enricher.stats(), sink: sink.stats() }));
-const decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
-const pc = processContextFor(cfg);
-const records: NetTCPConnect[] = [];
-
-let batchIndex = 0;
 let pushed = 0;
 let named = 0;
 let v6 = 0;
+let sampledCount = 0;
+let records: NetTCPConnect[] = [];
 
+const pipeline = await startBenchPipeline(cfg, {
+  hooks,
+  nullTransport: o.nullTransport ?? false,
+  platformatic: o.platformatic ?? false,
+  countSampled: () => { sampledCount++; },
+  openSource: (opts) => new SyntheticSource(opts),
+  tap(_events, batch) {
+    for (const r of batch) {
+      if (r.results.length > 0) named++;
+      if (r.family === 'AF_INET6') v6++;
+    }
+    pushed += batch.length;
+    records = batch;
+  },
+});
+const { sink, source } = pipeline;
+
+let batchIndex = 0;
 function pushOne(): void {
-  const data = input.batches[batchIndex++ % input.batches.length]!;
-  const events = decodeBatch(decoder, pc, data);
-  enrichAndPush(enricher, sink, records, events, pt);
-  for (const r of records) {
-    if (r.results.length > 0) named++;
-    if (r.family === 'AF_INET6') v6++;
-  }
-  pushed += records.length;
-}
-
-/** What a CaptureSource would report, from the decoder's counts (no kernel here). */
-function captureCounters(): CaptureCounters {
-  const c = decoder.counts;
-  const kernel = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: c.connect, dnsSeen: c.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0 };
-  return {
-    received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } }, malformed: { ...c.malformed },
-    drops: { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0 }, kernel, dnsTruncated: 0, batches: batchIndex, native: null, processContext: pc.stats(),
-  };
+  source.push(input.batches[batchIndex++ % input.batches.length]!);
 }
 
 async function feed(target: number): Promise<void> {
@@ -214,9 +191,7 @@ for (const r of records) {
 }
 valueBytes = bytes / published - keyBytes / records.length;
 
-await sink.stop(10_000);
-pt?.close();
-await tel.telemetry?.shutdown();
+await pipeline.stop(10_000);
 
 const result: CeilingResult = {
   records: published,

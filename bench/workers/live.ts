@@ -16,7 +16,7 @@ import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
 import { startGenerator } from '../lib/gen.ts';
-import { benchConfig, startLivePipeline } from '../lib/pipeline.ts';
+import { benchConfig, startBenchPipeline } from '../lib/pipeline.ts';
 import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, rssSampler, threadCores, threadCpu } from '../lib/proc.ts';
 import { latencyPercentiles } from '../lib/stats.ts';
 import { startProfiler, summarizeProfile } from '../lib/profile.ts';
@@ -111,45 +111,40 @@ function addLatency(ms: number): void {
   lat[latN++] = ms;
 }
 
-let sinkOptions = {};
-if (o.nullTransport) {
-  const { NullTransport } = await import('../lib/null-transport.ts');
-  sinkOptions = { transport: new NullTransport() };
-} else if (o.platformatic) {
-  const { available, PlatformaticTransport } = await import('../lib/platformatic-transport.ts');
-  const why = await available();
-  if (why) throw new Error(why);
-  sinkOptions = { transport: new PlatformaticTransport(cfg.kafka) };
+/** Kafka acknowledged a batch: latency of each of its records from the generator, in push order. */
+function onBatchSent(batch: SinkBatch, _ack: BatchAck): void {
+  const ackMs = performance.timeOrigin + performance.now();
+  const msgs = batch.messages;
+  const n = msgs.length;
+  if (latencyExact && (tail - head < n ||
+      Math.floor(ts[head]! / 1000) !== Number(msgs[0]!.timestamp) ||
+      Math.floor(ts[head + n - 1]! / 1000) !== Number(msgs[n - 1]!.timestamp))) {
+    latencyExact = false;
+    note('live: the sink dropped records; per-record latency falls back to message timestamps (ms)');
+  }
+  if (latencyExact) {
+    for (let i = 0; i < n; i++) {
+      if (gen[head] === 1) {
+        addLatency(ackMs - ts[head]! / 1000);
+        published++;
+      }
+      head++;
+    }
+  } else {
+    for (const m of msgs) addLatency(ackMs - Number(m.timestamp));
+    published += n;
+  }
 }
 
-const pipeline = await startLivePipeline(cfg, {
-  onBatchSent(batch: SinkBatch, _ack: BatchAck) {
-    const ackMs = performance.timeOrigin + performance.now();
-    const msgs = batch.messages;
-    const n = msgs.length;
-    if (latencyExact && (tail - head < n ||
-        Math.floor(ts[head]! / 1000) !== Number(msgs[0]!.timestamp) ||
-        Math.floor(ts[head + n - 1]! / 1000) !== Number(msgs[n - 1]!.timestamp))) {
-      latencyExact = false;
-      note('live: the sink dropped records; per-record latency falls back to message timestamps (ms)');
-    }
-    if (latencyExact) {
-      for (let i = 0; i < n; i++) {
-        if (gen[head] === 1) {
-          addLatency(ackMs - ts[head]! / 1000);
-          published++;
-        }
-        head++;
-      }
-    } else {
-      for (const m of msgs) addLatency(ackMs - Number(m.timestamp));
-      published += n;
-    }
+const pipeline = await startBenchPipeline(cfg, {
+  nullTransport: o.nullTransport ?? false,
+  platformatic: o.platformatic ?? false,
+  hooks: { onBatchSent },
+  tap(events: CaptureEvent[], records: NetTCPConnect[]) {
+    for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) captured++;
+    for (const r of records) fifoPush(r.timestamp, r.process.pid === genPid);
   },
-}, (events: CaptureEvent[], records: NetTCPConnect[]) => {
-  for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) captured++;
-  for (const r of records) fifoPush(r.timestamp, r.process.pid === genPid);
-}, sinkOptions);
+});
 const { sink, source } = pipeline;
 note(`live: probe ${source.probe}, rate ${o.rate || 'flat out'}/s for ${o.seconds} s`);
 

@@ -10,7 +10,7 @@
 import { openCapture as openRaw } from 'bpf-native-loader';
 import { CaptureSource } from '../../producer/source/capture.ts';
 import { startGenerator } from '../lib/gen.ts';
-import { benchConfig, processContextFor, startLivePipeline } from '../lib/pipeline.ts';
+import { benchConfig, processContextFor, startBenchPipeline } from '../lib/pipeline.ts';
 import { cpuSeconds, followProcCpu, machineCpu, procCpuRss } from '../lib/proc.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
@@ -69,8 +69,8 @@ async function attach(mode: Exclude<OverheadMode, 'bare'>): Promise<Attached> {
       },
     };
   }
-  const pipeline = await startLivePipeline(cfg, {}, (events) => {
-    for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) received++;
+  const pipeline = await startBenchPipeline(cfg, {
+    tap(events) { for (const ev of events) if (ev.kind === 'connect' && ev.pid === genPid) received++; },
   });
   return {
     setGenPid(p) { genPid = p; },
