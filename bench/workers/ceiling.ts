@@ -15,15 +15,14 @@
 // PipelineTelemetry: per-record sampling after enrich, the wrapped encoder,
 // traceparent headers, a span per batch send, the latency histogram per
 // acknowledged record; metrics over the stages' stats).
-import { writeFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import type { SinkHooks, SinkBatch } from '../../producer/sink/sink.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
 import { benchConfig, startBenchPipeline, SyntheticSource } from '../lib/pipeline.ts';
-import { cpuSeconds, machineCpu, maxRssMiB, procCpuRss, rssSampler, threadCores, threadCpu } from '../lib/proc.ts';
-import { startProfiler, summarizeProfile } from '../lib/profile.ts';
+import { maxRssMiB } from '../lib/proc.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
+import { startWindow } from '../lib/window.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
 export interface CeilingOptions {
@@ -153,34 +152,17 @@ pushed = 0; acked = 0; named = 0; v6 = 0; sampledCount = 0;
 if (typeof globalThis.gc === 'function') globalThis.gc();
 
 const rssBefore = process.memoryUsage.rss() / 1048576;
-const profiler = o.profile ? await startProfiler() : null;
-const sampler = rssSampler(50);
-const cpu0 = cpuSeconds();
-const th0 = threadCpu();
-const m0 = machineCpu();
-const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
-const t0 = performance.now();
+const window = await startWindow({ rssIntervalMs: 50, brokerPid: o.brokerPid, profile: o.profile });
 await feed(o.records);
 const drained = await sink.flush(120_000);
-const t1 = performance.now();
-const cpu1 = cpuSeconds();
-const th1 = threadCpu();
-const busy = machineCpu().busy - m0.busy;
-const brokerCpu = o.brokerPid ? (procCpuRss(o.brokerPid)?.cpu ?? 0) - b0 : 0;
-const peak = sampler.stop();
-let profile: ProfileSummary | undefined;
-if (profiler) {
-  const prof = await profiler.stop();
-  writeFileSync(o.profile!, JSON.stringify(prof));
-  profile = summarizeProfile(prof);
-}
+const w = await window.stop();
 if (!drained) throw new Error('the sink did not drain within 120 s');
 
 const s = sink.stats();
 const published = s.published.records - warm.published.records;
 const bytes = s.published.bytes - warm.published.bytes;
 const batches = s.published.batches - warm.published.batches;
-const elapsedS = (t1 - t0) / 1000;
+const elapsedS = w.seconds;
 // value and key sizes of what was published: encode a sample of the last records again
 let valueBytes = 0;
 let keyBytes = 0;
@@ -198,10 +180,10 @@ const result: CeilingResult = {
   elapsedS,
   recordsPerS: published / elapsedS,
   mbPerS: bytes / 1048576 / elapsedS,
-  cpuS: cpu1 - cpu0,
-  cpuSPer100k: ((cpu1 - cpu0) / published) * 1e5,
-  cores: (cpu1 - cpu0) / elapsedS,
-  peakRssMiB: peak.peakMiB,
+  cpuS: w.cpuS,
+  cpuSPer100k: (w.cpuS / published) * 1e5,
+  cores: w.cpuS / elapsedS,
+  peakRssMiB: w.peakRssMiB,
   maxRssMiB: maxRssMiB(),
   rssBeforeMiB: rssBefore,
   inputMiB,
@@ -215,9 +197,9 @@ const result: CeilingResult = {
   drops: s.droppedTotal,
   ackLatencyP50Ms: s.ackLatencyMs.p50,
   sampledEvents: sampledCount,
-  threads: threadCores(th0, th1, elapsedS),
-  brokerCores: brokerCpu / elapsedS,
-  otherCores: Math.max(0, (busy - brokerCpu - (cpu1 - cpu0)) / elapsedS),
-  ...(profile ? { profile } : {}),
+  threads: w.threads,
+  brokerCores: w.brokerCpuS / elapsedS,
+  otherCores: w.otherCores(),
+  ...(w.profile ? { profile: w.profile } : {}),
 };
 emitResult(result);

@@ -17,11 +17,10 @@ import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, startBenchPipeline } from '../lib/pipeline.ts';
-import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, rssSampler, threadCores, threadCpu } from '../lib/proc.ts';
-import { latencyPercentiles } from '../lib/stats.ts';
-import { startProfiler, summarizeProfile } from '../lib/profile.ts';
+import { followProcCpu } from '../lib/proc.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
-import { writeFileSync } from 'node:fs';
+import { latencyPercentiles } from '../lib/stats.ts';
+import { startWindow } from '../lib/window.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
 export interface LiveOptions {
@@ -155,13 +154,7 @@ if (o.warmupSeconds > 0) {
 await new Promise((r) => setTimeout(r, 200));
 
 const before = { kernel: source.counters().kernel, sink: sink.stats() };
-const profiler = o.profile ? await startProfiler() : null;
-const sampler = rssSampler(100);
-const cpu0 = cpuSeconds();
-const th0 = threadCpu();
-const m0 = machineCpu();
-const b0 = o.brokerPid ? procCpuRss(o.brokerPid)?.cpu ?? 0 : 0;
-const t0 = performance.now();
+const measured = await startWindow({ rssIntervalMs: 100, brokerPid: o.brokerPid, profile: o.profile });
 const g = startGenerator(o.rate, o.seconds);
 genPid = g.pid;
 const gcpu = followProcCpu(g.pid);
@@ -174,23 +167,12 @@ while (performance.now() - tGenEnd < 20_000) {
   if (published >= captured && s.queue.records === 0 && s.inFlight.batches === 0) break;
   await new Promise((r) => setTimeout(r, 5));
 }
-const t1 = performance.now();
-const cpu1 = cpuSeconds();
-const th1 = threadCpu();
-const busy = machineCpu().busy - m0.busy;
-const brokerCpu = o.brokerPid ? (procCpuRss(o.brokerPid)?.cpu ?? 0) - b0 : 0;
-const peak = sampler.stop();
-let profile: ProfileSummary | undefined;
-if (profiler) {
-  const prof = await profiler.stop();
-  writeFileSync(o.profile!, JSON.stringify(prof));
-  profile = summarizeProfile(prof);
-}
+const w = await measured.stop();
 const after = { kernel: source.counters().kernel, sink: sink.stats() };
 await pipeline.stop(10_000);
 
-const window = (t1 - t0) / 1000;
-const cores = (cpu1 - cpu0) / window;
+const window = w.seconds;
+const cores = w.cpuS / window;
 const kernelDrops = after.kernel.connectRingFull - before.kernel.connectRingFull;
 const batches = after.sink.published.batches - before.sink.published.batches;
 const eventsPerS = captured / res.seconds;
@@ -208,15 +190,15 @@ const result: LiveResult = {
   latencyExact,
   cpuCores: cores,
   coresPer10kEvents: eventsPerS > 0 ? cores / (eventsPerS / 10_000) : NaN,
-  peakRssMiB: peak.peakMiB,
+  peakRssMiB: w.peakRssMiB,
   batches,
   avgBatchRecords: batches > 0 ? (after.sink.published.records - before.sink.published.records) / batches : 0,
-  drainMs: t1 - tGenEnd,
+  drainMs: w.endMs - tGenEnd,
   probe: source.probe,
-  threads: threadCores(th0, th1, window),
+  threads: w.threads,
   generatorCores: genCpu / window,
-  brokerCores: brokerCpu / window,
-  otherCores: Math.max(0, (busy - genCpu - brokerCpu - (cpu1 - cpu0)) / window),
-  ...(profile ? { profile } : {}),
+  brokerCores: w.brokerCpuS / window,
+  otherCores: w.otherCores(genCpu),
+  ...(w.profile ? { profile: w.profile } : {}),
 };
 emitResult(result);
