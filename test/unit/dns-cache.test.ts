@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { DnsCache } from '../../producer/transform/dns/cache.ts';
 import type { ParsedReply } from '../../producer/transform/dns/parse.ts';
 
@@ -147,6 +148,147 @@ test('results are fresh arrays; memo follows inserts and expiry', (t) => {
   // and inserts
   c.insert(1, rep('alias.test', [['alias.test', 'edge.example.test', 60]], []), T0 + 6 * S);
   t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 7 * S), ['alias.test', 'edge.example.test']);
+});
+
+test('memo per address: inserts elsewhere keep it, an insert on its chain drops it', (t) => {
+  const c = new DnsCache();
+  c.insert(1, chainReply, T0);
+  c.insert(1, rep('other.test', [['other.test', 'o-edge.test', 60]], [['o-edge.test', '10.0.0.1', 60]]), T0);
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 1), ['api.example.test', 'edge.example.test']);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 1), ['other.test', 'o-edge.test']);
+  const computes = c.computes;
+  const memoHits = c.memoHits;
+  // Replies about names and addresses unrelated to 127.0.0.77 (new ones, and other.test's chain re-asserted).
+  for (let i = 0; i < 20; i++) c.insert(1, rep(`u${i}.test`, [[`u${i}.test`, `u-edge${i}.test`, 60]], [[`u-edge${i}.test`, `10.1.0.${i}`, 60]]), T0 + 2 + i);
+  c.insert(1, rep('other.test', [['other.test', 'o-edge.test', 60]], [['o-edge.test', '10.0.0.1', 60]]), T0 + 30);
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 40), ['api.example.test', 'edge.example.test']);
+  t.is(c.computes, computes, 'no walk: the memo survived the unrelated inserts');
+  t.is(c.memoHits, memoHits + 1);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 41), ['other.test', 'o-edge.test']);
+  t.is(c.computes, computes + 1, 'its own chain was re-asserted: walked again');
+  // A CNAME to a name on the chain (above the A record's owner) changes the result.
+  c.insert(1, rep('alias.test', [['alias.test', 'api.example.test', 60]], []), T0 + 50);
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 51), ['alias.test', 'api.example.test', 'edge.example.test']);
+  // A CNAME further down the chain (to the owner itself), from a new name.
+  c.insert(1, rep('www.test', [['www.test', 'edge.example.test', 60]], []), T0 + 52);
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 53), ['www.test', 'edge.example.test', 'alias.test', 'api.example.test']);
+  // A new owner of the address.
+  c.insert(1, rep('direct.test', [], [['direct.test', '127.0.0.77', 60]]), T0 + 54);
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 55), ['direct.test', 'www.test', 'edge.example.test', 'alias.test', 'api.example.test']);
+  // A name above the chain re-pointed elsewhere leaves it.
+  c.insert(1, rep('alias.test', [['alias.test', 'elsewhere.test', 60]], []), T0 + 56);
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 57), ['direct.test', 'www.test', 'edge.example.test', 'api.example.test']);
+  // The memo never outlives the earliest expiry on its chain (api -> edge: 5 s).
+  t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 5 * S), ['direct.test', 'www.test', 'edge.example.test']);
+  c.checkInvariants();
+});
+
+test('memo per address: a link dropped by linksPerNode on the name side drops the memo of the address it left', (t) => {
+  const c = new DnsCache({ linksPerNode: 2 });
+  c.insert(1, rep('n1.test', [], [['n1.test', '10.0.0.1', 60]]), T0);
+  c.insert(1, rep('n2.test', [], [['n2.test', '10.0.0.1', 60]]), T0 + 1);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 2), ['n2.test', 'n1.test']);
+  // n1.test gets two more addresses: its oldest, 10.0.0.1, is dropped.
+  c.insert(1, rep('n1.test', [], [['n1.test', '10.0.0.2', 60], ['n1.test', '10.0.0.3', 60]]), T0 + 3);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 4), ['n2.test']);
+  c.checkInvariants();
+});
+
+test('memo hits keep the names of the chain recently used (LRU), as a walk would', (t) => {
+  const c = new DnsCache({ maxNames: 10 });
+  c.insert(1, rep('hot.test', [['hot.test', 'hot-edge.test', 3600]], [['hot-edge.test', '10.9.0.1', 3600]]), T0);
+  for (let i = 0; i < 100; i++) {
+    c.insert(1, rep(`n${i}.test`, [], [[`n${i}.test`, `10.0.0.${i}`, 60]]), T0 + i);
+    t.deepEqual(c.lookup(1, '10.9.0.1', T0 + i), ['hot.test', 'hot-edge.test']);
+  }
+  t.true(c.memoHits > 90, `memo hits ${c.memoHits}`);
+  t.true(c.stats().evictedNames > 80);
+  c.checkInvariants();
+});
+
+/** Random replies and lookups over a few names and addresses: CNAME chains, fan-in, loops, re-pointing, expiry. */
+const opArb = fc.oneof(
+  { weight: 2, arbitrary: fc.record({
+    kind: fc.constant('insert' as const),
+    question: fc.nat(5),
+    cnames: fc.array(fc.tuple(fc.nat(5), fc.nat(5), fc.integer({ min: 0, max: 6 })), { maxLength: 3 }),
+    addrs: fc.array(fc.tuple(fc.nat(5), fc.nat(3), fc.integer({ min: 0, max: 6 })), { maxLength: 3 }),
+    dt: fc.integer({ min: 0, max: 2 * S }),
+  }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('lookup' as const), ip: fc.nat(3), dt: fc.integer({ min: 0, max: 2 * S }) }) },
+);
+
+test('property: with memos, every lookup gives what a cache holding the same replies and no memo gives', (t) => {
+  fc.assert(fc.property(fc.array(opArb, { minLength: 10, maxLength: 60 }), fc.constantFrom(2, 32), (ops, maxResults) => {
+    const opts = { maxResults, linksPerNode: 64 };
+    const c = new DnsCache(opts);
+    const replies: [ParsedReply, number][] = [];
+    let now = T0;
+    for (const op of ops) {
+      now += op.dt;
+      if (op.kind === 'insert') {
+        const r = rep(`n${op.question}.test`, op.cnames.map(([a, b, ttl]) => [`n${a}.test`, `n${b}.test`, ttl]), op.addrs.map(([n, ip, ttl]) => [`n${n}.test`, `10.0.0.${ip}`, ttl]));
+        c.insert(1, r, now);
+        replies.push([r, now]);
+      } else {
+        const ip = `10.0.0.${op.ip}`;
+        const fresh = new DnsCache(opts);
+        for (const [r, at] of replies) fresh.insert(1, r, at);
+        const want = fresh.lookup(1, ip, now);
+        const got = c.lookup(1, ip, now);
+        if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${ip} at +${now - T0}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+      }
+    }
+    c.checkInvariants();
+  }), { numRuns: 3000 });
+  t.pass();
+});
+
+test('property: a cache with memos and one walking every lookup agree on results, counters and what they evict', (t) => {
+  // Small bounds (evictions, dropped links), two namespaces, time that goes back a little (CPU skew in the ring).
+  const step = fc.oneof(
+    { weight: 2, arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      ns: fc.nat(1),
+      question: fc.nat(7),
+      cnames: fc.array(fc.tuple(fc.nat(7), fc.nat(7), fc.integer({ min: 0, max: 6 })), { maxLength: 3 }),
+      addrs: fc.array(fc.tuple(fc.nat(7), fc.nat(5), fc.integer({ min: 0, max: 6 })), { maxLength: 3 }),
+      dt: fc.integer({ min: -S / 10, max: 2 * S }),
+    }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('lookup' as const), ns: fc.nat(1), ip: fc.nat(5), dt: fc.integer({ min: -S / 10, max: 2 * S }) }) },
+  );
+  // From tight (an eviction on every reply) to loose (none).
+  const bounds = fc.record({
+    maxNames: fc.integer({ min: 2, max: 12 }),
+    maxAddresses: fc.integer({ min: 1, max: 8 }),
+    maxLinks: fc.integer({ min: 1, max: 50 }),
+    linksPerNode: fc.integer({ min: 1, max: 4 }),
+    maxResults: fc.integer({ min: 1, max: 6 }),
+  });
+  fc.assert(fc.property(fc.array(step, { minLength: 20, maxLength: 80 }), bounds, (ops, b) => {
+    const memo = new DnsCache(b);
+    const walk = new DnsCache({ ...b, memoize: false });
+    let now = T0;
+    for (const op of ops) {
+      now += op.dt;
+      if (op.kind === 'insert') {
+        const r = rep(`n${op.question}.test`, op.cnames.map(([x, y, ttl]) => [`n${x}.test`, `n${y}.test`, ttl]), op.addrs.map(([n, ip, ttl]) => [`n${n}.test`, `10.0.0.${ip}`, ttl]));
+        memo.insert(op.ns, r, now);
+        walk.insert(op.ns, r, now);
+      } else {
+        const ip = `10.0.0.${op.ip}`;
+        const got = memo.lookup(op.ns, ip, now);
+        const want = walk.lookup(op.ns, ip, now);
+        if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${ip} at +${now - T0}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+      }
+      const sm = JSON.stringify(memo.stats());
+      const sw = JSON.stringify(walk.stats());
+      if (sm !== sw) throw new Error(`stats ${sm}, want ${sw}`);
+    }
+    memo.checkInvariants();
+    t.is(walk.memoHits, 0);
+  }), { numRuns: 3000 });
+  t.pass();
 });
 
 test('maxResults caps the names reported', (t) => {

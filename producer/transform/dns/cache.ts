@@ -42,6 +42,8 @@ export interface DnsCacheOptions {
   maxResults?: number;
   /** Owners per address, CNAME parents per name, addresses per name, at most (oldest link dropped). Default 16. */
   linksPerNode?: number;
+  /** Keep each address's last result until a link it depends on changes or expires (default true; false walks on every lookup, for comparisons). */
+  memoize?: boolean;
 }
 
 export interface DnsCacheStats {
@@ -92,12 +94,23 @@ class AddrNode {
   next: AddrNode | null = null;
   /** Names with an A/AAAA record to this address -> link expiry. Insertion order = assertion order. */
   readonly owners = new Map<NameNode, number>();
+  /**
+   * The last result (null: none, or dropped because a link it depends on
+   * changed), valid for lookups before memoUntil (the earliest expiry of the
+   * links it walked), and the names that walk touched, in order: a memo hit
+   * touches them again, so the LRU order is the one a walk would leave.
+   */
   memo: string[] | null = null;
-  memoGen = -1;
   memoUntil = 0;
+  memoTouched: NameNode[] | null = null;
   constructor(ip: string, scope: Scope) {
     this.ip = ip;
     this.scope = scope;
+  }
+  /** Drop the memoized result (a link it depends on changed). */
+  forget(): void {
+    this.memo = null;
+    this.memoTouched = null;
   }
 }
 
@@ -157,14 +170,13 @@ export class DnsCache {
   readonly scopeMode: DnsScopeMode;
   readonly maxResults: number;
   readonly linksPerNode: number;
+  readonly memoize: boolean;
   readonly #minTtlNs: number;
   readonly #maxTtlNs: number;
 
   readonly #scopes = new Map<number, Scope>();
   readonly #names = new LruList<NameNode>();
   readonly #addrs = new LruList<AddrNode>();
-  /** Bumped on every insert and eviction; memoized results are valid only for the generation they were computed in. */
-  #gen = 0;
   #addressLinks = 0;
   #cnameLinks = 0;
   /** Scratch path for the upward walk (no allocation per lookup). */
@@ -179,6 +191,8 @@ export class DnsCache {
   #evictedNames = 0;
   #evictedAddresses = 0;
   #droppedLinks = 0;
+  #memoHits = 0;
+  #computes = 0;
 
   constructor(opts: DnsCacheOptions = {}) {
     const d = DNS_CACHE_DEFAULTS;
@@ -189,6 +203,7 @@ export class DnsCache {
     if (this.scopeMode !== 'netns' && this.scopeMode !== 'host') throw new Error(`dns cache scope must be netns or host, not ${String(this.scopeMode)}`);
     this.maxResults = positive(opts.maxResults ?? d.maxResults, 'maxResults');
     this.linksPerNode = positive(opts.linksPerNode ?? d.linksPerNode, 'linksPerNode');
+    this.memoize = opts.memoize ?? true;
     const maxTtl = positive(opts.maxTtlSeconds ?? d.maxTtlSeconds, 'maxTtlSeconds');
     const minTtl = opts.minTtlSeconds ?? d.minTtlSeconds;
     if (!(minTtl >= 0) || minTtl > maxTtl) throw new Error('dns cache minTtlSeconds must be in [0, maxTtlSeconds]');
@@ -213,7 +228,6 @@ export class DnsCache {
       scope = new Scope(key);
       this.#scopes.set(key, scope);
     }
-    this.#gen++;
     this.#inserts++;
     // The question is a name even without links of its own (it is the root of the chain).
     this.#name(scope, reply.question);
@@ -244,20 +258,27 @@ export class DnsCache {
       return [];
     }
     this.#addrs.touch(addr);
-    if (addr.memo !== null && addr.memoGen === this.#gen && nowNs < addr.memoUntil) {
-      if (addr.memo.length === 0) {
+    const memo = addr.memo;
+    if (memo !== null && nowNs < addr.memoUntil) {
+      this.#memoHits++;
+      const touched = addr.memoTouched!;
+      for (let i = 0; i < touched.length; i++) this.#names.touch(touched[i]!);
+      if (memo.length === 0) {
         this.#expiredMisses++;
         return [];
       }
       this.#hits++;
-      return addr.memo.slice();
+      return memo.slice();
     }
+    this.#computes++;
+    const touched: NameNode[] = [];
+    this.#touched = touched;
     const out = this.#compute(addr, nowNs);
     if (addr.owners.size === 0) {
       this.#removeAddr(addr);
-    } else {
+    } else if (this.memoize) {
       addr.memo = out;
-      addr.memoGen = this.#gen;
+      addr.memoTouched = touched;
     }
     if (out.length === 0) {
       this.#expiredMisses++;
@@ -289,6 +310,16 @@ export class DnsCache {
       evictedAddresses: this.#evictedAddresses,
       droppedLinks: this.#droppedLinks,
     };
+  }
+
+  /** Lookups answered from the address's memoized result (no walk). */
+  get memoHits(): number {
+    return this.#memoHits;
+  }
+
+  /** Lookups that walked the chain (no valid memo). */
+  get computes(): number {
+    return this.#computes;
   }
 
   /** Names currently held (all scopes). */
@@ -363,6 +394,8 @@ export class DnsCache {
   }
 
   #setCname(owner: NameNode, target: NameNode, expiry: number): void {
+    // target's parents change (a new link, a new expiry or a new order): so do the results below it.
+    this.#invalidateBelow(target);
     if (owner.cname !== null && owner.cname !== target) this.#unlinkCname(owner);
     if (owner.cname === null) {
       owner.cname = target;
@@ -380,12 +413,14 @@ export class DnsCache {
 
   #unlinkCname(owner: NameNode): void {
     const target = owner.cname!;
+    this.#invalidateBelow(target);
     target.parents!.delete(owner);
     owner.cname = null;
     this.#cnameLinks--;
   }
 
   #setOwner(addr: AddrNode, owner: NameNode, expiry: number): void {
+    addr.forget();
     if (addr.owners.delete(owner)) this.#addressLinks--;
     addr.owners.set(owner, expiry);
     this.#addressLinks++;
@@ -406,6 +441,7 @@ export class DnsCache {
   }
 
   #unlinkOwner(addr: AddrNode, owner: NameNode): void {
+    addr.forget();
     addr.owners.delete(owner);
     owner.addrs!.delete(addr);
     this.#addressLinks--;
@@ -425,7 +461,7 @@ export class DnsCache {
   }
 
   #removeName(n: NameNode): void {
-    this.#gen++;
+    this.#invalidateBelow(n);
     if (n.cname !== null) this.#unlinkCname(n);
     if (n.parents !== null) {
       for (const p of n.parents.keys()) {
@@ -448,14 +484,26 @@ export class DnsCache {
   }
 
   #removeAddr(a: AddrNode): void {
-    this.#gen++;
     for (const n of a.owners.keys()) n.addrs!.delete(a);
     this.#addressLinks -= a.owners.size;
     a.owners.clear();
-    a.memo = null;
+    a.forget();
     a.scope.addrs.delete(a.ip);
     this.#addrs.remove(a);
     this.#dropScopeIfEmpty(a.scope);
+  }
+
+  /**
+   * Drop the memoized results that a change to `n`'s parents (or to `n`
+   * itself) can alter: those of the addresses whose walk passes through `n`,
+   * i.e. the addresses of `n` and of the names below it on its CNAME chain
+   * (a walk goes up at most MAX_CHAIN names).
+   */
+  #invalidateBelow(n: NameNode): void {
+    let x: NameNode | null = n;
+    for (let k = 0; x !== null && k < MAX_CHAIN; k++, x = x.cname) {
+      if (x.addrs !== null) for (const a of x.addrs) a.forget();
+    }
   }
 
   #dropScopeIfEmpty(s: Scope): void {
@@ -465,6 +513,8 @@ export class DnsCache {
   // --- lookup ----------------------------------------------------------------
 
   #memoUntil = Infinity;
+  /** Names touched by the walk in progress, in order (becomes the address's memoTouched). */
+  #touched: NameNode[] = [];
 
   #compute(addr: AddrNode, now: number): string[] {
     const out: string[] = [];
@@ -502,6 +552,7 @@ export class DnsCache {
     const path = this.#path;
     path[depth] = node;
     this.#names.touch(node);
+    this.#touched.push(node);
     let walked = false;
     const parents = node.parents;
     if (parents !== null && parents.size > 0 && depth + 1 < MAX_CHAIN) {
@@ -513,11 +564,12 @@ export class DnsCache {
           this.#expiredLinks++;
           continue;
         }
+        // A link skipped as a loop still bounds the memo: a walk after its expiry would remove it.
+        if (exp < this.#memoUntil) this.#memoUntil = exp;
         let loop = false;
         for (let k = 0; k <= depth; k++) if (path[k] === p) loop = true;
         if (loop) continue;
         walked = true;
-        if (exp < this.#memoUntil) this.#memoUntil = exp;
         this.#walkUp(p, depth + 1, out, now);
       }
     }
