@@ -95,6 +95,52 @@ test('the cache is bounded (least recently used evicted)', (t) => {
   t.is(cache.stats().evictions, 2);
 });
 
+test('a reused pid: each process found by its start time, the newest by pid alone; eviction keeps the rest', (t) => {
+  const proc = fakeProc();
+  t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
+  const cache = new ProcessContextCache({ procRoot: proc.root, maxEntries: 3 });
+  const ns = (ticks: number): number => ticks * 10_000_000;
+  proc.add(7, 1, 100, '0::/\n', '/bin/old');
+  t.is(cache.get(7, ns(100)).exe, '/bin/old');
+  proc.remove(7);
+  proc.add(7, 1, 200, '0::/\n', '/bin/new');
+  t.is(cache.get(7, ns(200)).exe, '/bin/new');
+  // Both cached: an event of the old process still in the ring finds it.
+  t.is(cache.get(7, ns(100) + 9_999_999).exe, '/bin/old');
+  t.is(cache.get(7, ns(200)).exe, '/bin/new');
+  t.is(cache.getByPid(7).exe, '/bin/new', 'by pid: the newest stored');
+  t.deepEqual(cache.stats(), { hits: 3, misses: 2, exited: 0, evictions: 0, size: 2 });
+  // Two other processes: the least recently used entry (the old pid 7) goes.
+  proc.add(8, 1, 300, '0::/\n', '/bin/p8');
+  proc.add(9, 1, 300, '0::/\n', '/bin/p9');
+  cache.get(8, ns(300));
+  cache.get(9, ns(300));
+  t.is(cache.stats().evictions, 1);
+  t.is(cache.get(7, ns(200)).exe, '/bin/new', 'kept');
+  t.true(cache.get(7, ns(100)).exited, 'evicted: /proc now has the newer process');
+});
+
+test('start times above 2^53 ns (104 days of uptime) still match /proc\'s ticks', (t) => {
+  const proc = fakeProc();
+  t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
+  const cache = new ProcessContextCache({ procRoot: proc.root });
+  // 231 days: the number is a multiple of 4 ns. The true start is 1 ns before a tick boundary,
+  // the nearest number is on it: one tick more than /proc says.
+  const ticks = 2_000_000_000;
+  const trueNs = BigInt(ticks) * 10_000_000n - 1n;
+  proc.add(10, 1, ticks - 1, '0::/\n', '/bin/long');
+  const asNumber = Number(trueNs);
+  t.true(asNumber > Number.MAX_SAFE_INTEGER);
+  t.is(BigInt(asNumber), trueNs + 1n);
+  const ctx = cache.get(10, asNumber);
+  t.false(ctx.exited);
+  t.is(ctx.exe, '/bin/long');
+  t.is(cache.get(10, asNumber), ctx, 'cached');
+  // A process that started a tick (10 ms) later is another process.
+  proc.add(11, 1, ticks + 1, '0::/\n', '/bin/later');
+  t.true(cache.get(11, asNumber).exited);
+});
+
 test('this process: exe and ppid from /proc', (t) => {
   const cache = new ProcessContextCache();
   const ctx = cache.get(process.pid);
