@@ -65,12 +65,31 @@ export const ECS_FIELD_MAP: Readonly<Record<string, readonly string[]>> = {
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
 
+/** "000".."999". */
+const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => pad(i, 3));
+const pad3 = (n: number): string => PAD3[n] ?? pad(n, 3);
+/** Largest |ms| a Date holds. */
+const MAX_DATE_MS = 8.64e15;
+// The date and time to the second of the last timestamp formatted: records come
+// in time order, so most share it with the one before.
+let isoSecond = NaN;
+let isoSecondText = '';
+
 /** Microseconds since the epoch -> "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
 export function isoMicros(micros: number): string {
   const ms = Math.floor(micros / 1000);
   const frac = micros - ms * 1000; // 0..999 microseconds within the millisecond
-  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
-  return iso.slice(0, iso.length - 1) + pad(Math.floor(frac), 3) + 'Z';
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) {
+    const iso = new Date(ms).toISOString(); // throws RangeError, as toISOString does
+    return iso.slice(0, iso.length - 1) + pad(Math.floor(frac), 3) + 'Z';
+  }
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString(); // ...SS.000Z
+    isoSecondText = iso.slice(0, iso.length - 4);
+    isoSecond = second;
+  }
+  return isoSecondText + pad3(ms - second * 1000) + pad3(Math.floor(frac)) + 'Z';
 }
 
 const str = JSON.stringify as (s: string) => string;
@@ -79,6 +98,35 @@ function strArray(a: readonly string[]): string {
   let out = '[';
   for (let i = 0; i < a.length; i++) out += (i === 0 ? '' : ',') + str(a[i] as string);
   return out + ']';
+}
+
+// The host and event name parts of the last document, reused while the record's
+// strings are the same (every record of a process has the same host and name).
+const lastHost = { name: '', machineId: '', bootId: '', json: '' };
+let lastEventName = '';
+let lastEventNameJson = '';
+
+function hostJson(h: NetTCPConnect['host']): string {
+  const c = lastHost;
+  if (h.name === c.name && h.machineId === c.machineId && h.bootId === c.bootId && c.json !== '') return c.json;
+  const json = ',"host":{"name":' + str(h.name) + (h.machineId !== '' ? ',"id":' + str(h.machineId) : '') + ',"boot":{"id":' + str(h.bootId) + '}}';
+  if (typeof h.name === 'string' && typeof h.machineId === 'string' && typeof h.bootId === 'string') {
+    c.name = h.name;
+    c.machineId = h.machineId;
+    c.bootId = h.bootId;
+    c.json = json;
+  }
+  return json;
+}
+
+function eventNameJson(name: string): string {
+  if (name === lastEventName && lastEventNameJson !== '') return lastEventNameJson;
+  const json = ',"conntrail":{"event_name":' + str(name);
+  if (typeof name === 'string') {
+    lastEventName = name;
+    lastEventNameJson = json;
+  }
+  return json;
 }
 
 /** Builds the ECS document as a JSON string (no intermediate object). */
@@ -98,10 +146,10 @@ export function ecsJson(r: NetTCPConnect): string {
   if (p.ppid !== null) s += ',"parent":{"pid":' + p.ppid + '}';
   s += ',"thread":{"id":' + p.tid + '}}';
   s += ',"user":{"id":"' + p.uid + '"},"group":{"id":"' + p.gid + '"}';
-  s += ',"host":{"name":' + str(h.name) + (h.machineId !== '' ? ',"id":' + str(h.machineId) : '') + ',"boot":{"id":' + str(h.bootId) + '}}';
+  s += hostJson(h);
   if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
   s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
-  s += ',"conntrail":{"event_name":' + str(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
+  s += eventNameJson(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
   s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId + '}';
   s += ',"ecs":{"version":"' + ECS_VERSION + '"}}';
   return s;

@@ -1,0 +1,136 @@
+// The ECS JSON encoder's reused parts (the host and event name JSON, the
+// timestamp's date to the second) must not change a byte: every document is
+// compared with the encoder as it was before (kept below, verbatim, as the
+// oracle) over random records, hosts and timestamps.
+import test from 'ava';
+import fc from 'fast-check';
+import { EcsJsonEncoder, ecsJson, isoMicros, ECS_EVENT_ACTION, ECS_EVENT_DATASET, ECS_EVENT_MODULE, ECS_VERSION } from '../../producer/encode/ecs.ts';
+import { sampleRecord } from '../../producer/encode/sample.ts';
+import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
+
+// ---- the encoder before the reuse (producer/encode/ecs.ts at 8f98359), the oracle ----
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+/** Microseconds since the epoch -> "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+function oldIsoMicros(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const frac = micros - ms * 1000; // 0..999 microseconds within the millisecond
+  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
+  return iso.slice(0, iso.length - 1) + pad(Math.floor(frac), 3) + 'Z';
+}
+
+const str = JSON.stringify as (s: string) => string;
+
+function strArray(a: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < a.length; i++) out += (i === 0 ? '' : ',') + str(a[i] as string);
+  return out + ']';
+}
+
+/** Builds the ECS document as a JSON string (no intermediate object). */
+function oldEcsJson(r: NetTCPConnect): string {
+  const p = r.process;
+  const h = r.host;
+  const hasNames = r.results.length > 0;
+  const ipText = str(r.dstIP);
+  const probe = str(r.probe);
+  let s = '{"@timestamp":"' + oldIsoMicros(r.timestamp) + '"';
+  s += ',"event":{"kind":"event","category":["network"],"type":["connection","start"],"action":"' + ECS_EVENT_ACTION + '"';
+  s += ',"id":' + str(r.eventId) + ',"module":"' + ECS_EVENT_MODULE + '","dataset":"' + ECS_EVENT_DATASET + '","provider":' + probe + '}';
+  s += ',"network":{"direction":"egress","transport":"tcp","iana_number":"6","type":"' + (r.dstIP.includes(':') ? 'ipv6' : 'ipv4') + '"}';
+  s += ',"destination":{"ip":' + ipText + ',"port":' + r.dstPort + (hasNames ? ',"domain":' + str(r.results[0] as string) : '') + '}';
+  s += ',"process":{"pid":' + p.pid + ',"name":' + str(p.comm);
+  if (p.exe !== null) s += ',"executable":' + str(p.exe);
+  if (p.ppid !== null) s += ',"parent":{"pid":' + p.ppid + '}';
+  s += ',"thread":{"id":' + p.tid + '}}';
+  s += ',"user":{"id":"' + p.uid + '"},"group":{"id":"' + p.gid + '"}';
+  s += ',"host":{"name":' + str(h.name) + (h.machineId !== '' ? ',"id":' + str(h.machineId) : '') + ',"boot":{"id":' + str(h.bootId) + '}}';
+  if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
+  s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
+  s += ',"conntrail":{"event_name":' + str(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
+  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId + '}';
+  s += ',"ecs":{"version":"' + ECS_VERSION + '"}}';
+  return s;
+}
+
+// ---- end of the oracle ----
+
+type Host = NetTCPConnect['host'];
+const text = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 60 }));
+const sharedHost: Host = Object.freeze({ name: 'web-1', machineId: '0123456789abcdef0123456789abcdef', bootId: 'f0e1d2c3-b4a5-4697-8877-665544332211' });
+const hostArb: fc.Arbitrary<Host> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(sharedHost) },
+  { weight: 2, arbitrary: fc.constant(null).map(() => ({ ...sharedHost })) },
+  { weight: 1, arbitrary: fc.constant(null).map(() => ({ ...sharedHost, machineId: '' })) },
+  { weight: 2, arbitrary: fc.record({ name: text, machineId: fc.oneof(fc.constant(''), text), bootId: text }) },
+);
+// Around now (records in time order, many in one second), anywhere a Date holds, fractional, and out of range.
+const BASE = 1_764_000_000_000_000;
+const micros = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 5_000_000 }).map((d) => BASE + d) },
+  { weight: 2, arbitrary: fc.integer({ min: -8_640_000_000, max: 8_640_000_000 }).chain((s) => fc.integer({ min: 0, max: 999_999 }).map((u) => s * 1_000_000 + u)) },
+  { weight: 1, arbitrary: fc.double({ min: -8.64e18, max: 8.64e18, noNaN: true }) },
+  { weight: 1, arbitrary: fc.constantFrom(-1, 0, 999, 1000, 999_999, 1_000_000, -1_000_000, -1_000_001, 8.64e18, -8.64e18, 8.64e18 + 999, -8.64e18 - 1, 8.64e18 + 1000, 8.64e18 + 500_000) },
+);
+
+const recordArb: fc.Arbitrary<NetTCPConnect> = fc.record({
+  eventId: fc.oneof(fc.uuid(), text),
+  eventName: fc.oneof({ weight: 8, arbitrary: fc.constant('NetTCPConnect') }, { weight: 1, arbitrary: text }),
+  timestamp: micros,
+  host: hostArb,
+  process: fc.record({
+    pid: fc.integer(), tid: fc.integer(), ppid: fc.option(fc.integer(), { nil: null }),
+    uid: fc.nat(), gid: fc.nat(), comm: text, exe: fc.option(text, { nil: null }), cgroupId: fc.maxSafeNat(), containerId: fc.option(text, { nil: null }),
+  }),
+  netnsCookie: fc.maxSafeNat(),
+  dstIP: fc.oneof(fc.ipV4(), fc.ipV6()),
+  dstPort: fc.integer({ min: 0, max: 65535 }),
+  family: fc.constantFrom('AF_INET', 'AF_INET6'),
+  results: fc.array(fc.oneof(fc.domain(), text), { maxLength: 5 }),
+  probe: fc.constantFrom('lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'),
+}) as fc.Arbitrary<NetTCPConnect>;
+
+/** Both throw (RangeError) or both give the same text. */
+function same<T>(t: { is: (a: unknown, b: unknown, m?: string) => void }, a: () => T, b: () => T, what: string): void {
+  let ea: unknown, eb: unknown, va: T | undefined, vb: T | undefined;
+  try { va = a(); } catch (e) { ea = e; }
+  try { vb = b(); } catch (e) { eb = e; }
+  t.is(ea?.constructor, eb?.constructor, what);
+  t.is(va, vb, what);
+}
+
+test('fuzz: isoMicros gives the text (or the RangeError) it gave before', (t) => {
+  fc.assert(fc.property(fc.array(micros, { minLength: 1, maxLength: 30 }), (ms) => {
+    for (const m of ms) same(t, () => isoMicros(m), () => oldIsoMicros(m), String(m));
+  }), { numRuns: 400, seed: 7 });
+  for (const m of [NaN, Infinity, -Infinity, 0.5, -0.5, -0, 1e-9, 8.64e18 + 999.5]) same(t, () => isoMicros(m), () => oldIsoMicros(m), String(m));
+});
+
+test('fuzz: ECS documents byte for byte as before, hosts and event names changing or not', (t) => {
+  const enc = new EcsJsonEncoder({ slabBytes: 2048 });
+  fc.assert(fc.property(fc.array(recordArb, { minLength: 1, maxLength: 30 }), (records) => {
+    for (const r of records) {
+      let want: string;
+      try { want = oldEcsJson(r); } catch (e) {
+        t.throws(() => enc.encode(r), { instanceOf: (e as Error).constructor as new () => Error });
+        continue;
+      }
+      t.is(ecsJson(r), want);
+      const got = enc.encode(r);
+      if (!got.equals(Buffer.from(want, 'utf8'))) t.is(got.toString('utf8'), want);
+    }
+  }), { numRuns: 300, seed: 11 });
+});
+
+test('a host changed in place is not taken for the one before', (t) => {
+  const host = { ...sharedHost };
+  const r = sampleRecord({ host });
+  t.is(ecsJson(r), oldEcsJson(r));
+  host.name = 'renamed';
+  host.machineId = '';
+  t.is(ecsJson(r), oldEcsJson(r));
+  t.true(ecsJson(r).includes('"host":{"name":"renamed","boot":'));
+  const odd = sampleRecord({ eventName: undefined as never, host: { ...sharedHost, bootId: undefined as never } });
+  t.is(ecsJson(odd), oldEcsJson(odd));
+  t.is(ecsJson(sampleRecord()), oldEcsJson(sampleRecord()));
+});
