@@ -8,7 +8,7 @@ import kafkajs from 'kafkajs';
 import type { KafkaConfig, Producer, Admin, SASLOptions, logCreator, Message, RecordMetadata, ICustomPartitioner, PartitionerArgs } from 'kafkajs';
 import type { ConntrailConfig } from '../config/load.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
-import { kafkajsPatched } from './kafkajs-patch.ts';
+import { kafkajsNotPatchedReason, kafkajsPatched } from './kafkajs-patch.ts';
 import type { Compression } from './codecs.ts';
 import { KafkaConfigError, KafkaUnavailableError, SinkError, TopicMissingError } from './errors.ts';
 import type { SinkLogger } from './log.ts';
@@ -185,7 +185,7 @@ export class KafkaTransport implements SinkTransport {
   constructor(cfg: KafkaSection, logger: SinkLogger = silentLogger, options: KafkaTransportOptions = {}) {
     registerCodecs();
     if (!kafkajsPatched()) {
-      logger.warn({}, 'kafkajs was loaded before producer/sink/kafkajs-patch.ts: large batches are grouped per partition in O(n^2); import the sink before anything that imports kafkajs');
+      logger.warn({ reason: kafkajsNotPatchedReason() }, 'kafkajs runs unpatched (see producer/sink/kafkajs-patch.ts): large batches are grouped per partition in O(n^2) and encoded record by record; import the sink before anything that imports kafkajs');
     }
     this.#cfg = cfg;
     this.#logger = logger;

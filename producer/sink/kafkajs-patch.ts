@@ -1,13 +1,23 @@
-// kafkajs 2.2.4 (the last release) groups a send's messages per partition with
-// `[...current, message]` for every message: O(n^2) per partition, which at
-// 10,000-record batches costs more than everything else in the pipeline. This
-// module puts a linear version with the same contract in Node's require cache
-// BEFORE kafkajs loads it. It must therefore be imported before 'kafkajs'
-// anywhere in the process (producer/sink/kafka.ts and codecs.ts import it
-// first). When kafkajs was loaded earlier, nothing is changed and
+// Patches to kafkajs 2.2.4 (the last release), put in Node's require cache
+// BEFORE kafkajs loads the modules they replace. This module must therefore be
+// imported before 'kafkajs' anywhere in the process (producer/sink/kafka.ts and
+// codecs.ts import it first). When kafkajs was loaded earlier, or is not the
+// version these patches were written against, nothing is changed and
 // kafkajsPatched() says false (correct, only slower).
+//
+// 1. groupMessagesPerPartition: kafkajs groups a send's messages per partition
+//    with `[...current, message]` for every message: O(n^2) per partition,
+//    which at 10,000-record batches costs more than everything else in the
+//    pipeline. Replaced by a linear version with the same contract.
+// 2. protocol/recordBatch/crc32C: CRC32C byte by byte in JS, replaced by
+//    @node-rs/crc32 (SIMD, prebuilt binaries); kafkajs's own is kept when that
+//    package does not load on this platform.
+// 3. protocol/recordBatch/v0 and recordBatch/record/v0: a batch encoded in one
+//    pass into one buffer, byte for byte what kafkajs writes (record-batch.ts).
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
+import { loadInternals, recordV0, recordBatchModule } from './record-batch.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -31,27 +41,79 @@ export function groupMessagesPerPartition({ topic, partitionMetadata, messages, 
 
 type CachedModule = { exports: unknown; loaded: boolean; filename: string; id: string; paths: string[]; children: unknown[] };
 
+/** The kafkajs version the patches were written against (its internals are not an API). */
+export const KAFKAJS_VERSION = '2.2.4';
+
+/** @node-rs/crc32's crc32c, or undefined when its native binding does not load here. */
+export function nativeCrc32c(): ((buf: Buffer) => number) | undefined {
+  try {
+    const { crc32c } = require('@node-rs/crc32') as { crc32c: (input: Uint8Array, initial?: number) => number };
+    // CRC32C of 32 zero bytes (RFC 3720, B.4): the binding loaded and computes the right polynomial
+    if (crc32c(Buffer.alloc(32)) !== 0x8a9136aa) return undefined;
+    return (buf: Buffer) => crc32c(buf);
+  } catch {
+    return undefined;
+  }
+}
+
 let patched = false;
+let why = '';
 function install(): void {
   const main = require.resolve('kafkajs');
-  const file = path.join(path.dirname(main), 'src', 'producer', 'groupMessagesPerPartition.js');
-  const cache = require.cache as Record<string, CachedModule | undefined>;
-  const existing = cache[file];
-  if (existing) {
-    patched = existing.exports === groupMessagesPerPartition;
+  const root = path.dirname(main);
+  const src = path.join(root, 'src');
+  let version: unknown;
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: unknown }).version;
+  } catch {
+    version = undefined;
+  }
+  if (version !== KAFKAJS_VERSION) {
+    why = `kafkajs ${String(version)} is not ${KAFKAJS_VERSION}, the version producer/sink/kafkajs-patch.ts was written for`;
     return;
   }
+  const files = {
+    group: path.join(src, 'producer', 'groupMessagesPerPartition.js'),
+    crc: path.join(src, 'protocol', 'recordBatch', 'crc32C', 'index.js'),
+    record: path.join(src, 'protocol', 'recordBatch', 'record', 'v0', 'index.js'),
+    batch: path.join(src, 'protocol', 'recordBatch', 'v0', 'index.js'),
+  };
+  const cache = require.cache as Record<string, CachedModule | undefined>;
+  for (const file of Object.values(files)) {
+    if (!fs.existsSync(file)) {
+      why = `kafkajs has no ${path.relative(root, file)}`;
+      return;
+    }
+    if (cache[file]) {
+      why = 'kafkajs was loaded before producer/sink/kafkajs-patch.ts';
+      return;
+    }
+  }
   const NodeModule = require('node:module') as new (id: string) => CachedModule;
-  const m = new NodeModule(file);
-  m.filename = file;
-  m.loaded = true;
-  m.exports = groupMessagesPerPartition;
-  cache[file] = m;
+  const put = (file: string, exports: unknown): void => {
+    const m = new NodeModule(file);
+    m.filename = file;
+    m.loaded = true;
+    m.exports = exports;
+    cache[file] = m;
+  };
+  const crc = nativeCrc32c();
+  if (crc) put(files.crc, crc);
+  const crc32C = crc ?? (require(files.crc) as (buf: Buffer) => number);
+  const batch = recordBatchModule(loadInternals(src, crc32C));
+  put(files.group, groupMessagesPerPartition);
+  put(files.record, recordV0);
+  put(files.batch, batch);
   patched = true;
 }
 install();
 
-/** True when kafkajs uses the linear grouping (this module ran before kafkajs loaded). */
+/** True when kafkajs runs with these patches (this module ran before kafkajs loaded, and kafkajs is 2.2.4). */
 export function kafkajsPatched(): boolean {
   return patched;
+}
+
+/** Why kafkajs is not patched ('' when it is). */
+export function kafkajsNotPatchedReason(): string {
+  return why;
 }

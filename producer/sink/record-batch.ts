@@ -1,0 +1,361 @@
+// kafkajs 2.2.4's RecordBatch (protocol/recordBatch/v0) and Record
+// (protocol/recordBatch/record/v0) rewritten to encode a whole batch in one
+// pass into one buffer: kafkajs builds a new Encoder (a zero-filled 512-byte
+// Buffer) per record, a Buffer per varint, a BigInt-backed Long per timestamp
+// delta, then copies the records into the batch body, the body into the batch
+// and the batch into its frame, and computes CRC32C byte by byte in JS.
+//
+// The output is byte-identical to kafkajs's for the same input, down to its
+// quirks (sizes computed as kafkajs computes them, the same errors for the
+// inputs it rejects); test/unit/record-batch.test.ts compares both encoders.
+// kafkajs-patch.ts puts these in Node's require cache in place of kafkajs's
+// modules; nothing else should call them.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** kafkajs's Encoder, as much of it as this module uses. */
+export interface KafkajsEncoder {
+  buf: Buffer;
+  offset: number;
+  readonly buffer: Buffer;
+  size(): number;
+  writeInt8(v: number): KafkajsEncoder;
+  writeInt16(v: number): KafkajsEncoder;
+  writeInt32(v: number): KafkajsEncoder;
+  writeUInt32(v: number): KafkajsEncoder;
+  writeInt64(v: unknown): KafkajsEncoder;
+  writeVarLong(v: unknown): KafkajsEncoder;
+}
+export interface KafkajsEncoderClass {
+  new (initialSize?: number): KafkajsEncoder;
+  sizeOfVarLong(v: unknown): number;
+}
+interface KafkajsLong { fromInt(v: number): unknown; fromValue(v: unknown): unknown }
+interface KafkajsCompression {
+  Types: { None: number };
+  lookupCodec(type: number): { compress(encoder: KafkajsEncoder): Promise<Buffer> } | null;
+  COMPRESSION_CODEC_MASK: number;
+}
+
+/** The kafkajs internals the encoder needs, resolved from kafkajs's own directory. */
+export interface KafkajsInternals {
+  Encoder: KafkajsEncoderClass;
+  Long: KafkajsLong;
+  compression: KafkajsCompression;
+  crc32C: (buf: Buffer) => number;
+}
+
+/** Loads the internals from kafkajs's src/ directory (does not load kafkajs's index). */
+export function loadInternals(srcDir: string, crc32C: (buf: Buffer) => number): KafkajsInternals {
+  return {
+    Encoder: require(`${srcDir}/protocol/encoder.js`) as KafkajsEncoderClass,
+    Long: require(`${srcDir}/utils/long.js`) as KafkajsLong,
+    compression: require(`${srcDir}/protocol/message/compression/index.js`) as KafkajsCompression,
+    crc32C,
+  };
+}
+
+type Headers = Record<string, unknown>;
+
+/** What kafkajs's Record(...) returns here: the record's fields, encoded later by RecordBatch. */
+export class PendingRecord {
+  readonly offsetDelta: number;
+  readonly timestampDelta: number;
+  readonly key: unknown;
+  readonly value: unknown;
+  readonly headers: Headers;
+  constructor(offsetDelta: number, timestampDelta: number, key: unknown, value: unknown, headers: Headers) {
+    this.offsetDelta = offsetDelta;
+    this.timestampDelta = timestampDelta;
+    this.key = key;
+    this.value = value;
+    this.headers = headers;
+  }
+}
+
+interface RecordArgs { offsetDelta?: number; timestampDelta?: number; key?: unknown; value?: unknown; headers?: Headers }
+
+/** Drop-in for kafkajs's protocol/recordBatch/record/v0 (same defaults). */
+export function recordV0({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordArgs): PendingRecord {
+  return new PendingRecord(offsetDelta, timestampDelta, key, value, headers);
+}
+
+// ---- varints, exactly as kafkajs's Encoder computes them (32-bit zigzag, 0xffffff80 loop) ----
+const UNSIGNED_INT32_MAX_NUMBER = 0xffffff80;
+const zigZag = (v: number): number => (v << 1) ^ (v >> 31);
+
+function sizeOfUVarInt(value: number): number {
+  let bytes = 1;
+  while ((value & UNSIGNED_INT32_MAX_NUMBER) !== 0) {
+    bytes += 1;
+    value >>>= 7;
+  }
+  return bytes;
+}
+const sizeOfVarInt = (v: number): number => sizeOfUVarInt(zigZag(v));
+
+/** A varlong that a 32-bit zigzag encodes the same way as kafkajs's 64-bit one. */
+const smallLong = (v: number): boolean => Number.isInteger(v) && v >= -0x40000000 && v < 0x40000000;
+
+function byteLength(v: unknown): number {
+  return Buffer.byteLength(v as string);
+}
+
+/** kafkajs's Encoder.sizeOfVarIntBytes. */
+function sizeOfVarIntBytes(value: unknown): number {
+  const size = value == null ? -1 : byteLength(value);
+  if (size < 0) return 1; // sizeOfVarInt(-1)
+  return sizeOfVarInt(size) + size;
+}
+
+interface HeaderEntry { key: string; value: unknown }
+
+/** kafkajs's record/v0 headersArray. */
+function headersArrayOf(headers: Headers): HeaderEntry[] {
+  return Object.keys(headers).flatMap((headerKey) => {
+    const v = headers[headerKey];
+    return !Array.isArray(v) ? [{ key: headerKey, value: v }] : v.map((headerValue: unknown) => ({ key: headerKey, value: headerValue }));
+  });
+}
+
+/** kafkajs's record/v0 sizeOfHeaders. */
+function sizeOfHeaders(headersArray: HeaderEntry[]): number {
+  let size = sizeOfVarInt(headersArray.length);
+  for (const header of headersArray) {
+    const keySize = byteLength(header.key);
+    const valueSize = byteLength(header.value);
+    size += sizeOfVarInt(keySize) + keySize;
+    if (header.value === null) size += sizeOfVarInt(-1);
+    else size += sizeOfVarInt(valueSize) + valueSize;
+  }
+  return size;
+}
+
+const EMPTY: HeaderEntry[] = [];
+function hasKeys(o: Headers): boolean {
+  // not an object (null included): whatever Object.keys makes of it, as kafkajs (null throws there too)
+  if (typeof o !== 'object' || o === null) return Object.keys(o).length > 0;
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
+}
+
+/** A growing output buffer (sized up front, so it grows only on inputs kafkajs mis-sizes itself). */
+class Out {
+  buf: Buffer;
+  off: number;
+  constructor(capacity: number, start: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, start + 16));
+    this.off = start;
+  }
+
+  ensure(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
+    this.buf.copy(next, 0, 0, this.off);
+    this.buf = next;
+  }
+
+  uvarint(value: number): void {
+    this.ensure(5);
+    const b = this.buf;
+    let o = this.off;
+    while ((value & UNSIGNED_INT32_MAX_NUMBER) !== 0) {
+      b[o++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    b[o++] = value & 0x7f;
+    this.off = o;
+  }
+
+  varint(v: number): void {
+    this.uvarint(zigZag(v));
+  }
+
+  bytes(src: Uint8Array): void {
+    this.ensure(src.length);
+    this.buf.set(src, this.off);
+    this.off += src.length;
+  }
+
+  utf8(s: string, n: number): void {
+    this.ensure(n);
+    this.buf.write(s, this.off, n, 'utf8');
+    this.off += n;
+  }
+
+  /** kafkajs's Encoder.writeVarIntBytes. */
+  varIntBytes(value: unknown): void {
+    if (value == null) {
+      this.varint(-1);
+    } else if (Buffer.isBuffer(value)) {
+      this.varint(value.length);
+      this.bytes(value);
+    } else {
+      const s = String(value);
+      const n = Buffer.byteLength(s, 'utf8');
+      this.varint(n);
+      this.utf8(s, n);
+    }
+  }
+
+  /** kafkajs's Encoder.writeVarIntString. */
+  varIntString(value: string | null | undefined): void {
+    if (value == null) {
+      this.varint(-1);
+      return;
+    }
+    const n = Buffer.byteLength(value, 'utf8');
+    this.varint(n);
+    this.utf8(value, n);
+  }
+}
+
+const MAGIC_BYTE = 2;
+const TIMESTAMP_MASK = 0;
+const TRANSACTIONAL_MASK = 16;
+/** Bytes from FirstOffset to FirstSequence: 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4. */
+const HEADER_SIZE = 57;
+/** Offset of the CRC field, and of the first byte the CRC covers (Attributes). */
+const CRC_AT = 17;
+const CRC_FROM = 21;
+
+interface RecordBatchArgs {
+  compression?: number;
+  firstOffset?: unknown;
+  firstTimestamp?: unknown;
+  maxTimestamp?: unknown;
+  partitionLeaderEpoch?: number;
+  lastOffsetDelta?: number;
+  transactional?: boolean;
+  producerId?: unknown;
+  producerEpoch?: number;
+  firstSequence?: number;
+  records?: unknown[];
+}
+
+interface EncoderLike { buf: Buffer; buffer: Buffer }
+const isEncoder = (r: unknown): r is EncoderLike => r != null && Buffer.isBuffer((r as EncoderLike).buf);
+
+/** Drop-in for kafkajs's protocol/recordBatch/v0 module ({ RecordBatch, MAGIC_BYTE }). */
+export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: RecordBatchArgs) => Promise<KafkajsEncoder>; MAGIC_BYTE: number } {
+  const { Encoder, Long, compression: C, crc32C } = k;
+
+  /** Writes the records (PendingRecords or kafkajs Encoders) at out.off. */
+  function writeRecords(out: Out, records: unknown[], sizes: Int32Array, headerLists: (HeaderEntry[] | undefined)[]): void {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (!(r instanceof PendingRecord)) {
+        out.bytes((r as EncoderLike).buffer);
+        continue;
+      }
+      out.ensure(5 + sizes[i]!);
+      out.varint(sizes[i]!);
+      out.buf[out.off++] = 0; // attributes
+      const td = r.timestampDelta;
+      if (smallLong(td)) out.uvarint(td >= 0 ? td * 2 : -td * 2 - 1);
+      else out.bytes(new Encoder(16).writeVarLong(td).buffer);
+      out.varint(r.offsetDelta);
+      out.varIntBytes(r.key);
+      out.varIntBytes(r.value);
+      const hs = headerLists[i] ?? EMPTY;
+      out.varint(hs.length);
+      for (const h of hs) {
+        out.varIntString(h.key);
+        out.varIntBytes(h.value);
+      }
+    }
+  }
+
+  /** Sizes every record as kafkajs does; returns the bytes the records take. */
+  function sizeRecords(records: unknown[], sizes: Int32Array, headerLists: (HeaderEntry[] | undefined)[]): number {
+    let total = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (!(r instanceof PendingRecord)) {
+        if (!isEncoder(r)) throw new Error('all values should be an instance of Encoder[]');
+        total += r.buffer.length;
+        continue;
+      }
+      const hs = hasKeys(r.headers) ? headersArrayOf(r.headers) : EMPTY;
+      if (hs !== EMPTY) headerLists[i] = hs;
+      const td = r.timestampDelta;
+      const body =
+        1 +
+        (smallLong(td) ? sizeOfUVarInt(td >= 0 ? td * 2 : -td * 2 - 1) : Encoder.sizeOfVarLong(td)) +
+        sizeOfVarInt(r.offsetDelta) +
+        sizeOfVarIntBytes(r.key) +
+        sizeOfVarIntBytes(r.value) +
+        (hs === EMPTY ? 1 : sizeOfHeaders(hs));
+      sizes[i] = body;
+      total += sizeOfVarInt(body) + body;
+    }
+    return total;
+  }
+
+  async function RecordBatch({
+    compression = C.Types.None,
+    firstOffset = Long.fromInt(0),
+    firstTimestamp = Date.now(),
+    maxTimestamp = Date.now(),
+    partitionLeaderEpoch = 0,
+    lastOffsetDelta = 0,
+    transactional = false,
+    producerId = Long.fromValue(-1),
+    producerEpoch = 0,
+    firstSequence = 0,
+    records = [],
+  }: RecordBatchArgs): Promise<KafkajsEncoder> {
+    const attributes = (compression & C.COMPRESSION_CODEC_MASK) | TIMESTAMP_MASK | (transactional ? TRANSACTIONAL_MASK : 0);
+    const head = new Encoder(64)
+      .writeInt64(firstOffset)
+      .writeInt32(0) // Length, below
+      .writeInt32(partitionLeaderEpoch)
+      .writeInt8(MAGIC_BYTE)
+      .writeUInt32(0) // CRC, below
+      .writeInt16(attributes)
+      .writeInt32(lastOffsetDelta)
+      .writeInt64(firstTimestamp)
+      .writeInt64(maxTimestamp)
+      .writeInt64(producerId)
+      .writeInt16(producerEpoch)
+      .writeInt32(firstSequence);
+
+    const sizes = new Int32Array(records.length);
+    const headerLists: (HeaderEntry[] | undefined)[] = [];
+    const recordBytes = sizeRecords(records, sizes, headerLists);
+
+    let out: Out;
+    if (compression === C.Types.None) {
+      out = new Out(HEADER_SIZE + 4 + recordBytes, HEADER_SIZE);
+      out.buf.writeInt32BE(records.length, out.off);
+      out.off += 4;
+      writeRecords(out, records, sizes, headerLists);
+    } else {
+      const codec = C.lookupCodec(compression);
+      const raw = new Out(recordBytes, 0);
+      writeRecords(raw, records, sizes, headerLists);
+      const recordsEncoder = new Encoder(0);
+      recordsEncoder.buf = raw.buf;
+      recordsEncoder.offset = raw.off;
+      // kafkajs: codec.compress(recordsEncoder), a TypeError when lookupCodec found none
+      const compressed = await (codec as NonNullable<typeof codec>).compress(recordsEncoder);
+      if (!Buffer.isBuffer(compressed)) throw new Error('value should be an instance of Buffer');
+      out = new Out(HEADER_SIZE + 4 + compressed.length, HEADER_SIZE);
+      out.buf.writeInt32BE(records.length, out.off);
+      out.off += 4;
+      out.bytes(compressed);
+    }
+
+    const buf = out.buf;
+    head.buf.copy(buf, 0, 0, HEADER_SIZE);
+    buf.writeInt32BE(out.off - 12, 8);
+    buf.writeUInt32BE(crc32C(buf.subarray(CRC_FROM, out.off)), CRC_AT);
+    const result = new Encoder(0);
+    result.buf = buf;
+    result.offset = out.off;
+    return result;
+  }
+
+  return { RecordBatch, MAGIC_BYTE };
+}
