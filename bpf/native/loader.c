@@ -633,6 +633,14 @@ static struct capture *capture_args(napi_env env, napi_callback_info info, napi_
 	return p;
 }
 
+/* fn(handle): its capture; NULL, with a JS exception pending, when it is none */
+static struct capture *capture_arg(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	return capture_args(env, info, argv, &argc);
+}
+
 /* start(handle, {pollMs, batchBytes, maxInflight}, cb(data: Buffer|null, counters: Buffer, end: boolean)) */
 static napi_value js_start(napi_env env, napi_callback_info info)
 {
@@ -675,11 +683,9 @@ static napi_value js_start(napi_env env, napi_callback_info info)
 /* requestStop(handle): the thread detaches, drains, sends a final batch with end=true. */
 static napi_value js_request_stop(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1];
 	struct capture *c;
 
-	if (!(c = capture_args(env, info, argv, &argc)))
+	if (!(c = capture_arg(env, info)))
 		return NULL;
 	atomic_store(&c->stop_requested, true);
 	return NULL;
@@ -688,11 +694,9 @@ static napi_value js_request_stop(napi_env env, napi_callback_info info)
 /* close(handle): after the end batch (or if never started); frees every kernel object. */
 static napi_value js_close(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1];
 	struct capture *c;
 
-	if (!(c = capture_args(env, info, argv, &argc)))
+	if (!(c = capture_arg(env, info)))
 		return NULL;
 	if (c->started && !c->joined) {
 		atomic_store(&c->stop_requested, true);
@@ -726,13 +730,12 @@ static napi_value js_pause(napi_env env, napi_callback_info info)
 /* counters(handle) -> Buffer of CT_CNT_MAX u64 (summed over CPUs) */
 static napi_value js_counters(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1], out;
+	napi_value out;
 	struct capture *c;
 	uint64_t counters[CT_CNT_MAX] = { 0 };
 	void *data;
 
-	if (!(c = capture_args(env, info, argv, &argc)))
+	if (!(c = capture_arg(env, info)))
 		return NULL;
 	if (!c->closed)
 		read_counters(c, counters);
@@ -742,11 +745,10 @@ static napi_value js_counters(napi_env env, napi_callback_info info)
 
 static napi_value js_stats(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1], out;
+	napi_value out;
 	struct capture *c;
 
-	if (!(c = capture_args(env, info, argv, &argc)))
+	if (!(c = capture_arg(env, info)))
 		return NULL;
 	CHECK(env, napi_create_object(env, &out));
 	set_int(env, out, "records", (int64_t)atomic_load(&c->st_records));
@@ -772,14 +774,13 @@ static uint32_t obj_id(int fd)
 
 static napi_value js_ids(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1], out, progs, maps, v;
+	napi_value out, progs, maps, v;
 	struct capture *c;
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	uint32_t np = 0, nm = 0;
 
-	if (!(c = capture_args(env, info, argv, &argc)))
+	if (!(c = capture_arg(env, info)))
 		return NULL;
 	CHECK(env, napi_create_object(env, &out));
 	CHECK(env, napi_create_array(env, &progs));
