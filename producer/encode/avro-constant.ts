@@ -50,10 +50,11 @@ function avscTap(): TapConstructor | undefined {
   return tapConstructor ?? undefined;
 }
 
-const writeFn = (t: avsc.Type): WriteFn => {
-  const w = (t as unknown as { _write?: unknown })._write;
-  if (typeof w !== 'function') throw new Error('avsc: no Type#_write');
-  return (w as WriteFn).bind(t);
+/** An avsc type seen with its internal writer (called as a method: faster than a bound function). */
+interface Writable { _write: WriteFn }
+const writable = (t: avsc.Type): Writable => {
+  if (typeof (t as unknown as { _write?: unknown })._write !== 'function') throw new Error('avsc: no Type#_write');
+  return t as unknown as Writable;
 };
 
 interface AvscField { name: string; type: avsc.Type; defaultValue(): unknown }
@@ -84,13 +85,13 @@ interface Part { readonly name: string; readonly sub: readonly string[] | undefi
 interface Segment { write(tap: AvroTap, r: Record_): void }
 
 class VariableSegment implements Segment {
-  readonly #write: WriteFn;
-  constructor(type: avsc.Type) { this.#write = writeFn(type); }
-  write(tap: AvroTap, r: Record_): void { this.#write(tap, r); }
+  readonly #type: Writable;
+  constructor(type: avsc.Type) { this.#type = writable(type); }
+  write(tap: AvroTap, r: Record_): void { this.#type._write(tap, r); }
 }
 
 class ConstantSegment implements Segment {
-  readonly #write: WriteFn;
+  readonly #type: Writable;
   readonly #parts: readonly Part[];
   #bytes: Uint8Array | undefined;
   /** Per part: the value (or record object) the bytes were made from. */
@@ -101,7 +102,7 @@ class ConstantSegment implements Segment {
   readonly #sub: unknown[][];
 
   constructor(type: avsc.Type, parts: readonly Part[]) {
-    this.#write = writeFn(type);
+    this.#type = writable(type);
     this.#parts = parts;
     this.#values = parts.map(() => undefined);
     this.#frozen = parts.map(() => false);
@@ -117,7 +118,7 @@ class ConstantSegment implements Segment {
       return;
     }
     const start = tap.pos;
-    this.#write(tap, r);
+    this.#type._write(tap, r);
     if (tap.pos <= tap.buf.length) this.#remember(r, tap.buf.subarray(start, tap.pos));
   }
 
