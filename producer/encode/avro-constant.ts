@@ -2,16 +2,16 @@
 //
 // eventName and the host record (name, machineId, bootId: ~90 of the ~266 bytes
 // of a record) are the same in every record a process writes, yet avsc
-// UTF-8-encodes them again for each one. (eventName is cached only when it is
-// next to host in the writer schema, see build().) Here the WRITER schema's fields are cut
-// into segments, in the writer's order: runs of ordinary fields, written by an
-// avsc record type made of just those fields (avsc's own compiled writer, same
-// field types and defaults, so the same bytes), and runs of constant fields,
-// copied from the bytes avsc wrote for them the last time. A constant run is
-// reused only while the record's values are those the bytes were made from:
-// the host object itself when it is frozen (the enricher shares one frozen
-// host among all records), else its fields compared one by one; any other
-// value is written by avsc and becomes the new cached run.
+// UTF-8-encodes them again for each one. Here the WRITER schema's fields are
+// cut into segments, in the writer's order: runs of ordinary fields, written by
+// an avsc record type made of just those fields (avsc's own compiled writer,
+// same field types and defaults, so the same bytes), and runs of constant
+// fields, copied from the bytes avsc wrote for them the last time. A constant
+// run is reused only while the record's values are those the bytes were made
+// from: the host object itself when it is frozen (the enricher shares one
+// frozen host among all records), else its fields compared one by one; any
+// other value is written by avsc and becomes the new cached run. eventName is
+// cached only next to host (alone it is not worth a segment, see build()).
 //
 // This uses two avsc internals (Type#_write and lib/utils.js Tap, both in avsc
 // 5); buildConstantWriter checks them, and the writer against type.toBuffer on
