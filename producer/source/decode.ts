@@ -39,6 +39,7 @@ export class RecordDecoder {
   readonly counts: DecodeCounts;
   readonly #l: RecordLayout;
   readonly #probeNames: (ProbeName | undefined)[];
+  readonly #comms = new CommCache();
   #wallOffsetNs = 0n;
   /** The wall offset split as floor(offset / 1000) µs + a remainder in [0, 1000) ns: both exact numbers. */
   #offUs = 0;
@@ -163,7 +164,7 @@ export class RecordDecoder {
       tid: b.readUInt32LE(r + c.tid),
       uid: b.readUInt32LE(r + c.uid),
       gid: b.readUInt32LE(r + c.gid),
-      comm: cString(b, r + c.comm, l.commLen),
+      comm: this.#comms.get(b, r + c.comm, l.commLen),
       cgroupId: readU64(b, r + c.cgroupId),
       netnsCookie: readU64(b, r + c.netnsCookie),
       family,
@@ -224,12 +225,44 @@ export class RecordDecoder {
   }
 }
 
-/** A NUL-terminated string of at most `max` bytes. */
-function cString(b: Buffer, off: number, max: number): string {
-  let end = off;
-  const stop = off + max;
-  while (end < stop && b[end] !== 0) end++;
-  return b.toString('utf8', off, end);
+/** Comms a CommCache holds at most (then it starts over). */
+const COMMS_MAX = 4096;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 16777619;
+
+/**
+ * The comms seen before: a host's connects come from a few programs, so most
+ * records get an existing string instead of a new one from the bytes (a
+ * native call and an allocation each). Keyed by a 30-bit hash of the bytes
+ * (a small integer); a hit is checked against the bytes, a collision replaces.
+ */
+class CommCache {
+  readonly #texts = new Map<number, string>();
+
+  /** The NUL-terminated UTF-8 string of at most `max` bytes at `off`; cached when ASCII (a comm nearly always is). */
+  get(b: Buffer, off: number, max: number): string {
+    let h = FNV_OFFSET;
+    let ascii = true;
+    let end = off;
+    for (const stop = off + max; end < stop; end++) {
+      const c = b[end]!;
+      if (c === 0) break;
+      if (c > 0x7f) ascii = false;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    if (!ascii) return b.toString('utf8', off, end);
+    const key = h & 0x3fffffff;
+    const hit = this.#texts.get(key);
+    if (hit !== undefined && hit.length === end - off) {
+      let i = 0;
+      while (i < hit.length && hit.charCodeAt(i) === b[off + i]) i++;
+      if (i === hit.length) return hit;
+    }
+    const text = b.toString('latin1', off, end);
+    if (this.#texts.size >= COMMS_MAX) this.#texts.clear();
+    this.#texts.set(key, text);
+    return text;
+  }
 }
 
 function ipv4(b: Buffer, off: number): string {

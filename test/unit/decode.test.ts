@@ -152,6 +152,38 @@ layoutTest('the wall offset: a bigint or a number, refreshed with setWallOffset(
   t.is((n.decode(withU64(f))[0] as ConnectEvent).timestampUs, 123_456_789_013);
 });
 
+layoutTest('comm: UTF-8, at most commLen bytes, the same text for the same bytes (cached), never another comm\'s', (t) => {
+  const l = getLayout();
+  const d = new RecordDecoder();
+  const { offsets } = frames();
+  const commOf = (bytes: Buffer): string => {
+    const buf = sampleRecords();
+    const at = offsets[0]! + 8 + l.connect.comm;
+    buf.fill(0, at, at + l.commLen);
+    bytes.copy(buf, at, 0, Math.min(bytes.length, l.commLen));
+    return (d.decode(buf)[0] as ConnectEvent).comm;
+  };
+  t.is(commOf(Buffer.from('nginx')), 'nginx');
+  t.is(commOf(Buffer.from('nginx')), 'nginx');
+  t.is(commOf(Buffer.from('nginy')), 'nginy');
+  t.is(commOf(Buffer.from('ngin')), 'ngin');
+  t.is(commOf(Buffer.from('')), '');
+  t.is(commOf(Buffer.from('zürich-€')), 'zürich-€');
+  t.is(commOf(Buffer.from('a'.repeat(15) + 'bcd')), 'a'.repeat(15) + 'b', 'commLen bytes without a NUL');
+  // Two comms of one length with the same cache key: each still decodes to itself.
+  t.is(commOf(Buffer.from('p1250c')), 'p1250c');
+  t.is(commOf(Buffer.from('p49cc0')), 'p49cc0');
+  t.is(commOf(Buffer.from('p1250c')), 'p1250c');
+  // Many distinct comms (more than the cache holds, so it starts over): each decodes to itself.
+  fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 16 }), (bytes) => {
+    const raw = Buffer.from(bytes);
+    const nul = raw.indexOf(0);
+    const want = raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8');
+    return commOf(raw) === want && commOf(raw) === want;
+  }), { numRuns: 6000 });
+  t.pass();
+});
+
 /** Re-frames one record of the C sample with edits, for the malformed cases. */
 function frames(): { buf: Buffer; offsets: number[] } {
   const buf = sampleRecords();
