@@ -30,6 +30,13 @@ export function unmapIPv4(text: string): string {
   return text;
 }
 
+/** Canonical text of the 16-byte IPv6 address at `off` (an AAAA record's data): canonicalIp of its text, without the text. */
+export function ipv6Text(b: Buffer, off: number): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((b[off + i]! << 8) | b[off + i + 1]!);
+  return formatIPv6(g);
+}
+
 function parseIPv4(text: string): number[] | null {
   const parts = text.split('.');
   if (parts.length !== 4) return null;

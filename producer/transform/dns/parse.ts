@@ -11,7 +11,7 @@
 // name on that chain. Records off the chain (which a resolver would not accept
 // either) are dropped and counted. Names are lower-cased, without the final dot.
 import dnsPacket from 'dns-packet';
-import { canonicalIp } from '../ip.ts';
+import { ipv6Text } from '../ip.ts';
 
 /** Why a DNS payload was not used. Each reason is one counter. */
 export const DNS_PARSE_ERRORS = [
@@ -153,8 +153,9 @@ export function parseDnsMessage(msg: Buffer, cut: boolean): ParseOutcome {
       cnameTargets.push(normalizeName(data));
       cnameTtls.push(ttl);
     } else {
-      const ip = canonicalIp(data);
-      if (ip === null) return FAIL.malformed;
+      // Canonical text (../ip.ts) straight from the record's bytes, the last 4 or 16 before `offset`
+      // (within the message: checked above): an A record's dotted decimal is canonical already.
+      const ip = type === 'A' ? data : ipv6Text(msg, offset - 16);
       addrs.push({ name: owner, ip, ttl });
     }
   }
