@@ -14,10 +14,14 @@
 //    package does not load on this platform.
 // 3. protocol/recordBatch/v0 and recordBatch/record/v0: a batch encoded in one
 //    pass into one buffer, byte for byte what kafkajs writes (record-batch.ts).
+// 4. protocol/requests/produce/v3/request.js (v4-v7 reuse it) and
+//    protocol/request.js: the Produce request assembled from its partitions'
+//    batches with one copy, and framed with one more, instead of a copy (and a
+//    zero-filled, doubling buffer) at each level; same bytes (record-batch.ts).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadInternals, recordV0, recordBatchModule } from './record-batch.ts';
+import { loadInternals, produceRequestV3Module, recordV0, recordBatchModule, requestModule } from './record-batch.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -77,6 +81,8 @@ function install(): void {
     crc: path.join(src, 'protocol', 'recordBatch', 'crc32C', 'index.js'),
     record: path.join(src, 'protocol', 'recordBatch', 'record', 'v0', 'index.js'),
     batch: path.join(src, 'protocol', 'recordBatch', 'v0', 'index.js'),
+    produce: path.join(src, 'protocol', 'requests', 'produce', 'v3', 'request.js'),
+    request: path.join(src, 'protocol', 'request.js'),
   };
   const cache = require.cache as Record<string, CachedModule | undefined>;
   for (const file of Object.values(files)) {
@@ -100,10 +106,13 @@ function install(): void {
   const crc = nativeCrc32c();
   if (crc) put(files.crc, crc);
   const crc32C = crc ?? (require(files.crc) as (buf: Buffer) => number);
-  const batch = recordBatchModule(loadInternals(src, crc32C));
+  const internals = loadInternals(src, crc32C);
+  const batch = recordBatchModule(internals);
   put(files.group, groupMessagesPerPartition);
   put(files.record, recordV0);
   put(files.batch, batch);
+  put(files.produce, produceRequestV3Module(internals, batch.RecordBatch));
+  put(files.request, requestModule(internals));
   patched = true;
 }
 install();

@@ -26,6 +26,7 @@ export interface KafkajsEncoder {
   writeUInt32(v: number): KafkajsEncoder;
   writeInt64(v: unknown): KafkajsEncoder;
   writeVarLong(v: unknown): KafkajsEncoder;
+  writeString(v: string | null | undefined): KafkajsEncoder;
 }
 export interface KafkajsEncoderClass {
   new (initialSize?: number): KafkajsEncoder;
@@ -40,6 +41,7 @@ interface KafkajsCompression {
 
 /** The kafkajs internals the encoder needs, resolved from kafkajs's own directory. */
 export interface KafkajsInternals {
+  srcDir: string;
   Encoder: KafkajsEncoderClass;
   Long: KafkajsLong;
   compression: KafkajsCompression;
@@ -49,6 +51,7 @@ export interface KafkajsInternals {
 /** Loads the internals from kafkajs's src/ directory (does not load kafkajs's index). */
 export function loadInternals(srcDir: string, crc32C: (buf: Buffer) => number): KafkajsInternals {
   return {
+    srcDir,
     Encoder: require(`${srcDir}/protocol/encoder.js`) as KafkajsEncoderClass,
     Long: require(`${srcDir}/utils/long.js`) as KafkajsLong,
     compression: require(`${srcDir}/protocol/message/compression/index.js`) as KafkajsCompression,
@@ -358,4 +361,133 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
   }
 
   return { RecordBatch, MAGIC_BYTE };
+}
+
+// ---- the Produce request (protocol/requests/produce/v3/request.js, which v4-v7 reuse) ----
+// kafkajs encodes each partition into an Encoder, copies those into a topic
+// Encoder and the topics into the request's, growing (and zero-filling) each
+// by doubling. Here the parts are encoded as kafkajs does and copied once into
+// one buffer of the exact size.
+
+interface ProduceMessage { key?: unknown; value?: unknown; headers?: Headers; timestamp?: unknown }
+interface ProducePartition { partition: number; messages: ProduceMessage[]; firstSequence?: number }
+interface ProduceTopic { topic: string; partitions: ProducePartition[] }
+interface ProduceArgs {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: ProduceTopic[];
+}
+
+/** The first and last of kafkajs's `timestamps.sort()` (default order: by String(x), stable). */
+function firstAndLast(messages: ProduceMessage[]): [unknown, unknown] | undefined {
+  let first: unknown;
+  let last: unknown;
+  let firstS = '';
+  let lastS = '';
+  let any = false;
+  for (const m of messages) {
+    const t = m.timestamp;
+    if (t == null) continue;
+    const s = String(t);
+    if (!any) {
+      any = true;
+      first = last = t;
+      firstS = lastS = s;
+      continue;
+    }
+    if (s < firstS) { first = t; firstS = s; }
+    if (s >= lastS) { last = t; lastS = s; }
+  }
+  return any ? [first, last] : undefined;
+}
+
+/** Drop-in for kafkajs's protocol/requests/produce/v3/request.js. */
+export function produceRequestV3Module(
+  k: KafkajsInternals,
+  RecordBatch: (args: RecordBatchArgs) => Promise<KafkajsEncoder>,
+): (args: ProduceArgs) => { apiKey: number; apiVersion: number; apiName: string; expectResponse: () => boolean; encode: () => Promise<KafkajsEncoder> } {
+  const { Encoder, Long, compression: C } = k;
+  const apiKey = (require(`${k.srcDir}/protocol/requests/apiKeys.js`) as { Produce: number }).Produce;
+
+  async function encodePartition(
+    compression: number,
+    { messages, firstSequence, transactionalId, producerId, producerEpoch }: ProducePartition & { transactionalId: string | null; producerId: unknown; producerEpoch: number },
+  ): Promise<KafkajsEncoder> {
+    const dateNow = Date.now();
+    const ends = firstAndLast(messages);
+    const firstTimestamp = ends ? ends[0] : dateNow;
+    const maxTimestamp = ends ? ends[1] : dateNow;
+    const records = new Array<PendingRecord>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
+      // kafkajs: Record({ ...message, offsetDelta: i, timestampDelta }); reading the
+      // fields directly is the same for plain objects (own properties only)
+      const m: ProduceMessage = typeof message === 'object' && message !== null && Object.getPrototypeOf(message) === Object.prototype ? message : { ...message };
+      const timestampDelta = ((m.timestamp as number) || dateNow) - (firstTimestamp as number);
+      records[i] = new PendingRecord(i, timestampDelta, m.key, m.value, m.headers === undefined ? {} : m.headers);
+    }
+    return RecordBatch({
+      compression,
+      records,
+      firstTimestamp,
+      maxTimestamp,
+      producerId,
+      producerEpoch,
+      firstSequence,
+      transactional: !!transactionalId,
+      lastOffsetDelta: records.length - 1,
+    });
+  }
+
+  return ({ acks, timeout, transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0, compression = C.Types.None, topicData }) => ({
+    apiKey,
+    apiVersion: 3,
+    apiName: 'Produce',
+    expectResponse: () => acks !== 0,
+    encode: async () => {
+      const chunks: Buffer[] = [];
+      const head = new Encoder(64).writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length);
+      chunks.push(head.buffer);
+      for (const data of topicData) {
+        const { topic, partitions } = data;
+        const encoded: KafkajsEncoder[] = [];
+        for (const p of partitions) encoded.push(await encodePartition(compression, { ...p, transactionalId, producerId, producerEpoch }));
+        chunks.push(new Encoder(64).writeString(topic).writeInt32(encoded.length).buffer);
+        for (let i = 0; i < partitions.length; i++) {
+          const batch = encoded[i]!;
+          chunks.push(new Encoder(8).writeInt32(partitions[i]!.partition).writeInt32(batch.size()).buffer, batch.buffer);
+        }
+      }
+      return encoderOf(Encoder, Buffer.concat(chunks));
+    },
+  });
+}
+
+function encoderOf(Encoder: KafkajsEncoderClass, buf: Buffer, length = buf.length): KafkajsEncoder {
+  const e = new Encoder(0);
+  e.buf = buf;
+  e.offset = length;
+  return e;
+}
+
+interface RequestArgs { correlationId: number; clientId: string; request: { apiKey: number; apiVersion: number; encode: () => Promise<KafkajsEncoder> } }
+
+/** Drop-in for kafkajs's protocol/request.js: the framed request, the payload copied once. */
+export function requestModule(k: KafkajsInternals): (args: RequestArgs) => Promise<KafkajsEncoder> {
+  const { Encoder } = k;
+  return async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }) => {
+    const payload = await encode();
+    if (payload == null || !Buffer.isBuffer(payload.buf)) throw new Error('value should be an instance of Encoder');
+    const head = new Encoder(64).writeInt32(0).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId).writeString(clientId);
+    const size = head.offset - 4 + payload.offset;
+    const buf = Buffer.allocUnsafe(4 + size);
+    head.buf.copy(buf, 0, 0, head.offset);
+    buf.writeInt32BE(size, 0);
+    payload.buf.copy(buf, head.offset, 0, payload.offset);
+    return encoderOf(Encoder, buf);
+  };
 }

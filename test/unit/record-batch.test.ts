@@ -32,12 +32,37 @@ function original<T>(rel: string): T {
   return m.exports as T;
 }
 
+/** Like original(), with some of the file's requires (paths relative to kafkajs/src) answered by `overrides`. */
+function originalWith<T>(rel: string, overrides: Record<string, unknown>): T {
+  const file = path.join(src, rel);
+  const req = createRequire(file);
+  const byFile = new Map(Object.entries(overrides).map(([r, v]) => [path.join(src, r), v]));
+  const localRequire = (id: string): unknown => {
+    const resolved = req.resolve(id);
+    return byFile.has(resolved) ? byFile.get(resolved) : req(id);
+  };
+  const m = { exports: {} as unknown };
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  new Function('exports', 'require', 'module', '__filename', '__dirname', fs.readFileSync(file, 'utf8'))(m.exports, localRequire, m, file, path.dirname(file));
+  return m.exports as T;
+}
+
 const kafkajsCrc32C = original<(b: Buffer) => number>('protocol/recordBatch/crc32C/crc32C.js');
 const origRecord = original<RecordFn>('protocol/recordBatch/record/v0/index.js');
 const origBatch = original<{ RecordBatch: BatchFn }>('protocol/recordBatch/v0/index.js').RecordBatch;
 const patchedRecord = require(path.join(src, 'protocol/recordBatch/record/v0/index.js')) as RecordFn;
 const patchedBatch = (require(path.join(src, 'protocol/recordBatch/v0/index.js')) as { RecordBatch: BatchFn }).RecordBatch;
 const patchedCrc = require(path.join(src, 'protocol/recordBatch/crc32C/index.js')) as (b: Buffer) => number;
+type ProduceRequest = (args: object) => { apiKey: number; apiVersion: number; apiName: string; expectResponse(): boolean; encode(): Promise<Encoder> };
+type Frame = (args: { correlationId: number; clientId: string; request: ReturnType<ProduceRequest> }) => Promise<Encoder>;
+const origProduce = originalWith<ProduceRequest>('protocol/requests/produce/v3/request.js', {
+  'protocol/recordBatch/record/v0/index.js': origRecord,
+  'protocol/recordBatch/v0/index.js': { RecordBatch: origBatch, MAGIC_BYTE: 2 },
+});
+const origFrame = original<Frame>('protocol/request.js');
+const patchedProduce = require(path.join(src, 'protocol/requests/produce/v3/request.js')) as ProduceRequest;
+const patchedProduceV7 = require(path.join(src, 'protocol/requests/produce/v7/request.js')) as ProduceRequest;
+const patchedFrame = require(path.join(src, 'protocol/request.js')) as Frame;
 const Long = require(path.join(src, 'utils/long.js')) as { fromValue(v: unknown): unknown };
 
 registerCodecs();
@@ -189,6 +214,62 @@ test('property: random messages encode to the same bytes as kafkajs', async (t) 
       return a.equals(b);
     }),
     { numRuns: 200 },
+  );
+  t.pass();
+});
+
+/** A whole framed Produce request, kafkajs's vs the patched one (Date.now pinned: both read it). */
+async function sameRequest(t: import('ava').ExecutionContext, args: object): Promise<void> {
+  const now = Date.now;
+  Date.now = () => 1_764_300_000_123;
+  try {
+    const a = origProduce(args);
+    const b = patchedProduce(args);
+    t.deepEqual([b.apiKey, b.apiVersion, b.apiName, b.expectResponse()], [a.apiKey, a.apiVersion, a.apiName, a.expectResponse()]);
+    const fa = (await origFrame({ correlationId: 42, clientId: 'conntrail', request: a })).buffer;
+    const fb = (await patchedFrame({ correlationId: 42, clientId: 'conntrail', request: b })).buffer;
+    t.true(fa.equals(fb), `${fa.length} vs ${fb.length} bytes, first difference at ${fa.findIndex((x, i) => x !== fb[i])}`);
+  } finally {
+    Date.now = now;
+  }
+}
+
+test('Produce request, framed: several topics and partitions, same bytes as kafkajs', async (t) => {
+  const msgs = (n: number, p: number): Msg[] => Array.from({ length: n }, (_, i) => ({
+    key: i % 4 === 0 ? null : `k${p}-${i}`,
+    value: value(i + p, 100 + (i % 7)),
+    ...(i % 3 === 0 ? { timestamp: String(1_764_300_000_000 + ((i * 7919) % 5000)) } : {}),
+    ...(i % 5 === 0 ? { headers: { trace: `t${i}`, bin: Buffer.from([i & 0xff]) } } : {}),
+  }));
+  const topicData = [
+    { topic: 'conntrail', partitions: [{ partition: 0, messages: msgs(300, 0), firstSequence: 5 }, { partition: 2, messages: msgs(1, 2), firstSequence: 0 }] },
+    { topic: 'other-ü', partitions: [{ partition: 1, messages: msgs(40, 1) }] },
+  ];
+  for (const compression of [0, kafkajs.CompressionTypes.GZIP, kafkajs.CompressionTypes.LZ4]) {
+    await sameRequest(t, { acks: -1, timeout: 30000, compression, topicData });
+    await sameRequest(t, { acks: 1, timeout: 1000, compression, topicData, transactionalId: 'tx-1', producerId: Long.fromValue('99999999999'), producerEpoch: 3 });
+  }
+  await sameRequest(t, { acks: 0, timeout: 1000, topicData: [] });
+  t.is(patchedProduceV7({ acks: -1, timeout: 1, topicData: [] }).apiVersion, 7);
+});
+
+test('Produce request: timestamps as kafkajs orders them (strings, numbers, missing), property', async (t) => {
+  const ts = fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 2_000_000_000_000 }), fc.integer({ min: 0, max: 2_000_000_000_000 }).map(String));
+  await fc.assert(
+    fc.asyncProperty(fc.array(ts, { maxLength: 30 }), async (stamps) => {
+      const messages = stamps.map((timestamp, i) => (timestamp === undefined ? { value: `v${i}` } : { value: `v${i}`, timestamp }));
+      const now = Date.now;
+      Date.now = () => 1_764_300_000_123;
+      try {
+        const args = { acks: -1, timeout: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages }] }] };
+        const a = (await origProduce(args).encode()).buffer;
+        const b = (await patchedProduce(args).encode()).buffer;
+        return a.equals(b);
+      } finally {
+        Date.now = now;
+      }
+    }),
+    { numRuns: 300 },
   );
   t.pass();
 });
