@@ -42,7 +42,6 @@ function originalWith<T>(rel: string, overrides: Record<string, unknown>): T {
     return byFile.has(resolved) ? byFile.get(resolved) : req(id);
   };
   const m = { exports: {} as unknown };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   new Function('exports', 'require', 'module', '__filename', '__dirname', fs.readFileSync(file, 'utf8'))(m.exports, localRequire, m, file, path.dirname(file));
   return m.exports as T;
 }
