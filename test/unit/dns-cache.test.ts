@@ -158,14 +158,20 @@ test('memo per address: inserts elsewhere keep it, an insert on its chain drops 
   t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 1), ['other.test', 'o-edge.test']);
   const computes = c.computes;
   const memoHits = c.memoHits;
-  // Replies about names and addresses unrelated to 127.0.0.77 (new ones, and other.test's chain re-asserted).
+  // Replies about names and addresses unrelated to 127.0.0.77.
   for (let i = 0; i < 20; i++) c.insert(1, rep(`u${i}.test`, [[`u${i}.test`, `u-edge${i}.test`, 60]], [[`u-edge${i}.test`, `10.1.0.${i}`, 60]]), T0 + 2 + i);
-  c.insert(1, rep('other.test', [['other.test', 'o-edge.test', 60]], [['o-edge.test', '10.0.0.1', 60]]), T0 + 30);
   t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 40), ['api.example.test', 'edge.example.test']);
   t.is(c.computes, computes, 'no walk: the memo survived the unrelated inserts');
   t.is(c.memoHits, memoHits + 1);
+  // other.test's chain re-asserted as it was (later, so expiring later): same result, the memo stays.
+  c.insert(1, rep('other.test', [['other.test', 'o-edge.test', 60]], [['o-edge.test', '10.0.0.1', 60]]), T0 + 30);
   t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 41), ['other.test', 'o-edge.test']);
-  t.is(c.computes, computes + 1, 'its own chain was re-asserted: walked again');
+  t.is(c.computes, computes, 'a chain re-asserted as it was keeps its memo');
+  // Re-asserted with a shorter TTL: it expires earlier, so the memo goes (and the earlier expiry holds).
+  c.insert(1, rep('other.test', [['other.test', 'o-edge.test', 1]], []), T0 + 42);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 43), ['other.test', 'o-edge.test']);
+  t.is(c.computes, computes + 1, 'walked again');
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 42 + S), ['o-edge.test']);
   // A CNAME to a name on the chain (above the A record's owner) changes the result.
   c.insert(1, rep('alias.test', [['alias.test', 'api.example.test', 60]], []), T0 + 50);
   t.deepEqual(c.lookup(1, '127.0.0.77', T0 + 51), ['alias.test', 'api.example.test', 'edge.example.test']);

@@ -394,6 +394,12 @@ export class DnsCache {
   }
 
   #setCname(owner: NameNode, target: NameNode, expiry: number): void {
+    if (owner.cname === target && target.parents!.size === 1 && expiry >= target.parents!.get(owner)!) {
+      // The sole parent re-asserted, expiring no earlier: the same results below it, and every memo
+      // of them ends at or before the old expiry already. Keep them.
+      target.parents!.set(owner, expiry);
+      return;
+    }
     // target's parents change (a new link, a new expiry or a new order): so do the results below it.
     this.#invalidateBelow(target);
     if (owner.cname !== null && owner.cname !== target) this.#unlinkCname(owner);
@@ -420,6 +426,20 @@ export class DnsCache {
   }
 
   #setOwner(addr: AddrNode, owner: NameNode, expiry: number): void {
+    if (addr.owners.size === 1) {
+      const old = addr.owners.get(owner);
+      if (old !== undefined && expiry >= old) {
+        // The sole owner re-asserted, expiring no earlier: the same results; the memo (ending at or
+        // before `old`) stays. The address becomes the owner's most recent one.
+        addr.owners.set(owner, expiry);
+        const addrs = owner.addrs!;
+        if (addrs.size > 1) {
+          addrs.delete(addr);
+          addrs.add(addr);
+        }
+        return;
+      }
+    }
     addr.forget();
     if (addr.owners.delete(owner)) this.#addressLinks--;
     addr.owners.set(owner, expiry);
