@@ -110,8 +110,8 @@ function install(): void {
   const batch = recordBatchModule(internals);
   put(files.group, groupMessagesPerPartition);
   put(files.record, recordV0);
-  put(files.batch, batch);
-  put(files.produce, produceRequestV3Module(internals, batch.RecordBatch));
+  put(files.batch, { RecordBatch: batch.RecordBatch, MAGIC_BYTE: batch.MAGIC_BYTE });
+  put(files.produce, produceRequestV3Module(internals, batch.encodeBatch));
   put(files.request, requestModule(internals));
   patched = true;
 }

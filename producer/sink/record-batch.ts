@@ -240,25 +240,55 @@ interface RecordBatchArgs {
 interface EncoderLike { buf: Buffer; buffer: Buffer }
 const isEncoder = (r: unknown): r is EncoderLike => r != null && Buffer.isBuffer((r as EncoderLike).buf);
 
+/** What a record is encoded from: a PendingRecord, or a message of a Produce request. */
+interface RecordItem { key?: unknown; value?: unknown; headers?: Headers }
+
+/** One batch's records: the items with their offset deltas (i when null) and timestamp deltas. */
+export interface Batch {
+  items: RecordItem[];
+  ods: ArrayLike<number> | null;
+  tds: ArrayLike<number>;
+  /** Records given as kafkajs Encoders instead (copied as they are). */
+  raw?: EncoderLike[];
+  /** Record count. */
+  n: number;
+  sizes: Int32Array;
+  headerLists: (HeaderEntry[] | undefined)[];
+}
+
+export function newBatch(items: RecordItem[], ods: ArrayLike<number> | null, tds: ArrayLike<number>): Batch {
+  return { items, ods, tds, n: items.length, sizes: new Int32Array(items.length), headerLists: new Array<HeaderEntry[] | undefined>(items.length) };
+}
+
 /** Drop-in for kafkajs's protocol/recordBatch/v0 module ({ RecordBatch, MAGIC_BYTE }). */
-export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: RecordBatchArgs) => Promise<KafkajsEncoder>; MAGIC_BYTE: number } {
+export function recordBatchModule(k: KafkajsInternals): {
+  RecordBatch: (args: RecordBatchArgs) => Promise<KafkajsEncoder>;
+  MAGIC_BYTE: number;
+  /** RecordBatch from a Batch (not part of kafkajs's module). */
+  encodeBatch: (args: RecordBatchArgs, b: Batch) => Promise<KafkajsEncoder>;
+} {
   const { Encoder, Long, compression: C, crc32C } = k;
 
-  /** Writes the records (PendingRecords or kafkajs Encoders) at out.off. */
-  function writeRecords(out: Out, records: unknown[], sizes: Int32Array, headerLists: (HeaderEntry[] | undefined)[]): void {
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      if (!(r instanceof PendingRecord)) {
-        out.bytes((r as EncoderLike).buffer);
-        continue;
-      }
+  /**
+   * Writes the records at out.off: items[i]'s key, value and headers, offset delta
+   * ods[i] (i when ods is null), timestamp delta tds[i]; or, when the batch was
+   * given kafkajs Encoders (raw), their bytes.
+   */
+  function writeRecords(out: Out, b: Batch): void {
+    const { items, ods, tds, sizes, headerLists } = b;
+    if (b.raw) {
+      for (const r of b.raw) out.bytes(r.buffer);
+      return;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const r = items[i]!;
       out.ensure(5 + sizes[i]!);
       out.varint(sizes[i]!);
       out.buf[out.off++] = 0; // attributes
-      const td = r.timestampDelta;
+      const td = tds[i]!;
       if (smallLong(td)) out.uvarint(td >= 0 ? td * 2 : -td * 2 - 1);
       else out.bytes(new Encoder(16).writeVarLong(td).buffer);
-      out.varint(r.offsetDelta);
+      out.varint(ods === null ? i : ods[i]!);
       out.varIntBytes(r.key);
       out.varIntBytes(r.value);
       const hs = headerLists[i] ?? EMPTY;
@@ -270,23 +300,24 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
     }
   }
 
-  /** Sizes every record as kafkajs does; returns the bytes the records take. */
-  function sizeRecords(records: unknown[], sizes: Int32Array, headerLists: (HeaderEntry[] | undefined)[]): number {
+  /** Sizes every record as kafkajs does (into b.sizes, b.headerLists); returns the bytes the records take. */
+  function sizeRecords(b: Batch): number {
+    const { items, ods, tds, sizes, headerLists } = b;
     let total = 0;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      if (!(r instanceof PendingRecord)) {
-        if (!isEncoder(r)) throw new Error('all values should be an instance of Encoder[]');
-        total += r.buffer.length;
-        continue;
-      }
-      const hs = hasKeys(r.headers) ? headersArrayOf(r.headers) : EMPTY;
+    if (b.raw) {
+      for (const r of b.raw) total += r.buffer.length;
+      return total;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const r = items[i]!;
+      const h = r.headers;
+      const hs = h !== undefined && hasKeys(h) ? headersArrayOf(h) : EMPTY;
       if (hs !== EMPTY) headerLists[i] = hs;
-      const td = r.timestampDelta;
+      const td = tds[i]!;
       const body =
         1 +
         (smallLong(td) ? sizeOfUVarInt(td >= 0 ? td * 2 : -td * 2 - 1) : Encoder.sizeOfVarLong(td)) +
-        sizeOfVarInt(r.offsetDelta) +
+        sizeOfVarInt(ods === null ? i : ods[i]!) +
         sizeOfVarIntBytes(r.key) +
         sizeOfVarIntBytes(r.value) +
         (hs === EMPTY ? 1 : sizeOfHeaders(hs));
@@ -296,7 +327,21 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
     return total;
   }
 
-  async function RecordBatch({
+  /** kafkajs's RecordBatch({ records: [Record(...)] }) for PendingRecords, or for Encoders. */
+  async function RecordBatch(args: RecordBatchArgs): Promise<KafkajsEncoder> {
+    const records = args.records ?? [];
+    let batch: Batch;
+    if (records.every((r) => r instanceof PendingRecord)) {
+      batch = newBatch(records, records.map((r) => r.offsetDelta), records.map((r) => r.timestampDelta));
+    } else if (records.every(isEncoder)) {
+      batch = { ...newBatch([], null, []), raw: records, n: records.length };
+    } else {
+      throw new Error('all values should be an instance of Encoder[]');
+    }
+    return encodeBatch(args, batch);
+  }
+
+  async function encodeBatch({
     compression = C.Types.None,
     firstOffset = Long.fromInt(0),
     firstTimestamp = Date.now(),
@@ -307,8 +352,7 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
     producerId = Long.fromValue(-1),
     producerEpoch = 0,
     firstSequence = 0,
-    records = [],
-  }: RecordBatchArgs): Promise<KafkajsEncoder> {
+  }: RecordBatchArgs, b: Batch): Promise<KafkajsEncoder> {
     const attributes = (compression & C.COMPRESSION_CODEC_MASK) | TIMESTAMP_MASK | (transactional ? TRANSACTIONAL_MASK : 0);
     const head = new Encoder(64)
       .writeInt64(firstOffset)
@@ -324,20 +368,18 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
       .writeInt16(producerEpoch)
       .writeInt32(firstSequence);
 
-    const sizes = new Int32Array(records.length);
-    const headerLists: (HeaderEntry[] | undefined)[] = [];
-    const recordBytes = sizeRecords(records, sizes, headerLists);
+    const recordBytes = sizeRecords(b);
 
     let out: Out;
     if (compression === C.Types.None) {
       out = new Out(HEADER_SIZE + 4 + recordBytes, HEADER_SIZE);
-      out.buf.writeInt32BE(records.length, out.off);
+      out.buf.writeInt32BE(b.n, out.off);
       out.off += 4;
-      writeRecords(out, records, sizes, headerLists);
+      writeRecords(out, b);
     } else {
       const codec = C.lookupCodec(compression);
       const raw = new Out(recordBytes, 0);
-      writeRecords(raw, records, sizes, headerLists);
+      writeRecords(raw, b);
       const recordsEncoder = new Encoder(0);
       recordsEncoder.buf = raw.buf;
       recordsEncoder.offset = raw.off;
@@ -345,7 +387,7 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
       const compressed = await (codec as NonNullable<typeof codec>).compress(recordsEncoder);
       if (!Buffer.isBuffer(compressed)) throw new Error('value should be an instance of Buffer');
       out = new Out(HEADER_SIZE + 4 + compressed.length, HEADER_SIZE);
-      out.buf.writeInt32BE(records.length, out.off);
+      out.buf.writeInt32BE(b.n, out.off);
       out.off += 4;
       out.bytes(compressed);
     }
@@ -360,7 +402,7 @@ export function recordBatchModule(k: KafkajsInternals): { RecordBatch: (args: Re
     return result;
   }
 
-  return { RecordBatch, MAGIC_BYTE };
+  return { RecordBatch, MAGIC_BYTE, encodeBatch };
 }
 
 // ---- the Produce request (protocol/requests/produce/v3/request.js, which v4-v7 reuse) ----
@@ -408,7 +450,7 @@ function firstAndLast(messages: ProduceMessage[]): [unknown, unknown] | undefine
 /** Drop-in for kafkajs's protocol/requests/produce/v3/request.js. */
 export function produceRequestV3Module(
   k: KafkajsInternals,
-  RecordBatch: (args: RecordBatchArgs) => Promise<KafkajsEncoder>,
+  encodeBatch: (args: RecordBatchArgs, b: Batch) => Promise<KafkajsEncoder>,
 ): (args: ProduceArgs) => { apiKey: number; apiVersion: number; apiName: string; expectResponse: () => boolean; encode: () => Promise<KafkajsEncoder> } {
   const { Encoder, Long, compression: C } = k;
   const apiKey = (require(`${k.srcDir}/protocol/requests/apiKeys.js`) as { Produce: number }).Produce;
@@ -421,26 +463,27 @@ export function produceRequestV3Module(
     const ends = firstAndLast(messages);
     const firstTimestamp = ends ? ends[0] : dateNow;
     const maxTimestamp = ends ? ends[1] : dateNow;
-    const records = new Array<PendingRecord>(messages.length);
-    for (let i = 0; i < messages.length; i++) {
+    const n = messages.length;
+    const items = new Array<ProduceMessage>(n);
+    const tds = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
       const message = messages[i]!;
       // kafkajs: Record({ ...message, offsetDelta: i, timestampDelta }); reading the
       // fields directly is the same for plain objects (own properties only)
       const m: ProduceMessage = typeof message === 'object' && message !== null && Object.getPrototypeOf(message) === Object.prototype ? message : { ...message };
-      const timestampDelta = ((m.timestamp as number) || dateNow) - (firstTimestamp as number);
-      records[i] = new PendingRecord(i, timestampDelta, m.key, m.value, m.headers === undefined ? {} : m.headers);
+      items[i] = m;
+      tds[i] = ((m.timestamp as number) || dateNow) - (firstTimestamp as number);
     }
-    return RecordBatch({
+    return encodeBatch({
       compression,
-      records,
       firstTimestamp,
       maxTimestamp,
       producerId,
       producerEpoch,
       firstSequence,
       transactional: !!transactionalId,
-      lastOffsetDelta: records.length - 1,
-    });
+      lastOffsetDelta: n - 1,
+    }, newBatch(items, null, tds));
   }
 
   return ({ acks, timeout, transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0, compression = C.Types.None, topicData }) => ({
@@ -462,9 +505,39 @@ export function produceRequestV3Module(
           chunks.push(new Encoder(8).writeInt32(partitions[i]!.partition).writeInt32(batch.size()).buffer, batch.buffer);
         }
       }
-      return encoderOf(Encoder, Buffer.concat(chunks));
+      return chunkedEncoder(Encoder, chunks);
     },
   });
+}
+
+const CHUNKS = Symbol('conntrail.chunks');
+type Chunked = KafkajsEncoder & { [CHUNKS]?: Buffer[] };
+
+/**
+ * A kafkajs Encoder holding its bytes as chunks, concatenated on first use of
+ * .buf (so it is still an Encoder to anyone). requestModule frames the chunks
+ * directly, which saves copying the whole Produce request once.
+ */
+function chunkedEncoder(Encoder: KafkajsEncoderClass, chunks: Buffer[]): KafkajsEncoder {
+  const e = new Encoder(0) as Chunked;
+  let buf: Buffer | undefined;
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  Object.defineProperty(e, 'buf', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      if (buf === undefined) {
+        buf = Buffer.concat(chunks, length);
+        e[CHUNKS] = undefined; // from here on the buffer is the truth (it may be written to)
+      }
+      return buf;
+    },
+    set: (b: Buffer) => { buf = b; },
+  });
+  e.offset = length;
+  e[CHUNKS] = chunks;
+  return e;
 }
 
 function encoderOf(Encoder: KafkajsEncoderClass, buf: Buffer, length = buf.length): KafkajsEncoder {
@@ -484,9 +557,11 @@ export function requestModule(k: KafkajsInternals): (args: RequestArgs) => Promi
     if (payload == null || !Buffer.isBuffer(payload.buf)) throw new Error('value should be an instance of Encoder');
     const head = new Encoder(64).writeInt32(0).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId).writeString(clientId);
     const size = head.offset - 4 + payload.offset;
+    head.buf.writeInt32BE(size, 0);
+    const chunks = (payload as Chunked)[CHUNKS];
+    if (chunks) return encoderOf(Encoder, Buffer.concat([head.buffer, ...chunks], 4 + size));
     const buf = Buffer.allocUnsafe(4 + size);
     head.buf.copy(buf, 0, 0, head.offset);
-    buf.writeInt32BE(size, 0);
     payload.buf.copy(buf, head.offset, 0, payload.offset);
     return encoderOf(Encoder, buf);
   };
