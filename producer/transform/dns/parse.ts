@@ -1,12 +1,10 @@
 // DNS reply parsing for the cache behind NetTCPConnect.results.
 //
-// This module reads the fixed 12-byte header (flags and section counts), the
-// question and the A, AAAA and CNAME answers itself (names decoded exactly as
-// dns-packet's name.decode does, errors included); answers of other types go
-// through dns-packet's answer.decode, whose length rules differ per type. It
-// stops after the answer section: authority and additional records are never
-// needed, and a reply whose tail was cut by the capture's payload cap still
-// yields every answer that arrived whole.
+// The record codecs are dns-packet's (question.decode, answer.decode); this
+// module reads only the fixed 12-byte header (flags and section counts) itself,
+// so that it can stop after the answer section: authority and additional
+// records are never needed, and a reply whose tail was cut by the capture's
+// payload cap still yields every answer that arrived whole.
 //
 // Only the answers on the chain that starts at the question name are kept:
 // question --CNAME--> c1 --CNAME--> c2 ... and the A/AAAA records owned by a
@@ -68,59 +66,9 @@ export const MAX_CHAIN = 16;
 interface Codec<T> {
   decode: ((buf: Buffer, offset?: number) => T) & { bytes: number };
 }
-const codecs = dnsPacket as unknown as { answer: Codec<dnsPacket.Answer> };
+const codecs = dnsPacket as unknown as { question: Codec<dnsPacket.Question>; answer: Codec<dnsPacket.Answer> };
 
 const HEADER_BYTES = 12;
-const TYPE_A = 1;
-const TYPE_CNAME = 5;
-const TYPE_AAAA = 28;
-const CLASS_IN = 1;
-/** dns-packet's NOT_FLUSH_MASK (the mDNS cache-flush bit is not part of the class). */
-const NOT_FLUSH_MASK = ~(1 << 15);
-
-/** Bytes the last readName() consumed at its offset (as dns-packet's name.decode.bytes). */
-let nameBytes = 0;
-
-/**
- * dns-packet's name.decode, same result and same errors: labels as UTF-8
- * joined with '.', '.' for the root; compression pointers only backwards;
- * at most 254 bytes. Sets nameBytes.
- */
-function readName(buf: Buffer, offset: number): string {
-  let name = '';
-  let labels = 0;
-  let oldOffset = offset;
-  let totalLength = 0;
-  let consumed = 0;
-  let jumped = false;
-  for (;;) {
-    if (offset >= buf.length) throw new Error('Cannot decode name (buffer overflow)');
-    const len = buf[offset++]!;
-    if (!jumped) consumed++;
-    if (len === 0) break;
-    if ((len & 0xc0) === 0) {
-      if (offset + len > buf.length) throw new Error('Cannot decode name (buffer overflow)');
-      totalLength += len + 1;
-      if (totalLength > 254) throw new Error('Cannot decode name (name too long)');
-      const label = buf.toString('utf8', offset, offset + len);
-      name = labels++ === 0 ? label : name + '.' + label;
-      offset += len;
-      if (!jumped) consumed += len;
-    } else if ((len & 0xc0) === 0xc0) {
-      if (offset + 1 > buf.length) throw new Error('Cannot decode name (buffer overflow)');
-      const jump = buf.readUInt16BE(offset - 1) - 0xc000;
-      if (jump >= oldOffset) throw new Error('Cannot decode name (bad pointer)');
-      offset = jump;
-      oldOffset = jump;
-      if (!jumped) consumed++;
-      jumped = true;
-    } else {
-      throw new Error('Cannot decode name (bad label)');
-    }
-  }
-  nameBytes = consumed;
-  return labels === 0 ? '.' : name;
-}
 const QR = 0x8000;
 const OPCODE_MASK = 0x7800;
 const TC = 0x0200;
@@ -163,11 +111,10 @@ export function parseDnsMessage(msg: Buffer, cut: boolean): ParseOutcome {
   let offset = HEADER_BYTES;
   let question: string;
   try {
-    question = normalizeName(readName(msg, offset));
-    offset += nameBytes;
-    msg.readUInt16BE(offset); // type and class: only their presence matters (as dns-packet reads them)
-    msg.readUInt16BE(offset + 2);
-    offset += 4;
+    const q = codecs.question.decode(msg, offset);
+    offset += codecs.question.decode.bytes;
+    if (typeof q.name !== 'string') return FAIL.malformed;
+    question = normalizeName(q.name);
   } catch {
     return cut ? FAIL.truncated : FAIL.malformed;
   }
@@ -179,55 +126,36 @@ export function parseDnsMessage(msg: Buffer, cut: boolean): ParseOutcome {
   const addrs: AddressRecord[] = [];
   let salvaged = false;
   for (let i = 0; i < ancount; i++) {
-    // Record layout: name, type (2), class (2), TTL (4), rdlength (2), rdata. Like dns-packet, an A or AAAA
-    // record is taken as 4 or 16 bytes and a CNAME as the name at the rdata, whatever rdlength says.
-    const start = offset;
-    let type = 0;
-    let klass = 0;
-    let ttl = 0;
-    let owner = '';
-    let target = '';
+    let a: dnsPacket.Answer;
     try {
-      owner = readName(msg, offset);
-      offset += nameBytes;
-      type = msg.readUInt16BE(offset);
-      if (type === TYPE_A || type === TYPE_AAAA || type === TYPE_CNAME) {
-        klass = msg.readUInt16BE(offset + 2);
-        ttl = msg.readUInt32BE(offset + 4);
-        offset += 10;
-        if (type === TYPE_A) offset += 4;
-        else if (type === TYPE_AAAA) offset += 16;
-        else {
-          target = readName(msg, offset);
-          offset += nameBytes;
-        }
-      } else {
-        codecs.answer.decode(msg, start); // a type not used: dns-packet knows its length (and its errors)
-        offset = start + codecs.answer.decode.bytes;
-      }
+      a = codecs.answer.decode(msg, offset);
+      offset += codecs.answer.decode.bytes;
     } catch {
       if (!cut) return FAIL.malformed;
       salvaged = true; // keep the answers that arrived whole
       break;
     }
-    if (!(offset <= msg.length)) {
-      // A record longer than what is left: dns-packet checks no rdlength against the buffer (A, AAAA),
-      // and its TXT decoder counts NaN bytes for a string running past the end.
+    if (offset > msg.length) {
+      // dns-packet's A/AAAA decoders do not check rdlength against the buffer.
       if (!cut) return FAIL.malformed;
       salvaged = true;
       break;
     }
-    if (type !== TYPE_A && type !== TYPE_AAAA && type !== TYPE_CNAME) continue;
-    if ((klass & NOT_FLUSH_MASK) !== CLASS_IN) continue;
-    owner = normalizeName(owner);
-    if (type === TYPE_CNAME) {
+    const type = a.type;
+    if (type !== 'A' && type !== 'AAAA' && type !== 'CNAME') continue;
+    if (a.class !== undefined && a.class !== 'IN') continue;
+    const data = (a as dnsPacket.StringAnswer).data;
+    if (typeof data !== 'string' || typeof a.name !== 'string') return FAIL.malformed;
+    const ttl = typeof a.ttl === 'number' ? a.ttl : 0;
+    const owner = normalizeName(a.name);
+    if (type === 'CNAME') {
       cnameOwners.push(owner);
-      cnameTargets.push(normalizeName(target));
+      cnameTargets.push(normalizeName(data));
       cnameTtls.push(ttl);
     } else {
-      // Canonical text (../ip.ts) from the address bytes, the last 4 or 16 before `offset`:
-      // dotted decimal for A, RFC 5952 for AAAA.
-      const ip = type === TYPE_A ? `${msg[offset - 4]}.${msg[offset - 3]}.${msg[offset - 2]}.${msg[offset - 1]}` : ipv6Text(msg, offset - 16);
+      // Canonical text (../ip.ts) straight from the record's bytes, the last 4 or 16 before `offset`
+      // (within the message: checked above): an A record's dotted decimal is canonical already.
+      const ip = type === 'A' ? data : ipv6Text(msg, offset - 16);
       addrs.push({ name: owner, ip, ttl });
     }
   }
