@@ -43,7 +43,7 @@ export function groupMessagesPerPartition({ topic, partitionMetadata, messages, 
   return result;
 }
 
-type CachedModule = { exports: unknown; loaded: boolean; filename: string; id: string; paths: string[]; children: unknown[] };
+export type CachedModule = { exports: unknown; loaded: boolean; filename: string; id: string; paths: string[]; children: unknown[] };
 
 /** The kafkajs version the patches were written against (its internals are not an API). */
 export const KAFKAJS_VERSION = '2.2.4';
@@ -60,11 +60,13 @@ export function nativeCrc32c(): ((buf: Buffer) => number) | undefined {
   }
 }
 
-let patched = false;
-let why = '';
-function install(): void {
-  const main = require.resolve('kafkajs');
-  const root = path.dirname(main);
+/**
+ * Puts the patched modules into `cache` (Node's require cache) for the kafkajs
+ * whose main file is `kafkajsMain`, all of them or none: none when that kafkajs
+ * is not 2.2.4, lacks one of the files, or already has one of them loaded.
+ */
+export function installPatches(kafkajsMain: string, cache: Record<string, CachedModule | undefined>): { patched: boolean; why: string } {
+  const root = path.dirname(kafkajsMain);
   const src = path.join(root, 'src');
   let version: unknown;
   try {
@@ -73,8 +75,7 @@ function install(): void {
     version = undefined;
   }
   if (version !== KAFKAJS_VERSION) {
-    why = `kafkajs ${String(version)} is not ${KAFKAJS_VERSION}, the version producer/sink/kafkajs-patch.ts was written for`;
-    return;
+    return { patched: false, why: `kafkajs ${String(version)} is not ${KAFKAJS_VERSION}, the version producer/sink/kafkajs-patch.ts was written for` };
   }
   const files = {
     group: path.join(src, 'producer', 'groupMessagesPerPartition.js'),
@@ -84,38 +85,37 @@ function install(): void {
     produce: path.join(src, 'protocol', 'requests', 'produce', 'v3', 'request.js'),
     request: path.join(src, 'protocol', 'request.js'),
   };
-  const cache = require.cache as Record<string, CachedModule | undefined>;
   for (const file of Object.values(files)) {
-    if (!fs.existsSync(file)) {
-      why = `kafkajs has no ${path.relative(root, file)}`;
-      return;
-    }
-    if (cache[file]) {
-      why = 'kafkajs was loaded before producer/sink/kafkajs-patch.ts';
-      return;
-    }
+    if (!fs.existsSync(file)) return { patched: false, why: `kafkajs has no ${path.relative(root, file)}` };
+    if (cache[file]) return { patched: false, why: 'kafkajs was loaded before producer/sink/kafkajs-patch.ts' };
+  }
+  const modules = new Map<string, unknown>();
+  try {
+    const crc = nativeCrc32c();
+    if (crc) modules.set(files.crc, crc);
+    const crc32C = crc ?? (require(files.crc) as (buf: Buffer) => number);
+    const internals = loadInternals(src, crc32C);
+    const batch = recordBatchModule(internals);
+    modules.set(files.group, groupMessagesPerPartition);
+    modules.set(files.record, recordV0);
+    modules.set(files.batch, { RecordBatch: batch.RecordBatch, MAGIC_BYTE: batch.MAGIC_BYTE });
+    modules.set(files.produce, produceRequestV3Module(internals, batch.encodeBatch));
+    modules.set(files.request, requestModule(internals));
+  } catch (err) {
+    return { patched: false, why: `kafkajs's internals are not as expected: ${(err as Error).message}` };
   }
   const NodeModule = require('node:module') as new (id: string) => CachedModule;
-  const put = (file: string, exports: unknown): void => {
+  for (const [file, exports] of modules) {
     const m = new NodeModule(file);
     m.filename = file;
     m.loaded = true;
     m.exports = exports;
     cache[file] = m;
-  };
-  const crc = nativeCrc32c();
-  if (crc) put(files.crc, crc);
-  const crc32C = crc ?? (require(files.crc) as (buf: Buffer) => number);
-  const internals = loadInternals(src, crc32C);
-  const batch = recordBatchModule(internals);
-  put(files.group, groupMessagesPerPartition);
-  put(files.record, recordV0);
-  put(files.batch, { RecordBatch: batch.RecordBatch, MAGIC_BYTE: batch.MAGIC_BYTE });
-  put(files.produce, produceRequestV3Module(internals, batch.encodeBatch));
-  put(files.request, requestModule(internals));
-  patched = true;
+  }
+  return { patched: true, why: '' };
 }
-install();
+
+const { patched, why } = installPatches(require.resolve('kafkajs'), require.cache as Record<string, CachedModule | undefined>);
 
 /** True when kafkajs runs with these patches (this module ran before kafkajs loaded, and kafkajs is 2.2.4). */
 export function kafkajsPatched(): boolean {

@@ -8,7 +8,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import '../../producer/sink/kafkajs-patch.ts'; // before kafkajs, as in production
 import kafkajs from 'kafkajs';
-import { kafkajsPatched, nativeCrc32c } from '../../producer/sink/kafkajs-patch.ts';
+import os from 'node:os';
+import { installPatches, kafkajsPatched, KAFKAJS_VERSION, nativeCrc32c } from '../../producer/sink/kafkajs-patch.ts';
+import type { CachedModule } from '../../producer/sink/kafkajs-patch.ts';
 import { registerCodecs } from '../../producer/sink/codecs.ts';
 
 const require = createRequire(import.meta.url);
@@ -274,4 +276,34 @@ test('Produce request: timestamps as kafkajs orders them (strings, numbers, miss
     { numRuns: 300 },
   );
   t.pass();
+});
+
+test('defensive: another kafkajs version, a missing file, or kafkajs already loaded: nothing is patched', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-kafkajs-'));
+  try {
+    const fake = path.join(dir, 'kafkajs');
+    fs.mkdirSync(path.join(fake, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(fake, 'index.js'), 'module.exports = {}');
+    fs.writeFileSync(path.join(fake, 'package.json'), JSON.stringify({ name: 'kafkajs', version: '2.3.0' }));
+    const cache: Record<string, CachedModule | undefined> = {};
+    const other = installPatches(path.join(fake, 'index.js'), cache);
+    t.false(other.patched);
+    t.regex(other.why, /kafkajs 2\.3\.0 is not 2\.2\.4/);
+    fs.writeFileSync(path.join(fake, 'package.json'), JSON.stringify({ name: 'kafkajs', version: KAFKAJS_VERSION }));
+    const missing = installPatches(path.join(fake, 'index.js'), cache);
+    t.false(missing.patched);
+    t.regex(missing.why, /kafkajs has no src/);
+    t.deepEqual(Object.keys(cache), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+  const main = require.resolve('kafkajs');
+  const loaded: Record<string, CachedModule | undefined> = { [path.join(src, 'protocol/request.js')]: {} as CachedModule };
+  const before = installPatches(main, loaded);
+  t.false(before.patched);
+  t.regex(before.why, /loaded before/);
+  t.is(Object.keys(loaded).length, 1);
+  const fresh: Record<string, CachedModule | undefined> = {};
+  t.deepEqual(installPatches(main, fresh), { patched: true, why: '' });
+  t.is(Object.keys(fresh).length, 6);
 });
