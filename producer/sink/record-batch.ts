@@ -463,6 +463,8 @@ export function produceRequestV3Module(
     const ends = firstAndLast(messages);
     const firstTimestamp = ends ? ends[0] : dateNow;
     const maxTimestamp = ends ? ends[1] : dateNow;
+    // `x - firstTimestamp` converts a string or number firstTimestamp the same way each time: once here
+    const first = (typeof firstTimestamp === 'string' ? Number(firstTimestamp) : firstTimestamp) as number;
     const n = messages.length;
     const items = new Array<ProduceMessage>(n);
     const tds = new Float64Array(n);
@@ -472,7 +474,7 @@ export function produceRequestV3Module(
       // fields directly is the same for plain objects (own properties only)
       const m: ProduceMessage = typeof message === 'object' && message !== null && Object.getPrototypeOf(message) === Object.prototype ? message : { ...message };
       items[i] = m;
-      tds[i] = ((m.timestamp as number) || dateNow) - (firstTimestamp as number);
+      tds[i] = ((m.timestamp as number) || dateNow) - first;
     }
     return encodeBatch({
       compression,
