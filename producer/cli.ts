@@ -96,5 +96,5 @@ main(process.argv.slice(2)).catch((err: unknown) => {
 /** Named errors from the pipeline's stages that describe a user-fixable problem. */
 function isUserFacing(err: Error): boolean {
   return err instanceof UserError || (err as { userFacing?: boolean }).userFacing === true ||
-    ['AttachError', 'BuildMissingError', 'RegistryUnavailableError', 'SchemaIncompatibleError', 'TopicMissingError', 'StackError', 'KafkaUnavailableError'].includes(err.name);
+    ['AttachError', 'BuildMissingError', 'RegistryUnavailableError', 'SchemaIncompatibleError', 'TopicMissingError', 'StackError', 'KafkaUnavailableError', 'KafkaAuthenticationError'].includes(err.name);
 }

@@ -16,14 +16,41 @@ export class TopicMissingError extends SinkError {
   }
 }
 
-/** No broker answered at startup (after kafkajs's retries). */
+/** The errors in a kafkajs error's cause chain, outermost first. */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e && out.length < 10 && !out.includes(e); e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError) out.push(e);
+  return out;
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET|VERIFY)_)/;
+
+/** No broker answered at startup (after kafkajs's retries), or TLS to it failed. */
 export class KafkaUnavailableError extends SinkError {
   override name = 'KafkaUnavailableError';
   readonly brokers: readonly string[];
   constructor(brokers: readonly string[], cause: unknown) {
-    super(`Kafka is unreachable at ${brokers.join(',')}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    const tls = causes(cause).some((e) => TLS_CODES.test(String((e as { code?: unknown }).code ?? '')));
+    const what = tls ? `TLS to Kafka at ${brokers.join(',')} failed (check kafka.ssl.*)` : `Kafka is unreachable at ${brokers.join(',')}`;
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     this.brokers = brokers;
   }
+}
+
+/** The brokers refused kafka.sasl.* credentials. */
+export class KafkaAuthenticationError extends SinkError {
+  override name = 'KafkaAuthenticationError';
+  readonly brokers: readonly string[];
+  constructor(brokers: readonly string[], cause: unknown) {
+    super(`Kafka at ${brokers.join(',')} refused the SASL credentials (kafka.sasl.*): ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.brokers = brokers;
+  }
+}
+
+/** The error to throw when connecting to `brokers` failed with `cause`. */
+export function connectError(brokers: readonly string[], cause: unknown): SinkError {
+  const sasl = causes(cause).some((e) => (e as { name?: unknown }).name === 'KafkaJSSASLAuthenticationError');
+  return sasl ? new KafkaAuthenticationError(brokers, cause) : new KafkaUnavailableError(brokers, cause);
 }
 
 /** A TLS file named in kafka.ssl.* cannot be read. */

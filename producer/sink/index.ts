@@ -7,7 +7,7 @@ export { KafkaTransport, kafkaClientConfig, kafkajsLogCreator, sslOptions, saslO
 export type { SinkTransport, KafkaTransportOptions, KafkaSection } from './kafka.ts';
 export { registerCodecs, compressionType, lz4Codec, snappyCodec, zstdCodec, zstdAvailable, COMPRESSIONS } from './codecs.ts';
 export type { Compression, KafkajsCodec } from './codecs.ts';
-export { SinkError, TopicMissingError, KafkaUnavailableError, KafkaConfigError } from './errors.ts';
+export { SinkError, TopicMissingError, KafkaUnavailableError, KafkaAuthenticationError, KafkaConfigError } from './errors.ts';
 export type { SinkLogger } from './log.ts';
 export { silentLogger } from './log.ts';
 export { startSink } from './start.ts';

@@ -10,7 +10,7 @@ import type { ConntrailConfig } from '../config/load.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
 import { kafkajsNotPatchedReason, kafkajsPatched } from './kafkajs-patch.ts';
 import type { Compression } from './codecs.ts';
-import { KafkaConfigError, KafkaUnavailableError, SinkError, TopicMissingError } from './errors.ts';
+import { connectError, KafkaConfigError, SinkError, TopicMissingError } from './errors.ts';
 import type { SinkLogger } from './log.ts';
 import { silentLogger } from './log.ts';
 import type { QueuedMessage } from './queue.ts';
@@ -159,7 +159,7 @@ export async function waitForLeaders(admin: Admin, topic: string, timeoutMs: num
 
 /** What the sink needs from Kafka; tests substitute a fake. */
 export interface SinkTransport {
-  /** Connects the producer; throws KafkaUnavailableError when no broker answers. */
+  /** Connects the producer; throws KafkaUnavailableError when no broker answers, KafkaAuthenticationError when SASL fails. */
   connect(): Promise<void>;
   /** Creates the topic when missing and allowed; throws TopicMissingError otherwise. */
   ensureTopic(): Promise<void>;
@@ -214,7 +214,7 @@ export class KafkaTransport implements SinkTransport {
     try {
       await this.producer.connect();
     } catch (err) {
-      throw new KafkaUnavailableError(this.#brokers, err);
+      throw connectError(this.#brokers, err);
     }
   }
 
@@ -224,7 +224,7 @@ export class KafkaTransport implements SinkTransport {
     try {
       await admin.connect();
     } catch (err) {
-      throw new KafkaUnavailableError(this.#brokers, err);
+      throw connectError(this.#brokers, err);
     }
     try {
       const topics = await admin.listTopics();

@@ -77,26 +77,28 @@ for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
   }, { serial: true });
 }
 
-await integrationTest('a wrong SASL password stops start() with an error that says authentication failed', ['kafka'], async (t) => {
+await integrationTest('a wrong SASL password stops start() with a KafkaAuthenticationError naming kafka.sasl', ['kafka'], async (t) => {
   t.timeout(180_000);
   const { broker, caFile } = await securedBroker();
   const cfg = secureConfig(uniqueName('secure-badpw'), broker.secureBrokers, { enabled: true, caFile }, { mechanism: 'scram-sha-512', username: USER, password: 'wrong' });
   const sink = new KafkaSink(cfg, new EcsJsonEncoder());
   const err = await t.throwsAsync(sink.start());
   t.log(err?.message);
-  t.regex(err?.message ?? '', /authentication failed/i);
+  t.is(err?.name, 'KafkaAuthenticationError');
+  t.regex(err?.message ?? '', /refused the SASL credentials \(kafka\.sasl\.\*\): .*authentication failed/i);
   t.regex(err?.message ?? '', new RegExp(broker.secureBrokers[0] as string));
   await sink.stop(1000);
 }, { serial: true });
 
-await integrationTest('TLS without the CA that signed the broker: start() fails naming the certificate problem', ['kafka'], async (t) => {
+await integrationTest('TLS without the CA that signed the broker: start() fails naming TLS, kafka.ssl and the certificate problem', ['kafka'], async (t) => {
   t.timeout(180_000);
   const { broker } = await securedBroker();
   const cfg = secureConfig(uniqueName('secure-noca'), broker.secureBrokers, { enabled: true }, { mechanism: 'plain', username: USER, password: PASSWORD });
   const sink = new KafkaSink(cfg, new EcsJsonEncoder());
   const err = await t.throwsAsync(sink.start());
   t.log(err?.message);
-  t.regex(err?.message ?? '', /certificate/i);
+  t.is(err?.name, 'KafkaUnavailableError');
+  t.regex(err?.message ?? '', /^TLS to Kafka at .* failed \(check kafka\.ssl\.\*\): .*certificate/);
   await sink.stop(1000);
 }, { serial: true });
 
