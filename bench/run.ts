@@ -251,7 +251,7 @@ export interface BenchResults {
   nullClient?: Variant;
   platformatic?: Variant;
   /** Ceiling with telemetry as `conntrail run` has it without an OTLP endpoint (metrics), and with traces over OTLP; paired with the telemetry-off runs. */
-  telemetry?: { sampleRatio: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
+  telemetry?: { sampleRatio: number; maxPerSecond?: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
@@ -352,7 +352,7 @@ async function main(): Promise<void> {
     });
     if (nul.length) results.nullClient = variant(nul);
     if (plat.length) results.platformatic = variant(plat);
-    if (otlp) results.telemetry = { sampleRatio, otlp: await otlp.stop(), metrics: variant(metricsOn), traces: variant(tracesOn) };
+    if (otlp) results.telemetry = { sampleRatio, maxPerSecond: benchConfig().telemetry.maxTracedEventsPerSecond, otlp: await otlp.stop(), metrics: variant(metricsOn), traces: variant(tracesOn) };
     if (args.profile) {
       log('ceiling: one more run with the CPU profiler on (not counted in the figures)');
       const p = await runWorker<CeilingResult>('ceiling', { ...base, profile: path.join(profileDir, 'ceiling.cpuprofile') });

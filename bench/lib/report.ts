@@ -195,7 +195,7 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     const off = r.ceiling?.summary;
     L.push('## 5. Telemetry cost', '');
     L.push('The ceiling run (section 1, telemetry off) with OpenTelemetry started and wired in as run.ts does it (startTelemetry before kafkajs; PipelineTelemetry: per-record sampling after enrich, the wrapped encoder, traceparent headers on sampled messages, a span per batch send, the latency histogram per acknowledged record; metrics over the stages\' stats; a Prometheus endpoint, not scraped). ' +
-      `"Metrics only" is what \`conntrail run\` does by default (telemetry on, no OTLP endpoint: no trace exporter, so the no-op tracer); "traces" adds an OTLP/HTTP endpoint (a stand-in collector in its own process, bench/tools/otlp-sink.ts) at the default sample ratio ${t.sampleRatio}. Runs paired within each round.`, '');
+      `"Metrics only" is what \`conntrail run\` does by default (telemetry on, no OTLP endpoint: no trace exporter, so the no-op tracer); "traces" adds an OTLP/HTTP endpoint (a stand-in collector in its own process, bench/tools/otlp-sink.ts) at the default sample ratio ${t.sampleRatio}${t.maxPerSecond !== undefined ? ` (and the default cap of ${t.maxPerSecond} traced events per second)` : ''}. Runs paired within each round.`, '');
     L.push('| | telemetry off | metrics only (default) | traces at the default ratio |', '| --- | ---: | ---: | ---: |');
     L.push(`| records/s | ${fmt(off?.recordsPerS)} | ${fmt(t.metrics.summary.recordsPerS)} | ${fmt(t.traces.summary.recordsPerS)} |`);
     L.push(`| ratio to off, records/s | 1 | ${fmt(t.metrics.ratioToDefault, 3)} | ${fmt(t.traces.ratioToDefault, 3)} |`);

@@ -335,6 +335,11 @@ export const configSchema = {
       format: 'ratio',
       default: 0.001,
     },
+    maxTracedEventsPerSecond: {
+      doc: 'Cap on per-event traces started per second, over sampleRatio: each costs about a millisecond of CPU to build and export, so the cap bounds tracing\'s cost at any event rate (20: 0.001 of 20k events/s, about 2% of one core).',
+      format: 'positive-int',
+      default: 20,
+    },
     prometheusPort: {
       doc: 'Port of the Prometheus scrape endpoint (0: off).',
       format: 'port',

@@ -254,6 +254,7 @@ export async function startTelemetry(
       ? NOOP_TRACER
       : tracing.createPipelineTracer(api.trace.getTracer('conntrail', version), {
           sampleRatio: cfg.sampleRatio,
+          maxPerSecond: cfg.maxTracedEventsPerSecond,
           topic: options.topic,
           random: options.random,
         });

@@ -33,8 +33,15 @@ export interface PipelineTracerOptions {
   sampleRatio: number;
   /** Kafka topic (for the event spans' names and attributes). */
   topic: string;
+  /**
+   * At most this many event traces start per second, whatever the event rate
+   * (each costs about a millisecond of CPU to build and export); undefined: no cap.
+   */
+  maxPerSecond?: number;
   /** Random source in [0, 1) (tests). */
   random?: () => number;
+  /** Clock in ms for the per-second cap (tests). */
+  clock?: () => number;
 }
 
 /** Wall clock now, as OpenTelemetry HrTime, with sub-millisecond precision. */
@@ -220,13 +227,21 @@ export class OtelPipelineTracer implements PipelineTracer {
   readonly eventAttributes: Attributes;
   private readonly ratio: number;
   private readonly random: () => number;
+  private readonly maxPerSecond: number;
+  private readonly clock: () => number;
   private countdown: number;
+  private capSecond = -1;
+  private tracedThisSecond = 0;
+  /** Events the ratio picked but the per-second cap left untraced. */
+  capped = 0;
 
   constructor(tracer: Tracer, options: PipelineTracerOptions) {
     this.tracer = tracer;
     this.topic = options.topic;
     this.ratio = options.sampleRatio;
     this.random = options.random ?? Math.random;
+    this.maxPerSecond = options.maxPerSecond ?? Number.POSITIVE_INFINITY;
+    this.clock = options.clock ?? Date.now;
     this.countdown = nextGap(this.ratio, this.random);
     this.eventAttributes = {
       'messaging.system': 'kafka',
@@ -239,6 +254,17 @@ export class OtelPipelineTracer implements PipelineTracer {
   sampleEvent(captureTime: bigint | number, receivedMs?: number): EventTrace | null {
     if (--this.countdown > 0) return null;
     this.countdown = nextGap(this.ratio, this.random);
+    // the cap is checked only for the events the ratio picked: no clock read per event
+    const second = Math.floor(this.clock() / 1000);
+    if (second !== this.capSecond) {
+      this.capSecond = second;
+      this.tracedThisSecond = 0;
+    }
+    if (this.tracedThisSecond >= this.maxPerSecond) {
+      this.capped++;
+      return null;
+    }
+    this.tracedThisSecond++;
     const ns = typeof captureTime === 'bigint' ? captureTime : BigInt(Math.round(captureTime)) * 1000n;
     return new SampledEvent(this, ns, receivedMs ?? nowMs());
   }

@@ -23,7 +23,7 @@ export function telemetryConfig(over: Partial<TelemetryConfig> = {}): TelemetryC
   return {
     enabled: true,
     otlpEndpoint: '',
-    sampleRatio: 0.001,
+    sampleRatio: 0.001, maxTracedEventsPerSecond: 20,
     prometheusPort: 0,
     prometheusHost: '127.0.0.1',
     kafkajsInstrumentation: false,

@@ -180,6 +180,29 @@ test('the sampler takes about ratio x events, independently (geometric gaps)', a
   t.is(nextGap(0.5, () => 0), 1);
 });
 
+test('maxPerSecond caps the event traces started in each second; the ratio still picks them', async (t) => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  let clockMs = 1_700_000_000_000;
+  const tracer = createPipelineTracer(provider.getTracer('conntrail-test'), { sampleRatio: 1, maxPerSecond: 5, topic: TOPIC, clock: () => clockMs });
+  const takeMany = (n: number): number => {
+    let traced = 0;
+    for (let i = 0; i < n; i++) {
+      const e = tracer.sampleEvent(nowNs());
+      if (e) { traced++; e.dropped('test'); }
+    }
+    return traced;
+  };
+  t.is(takeMany(100), 5, 'first second: 5 of 100');
+  clockMs += 999 - (clockMs % 1000); // last ms of the same second
+  t.is(takeMany(10), 0, 'same second: none more');
+  clockMs += 1;
+  t.is(takeMany(100), 5, 'next second: 5 again');
+  t.is((tracer as unknown as { capped: number }).capped, 200, 'what the cap left out is counted');
+  await provider.forceFlush();
+  t.is(byName(exporter.getFinishedSpans(), `create ${TOPIC}`).length, 10);
+});
+
 test('error.type is low-cardinality', (t) => {
   t.is(errorType(Object.assign(new Error('x'), { type: 'REQUEST_TIMED_OUT' })), 'REQUEST_TIMED_OUT');
   t.is(errorType(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), 'ECONNREFUSED');
