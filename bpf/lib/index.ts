@@ -369,6 +369,7 @@ export function explainFailure(probe: ProbeName, stage: AttachStage, errno: numb
       ? 'the verifier rejected the program (see the libbpf log)'
       : 'operation not permitted: run as root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN)';
   }
+  if (errno === osConstants.errno.EAGAIN && stage === 'load') return 'the verifier was interrupted (a signal kept arriving during the load, e.g. a profiler): try again';
   if (errno === osConstants.errno.EINVAL && stage === 'load') return 'the kernel rejected the program or a map as invalid (see the libbpf log)';
   return `${stage} failed with ${e}`;
 }

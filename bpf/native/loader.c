@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -550,7 +551,14 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	if (err)
 		return fail(env, res, c, "open", err);
 
+	/* The verifier gives up with EAGAIN when a signal is pending, and a profiler
+	 * (node --cpu-prof: SIGPROF every ms) or a busy timer outlasts libbpf's few
+	 * retries; blocked signals stay queued and arrive after the load. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = conntrail_bpf__load(c->skel);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return fail(env, res, c, "load", err);
 	c->counters_fd = bpf_map__fd(c->skel->maps.ct_counters);

@@ -1,6 +1,10 @@
 // The attach ladder: forced rungs fail with a clear error, the default ladder
 // falls back and reports why each rung before the winner failed.
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { AttachError, DEFAULT_LADDER, openCapture } from 'bpf-native-loader';
 import { Collector, captureTest, flood, refusedPort, sh } from './support.ts';
 
@@ -88,4 +92,15 @@ await captureTest('bad options are refused before anything is loaded', (t) => {
   t.throws(() => openCapture({ ringBytes: 5000, onBatch() {} }), { instanceOf: RangeError });
   t.throws(() => openCapture({ excludeCidrs: ['10.0.0.0/33'], onBatch() {} }), { instanceOf: RangeError });
   t.throws(() => openCapture({ ladder: ['nope' as 'lsm'], onBatch() {} }), { instanceOf: RangeError });
+});
+
+await captureTest('the programs load under a CPU profiler (its signals do not abort the verifier)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'conntrail-prof-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fixture = path.join(import.meta.dirname, 'fixtures', 'open-under-profiler.ts');
+  // a sample every 50 µs: SIGPROF arrives many times during one verification
+  const { stdout } = await promisify(execFile)(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '50', '--cpu-prof-dir', dir, fixture], { timeout: 60_000 });
+  const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as { ok: boolean; probe?: string; message?: string };
+  t.true(out.ok, out.message);
+  t.is(out.probe, 'cgroup');
 });
