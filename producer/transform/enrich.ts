@@ -1,13 +1,13 @@
 // The enrichment stage: capture events in (ring-buffer order), NetTCPConnect
 // records out. DNS reply events fill the DNS cache; connect events look it up
 // and become NetTCPConnect records (TCP over IPv4/IPv6 only).
-import { randomUUID } from 'node:crypto';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 import type { ConnectEvent, DnsReplyEvent } from '../source/types.ts';
 import { DnsCache } from './dns/cache.ts';
 import type { DnsCacheOptions, DnsCacheStats } from './dns/cache.ts';
 import { DNS_PARSE_ERRORS, parseDnsPayload } from './dns/parse.ts';
 import type { DnsParseError, ParsedReply } from './dns/parse.ts';
+import { newEventId } from './event-id.ts';
 import type { HostIdentity } from './host-identity.ts';
 import { unmapIPv4 } from './ip.ts';
 
@@ -41,7 +41,7 @@ export interface EnricherOptions {
   dnsCache?: DnsCacheOptions | DnsCache;
   /** ppid, executable and container id of a process (producer/source/process-context.ts). Default: all null. */
   processContext?: ProcessContextFn;
-  /** Event id generator. Default crypto.randomUUID. */
+  /** Event id generator. Default newEventId (event-id.ts): random v4 UUIDs, like crypto.randomUUID. */
   newEventId?: () => string;
 }
 
@@ -111,7 +111,7 @@ export class Enricher {
     this.#host = Object.isFrozen(opts.host) ? opts.host : Object.freeze({ ...opts.host });
     this.cache = opts.dnsCache instanceof DnsCache ? opts.dnsCache : new DnsCache(opts.dnsCache ?? {});
     this.#processContext = opts.processContext ?? noContext;
-    this.#newEventId = opts.newEventId ?? randomUUID;
+    this.#newEventId = opts.newEventId ?? newEventId;
   }
 
   /** Handle `events` in order; append a NetTCPConnect to `out` for each TCP connect. Never throws for bad input. */
