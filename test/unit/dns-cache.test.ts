@@ -351,3 +351,25 @@ test('bad options are refused', (t) => {
   t.throws(() => new DnsCache({ scope: 'pod' as 'host' }));
   t.throws(() => new DnsCache({ minTtlSeconds: 10, maxTtlSeconds: 5 }));
 });
+
+test('namespaces: lookups alternating between scopes, and a scope emptied, dropped and made again', (t) => {
+  const c = new DnsCache({ maxNames: 2 });
+  c.insert(1, rep('one.test', [], [['one.test', '10.0.0.1', 60]]), T0);
+  c.insert(2, rep('two.test', [], [['two.test', '10.0.0.1', 60]]), T0);
+  for (let i = 0; i < 3; i++) {
+    t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 1), ['one.test']);
+    t.deepEqual(c.lookup(2, '10.0.0.1', T0 + 1), ['two.test']);
+    t.deepEqual(c.lookup(3, '10.0.0.1', T0 + 1), []);
+  }
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 1), ['one.test']);
+  // Two names in scope 3 evict both others: scopes 1 and 2 are dropped.
+  c.insert(3, rep('three.test', [], [['three.test', '10.0.0.3', 60]]), T0 + 2);
+  c.insert(3, rep('four.test', [], [['four.test', '10.0.0.4', 60]]), T0 + 2);
+  t.is(c.stats().scopes, 1);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 3), []);
+  // Scope 1 again: a new scope, found by the next lookup.
+  c.insert(1, rep('again.test', [], [['again.test', '10.0.0.1', 60]]), T0 + 4);
+  t.deepEqual(c.lookup(1, '10.0.0.1', T0 + 5), ['again.test']);
+  t.deepEqual(c.lookup(3, '10.0.0.4', T0 + 5), ['four.test']); // three.test was the least recently used
+  c.checkInvariants();
+});

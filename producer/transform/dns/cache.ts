@@ -147,9 +147,18 @@ class LruList<T extends Linked<T>> {
     this.size--;
   }
   touch(n: T): void {
-    if (this.head === n) return;
-    this.remove(n);
-    this.pushHead(n);
+    const head = this.head;
+    if (head === n) return;
+    // n is not the head, so n.prev is set: unlink n, then link it in before the head.
+    const prev = n.prev!;
+    const next = n.next;
+    prev.next = next;
+    if (next !== null) next.prev = prev;
+    else this.tail = prev;
+    n.prev = null;
+    n.next = head;
+    head!.prev = n;
+    this.head = n;
   }
 }
 
@@ -175,6 +184,8 @@ export class DnsCache {
   readonly #maxTtlNs: number;
 
   readonly #scopes = new Map<number, Scope>();
+  /** The scope of the last lookup (most connects are in one namespace): spares a Map lookup by a netns cookie. */
+  #lastScope: Scope | undefined = undefined;
   readonly #names = new LruList<NameNode>();
   readonly #addrs = new LruList<AddrNode>();
   #addressLinks = 0;
@@ -251,7 +262,12 @@ export class DnsCache {
    * text (see ../ip.ts).
    */
   lookup(netnsCookie: number, ip: string, nowNs: number): string[] {
-    const scope = this.#scopes.get(this.#scopeKey(netnsCookie));
+    const key = this.#scopeKey(netnsCookie);
+    let scope = this.#lastScope;
+    if (scope === undefined || scope.key !== key) {
+      scope = this.#scopes.get(key);
+      this.#lastScope = scope;
+    }
     const addr = scope?.addrs.get(ip);
     if (addr === undefined) {
       this.#misses++;
@@ -527,7 +543,10 @@ export class DnsCache {
   }
 
   #dropScopeIfEmpty(s: Scope): void {
-    if (s.names.size === 0 && s.addrs.size === 0) this.#scopes.delete(s.key);
+    if (s.names.size === 0 && s.addrs.size === 0) {
+      this.#scopes.delete(s.key);
+      if (this.#lastScope === s) this.#lastScope = undefined;
+    }
   }
 
   // --- lookup ----------------------------------------------------------------
