@@ -304,9 +304,22 @@ export function formatIp(b: Buffer, off: number, family: number): string {
 /** Scratch for formatIp (no allocation per address). */
 const GROUPS = new Uint16Array(8);
 
+/** Hex text of each byte value: without leading zero (HEX1) and as two digits (HEX2). */
+const HEX1: string[] = [];
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) {
+  HEX1.push(i.toString(16));
+  HEX2.push(i.toString(16).padStart(2, '0'));
+}
+
+/** g.toString(16) from the tables (Number#toString(16) is a runtime call per group). */
+function hexGroup(g: number): string {
+  return g < 0x100 ? HEX1[g]! : HEX1[g >> 8]! + HEX2[g & 0xff]!;
+}
+
 function hexGroups(g: Uint16Array, from: number, to: number): string {
   if (from >= to) return '';
-  let s = g[from]!.toString(16);
-  for (let i = from + 1; i < to; i++) s += ':' + g[i]!.toString(16);
+  let s = hexGroup(g[from]!);
+  for (let i = from + 1; i < to; i++) s += ':' + hexGroup(g[i]!);
   return s;
 }

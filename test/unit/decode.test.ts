@@ -247,3 +247,14 @@ test('formatIp: canonical IPv4, RFC 5952 IPv6, IPv4-mapped shown as IPv4', (t) =
   t.is(formatIp(v6('2001:0db8:0000:0000:0000:0000:0000:0000'), 0, 10), '2001:db8::');
   t.is(formatIp(Buffer.alloc(16), 0, 1), '');
 });
+
+test('formatIp: every 16-bit group value is written as its lower-case hex without leading zeros', (t) => {
+  const b = Buffer.alloc(16, 0x11);
+  for (let g = 0; g < 0x10000; g++) {
+    b.writeUInt16BE(g, 0);
+    b.writeUInt16BE(g, 14);
+    const want = `${g.toString(16)}:1111:1111:1111:1111:1111:1111:${g.toString(16)}`;
+    if (formatIp(b, 0, 10) !== want) t.fail(`group ${g}: ${formatIp(b, 0, 10)}, want ${want}`);
+  }
+  t.pass();
+});
