@@ -6,7 +6,7 @@
 import { integrationTest } from '../helpers/require.ts';
 import { kafkajsPatched } from '../../producer/sink/kafkajs-patch.ts';
 import kafkajs from 'kafkajs';
-import { deleteTopics, testKafka, uniqueName } from './helpers.ts';
+import { deleteTopics, testKafka, uniqueName, withAdmin } from './helpers.ts';
 
 const run = uniqueName('kpatch');
 const created: string[] = [];
@@ -94,6 +94,8 @@ for (const [name, compression, idempotent] of [
 }
 
 await integrationTest('patched kafkajs: test topics deleted', ['kafka'], async (t) => {
+  t.true(created.length > 0, 'the tests above made topics');
   await deleteTopics(created);
-  t.pass();
+  const left = (await withAdmin((a) => a.listTopics())).filter((name) => created.includes(name));
+  t.deepEqual(left, []);
 }, { serial: true });
