@@ -71,6 +71,10 @@ CT_MAP CT_EXCL_PORTS_MAP ct_excl_ports SEC(".maps");
 CT_MAP CT_EXCL_CIDRS_MAP ct_excl_cidrs SEC(".maps");
 CT_MAP CT_DNS_SCRATCH_MAP ct_dns_scratch SEC(".maps");
 
+/* CT_FEAT_* the loader found for the loaded program's type (set before load; defined in maps.bpf.c) */
+extern const volatile __u32 ct_features;
+#define CT_HAS(f) (ct_features & (f))
+
 static __always_inline void ct_count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&ct_counters, &idx);
@@ -89,6 +93,33 @@ static __always_inline __u64 ct_submit_flags(const struct ct_config *cfg)
 {
 	__u64 avail = bpf_ringbuf_query(&ct_events, BPF_RB_AVAIL_DATA);
 	return (cfg && avail >= cfg->wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * The process part of a connect record, by the best way this kernel allows the
+ * program: plain loads through the BTF task pointer, else CO-RE reads through
+ * bpf_get_current_task, else what the helpers give (userspace fills ppid from
+ * /proc when it stays 0).
+ */
+static __always_inline void ct_fill_task(struct ct_connect *e)
+{
+	if (CT_HAS(CT_FEAT_TASK_BTF)) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		e->ppid = task->real_parent->tgid;
+		e->proc_start_ns = task->group_leader->start_boottime;
+		/* two plain loads (bpf_get_current_comm costs ~60 ns more) */
+		__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
+		return;
+	}
+	if (CT_HAS(CT_FEAT_TASK) && CT_HAS(CT_FEAT_READ_KERNEL)) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+		e->proc_start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	}
+	if (CT_HAS(CT_FEAT_COMM))
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
 /*
@@ -113,8 +144,6 @@ static __always_inline struct ct_connect *ct_connect_begin(struct ct_config *cfg
 		return NULL;
 	}
 	__u64 uid_gid = bpf_get_current_uid_gid();
-	/* BTF pointer: the loads below are plain (fault-safe) loads, not helper calls */
-	struct task_struct *task = bpf_get_current_task_btf();
 
 	e->hdr.kind = CT_KIND_CONNECT;
 	e->hdr.size = sizeof(*e);
@@ -126,9 +155,9 @@ static __always_inline struct ct_connect *ct_connect_begin(struct ct_config *cfg
 	e->tid = (__u32)pid_tgid;
 	e->uid = (__u32)uid_gid;
 	e->gid = uid_gid >> 32;
-	e->ppid = task->real_parent->tgid;
-	e->proc_start_ns = task->group_leader->start_boottime;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->ppid = 0;
+	e->proc_start_ns = 0;
+	e->cgroup_id = CT_HAS(CT_FEAT_CGROUP_ID) ? bpf_get_current_cgroup_id() : 0;
 	e->reserved = 0;
 	e->socket_cookie = 0;
 	e->netns_cookie = 0;
@@ -137,8 +166,8 @@ static __always_inline struct ct_connect *ct_connect_begin(struct ct_config *cfg
 	e->protocol = 0;
 	e->dport = 0;
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	/* task->comm through the BTF pointer: two plain loads (bpf_get_current_comm costs ~60 ns more) */
-	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	ct_fill_task(e);
 	return e;
 }
 
@@ -194,8 +223,28 @@ static __always_inline int ct_read_kernel_sockaddr(struct ct_connect *e, const s
 	return 0;
 }
 
-/* Fills type, protocol, netns cookie and socket cookie from a struct socket (CO-RE reads). */
-static __always_inline void ct_read_socket(struct ct_connect *e, struct socket *sock)
+/* struct net before 5.12: the cookie was an atomic64_t, made on first use */
+struct net___atomic_cookie {
+	atomic64_t net_cookie;
+} __attribute__((preserve_access_index));
+
+/* The netns cookie of a kernel socket (0 on 5.10-5.11 when nothing asked for it yet). */
+static __always_inline __u64 ct_sk_netns_cookie(struct sock *sk)
+{
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+
+	if (bpf_core_field_exists(struct net___atomic_cookie, net_cookie))
+		return BPF_CORE_READ((struct net___atomic_cookie *)net, net_cookie.counter);
+	return BPF_CORE_READ(net, net_cookie);
+}
+
+/*
+ * Fills type, protocol, netns cookie and socket cookie from a struct socket.
+ * btf: sock is a BTF pointer (fentry, LSM), so bpf_get_socket_cookie can take
+ * its sk and make the cookie; kprobe and tracepoint programs may not call it
+ * and read the cookie field, set only if someone made it before.
+ */
+static __always_inline void ct_read_socket(struct ct_connect *e, struct socket *sock, bool btf)
 {
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	__u64 cookie;
@@ -204,8 +253,13 @@ static __always_inline void ct_read_socket(struct ct_connect *e, struct socket *
 	if (!sk)
 		return;
 	e->protocol = BPF_CORE_READ(sk, sk_protocol);
-	e->netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	e->netns_cookie = ct_sk_netns_cookie(sk);
+	if (e->netns_cookie)
+		e->hdr.flags |= CT_F_NETNS;
+	if (btf && CT_HAS(CT_FEAT_SOCK_COOKIE))
+		cookie = bpf_get_socket_cookie(sock->sk);
+	else
+		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	if (cookie) {
 		e->socket_cookie = cookie;
 		e->hdr.flags |= CT_F_COOKIE;
@@ -213,7 +267,7 @@ static __always_inline void ct_read_socket(struct ct_connect *e, struct socket *
 }
 
 /* For the hooks given (struct socket *, struct sockaddr * kernel copy). */
-static __always_inline void ct_emit_security_socket_connect(struct socket *sock, struct sockaddr *addr, __u8 probe)
+static __always_inline void ct_emit_security_socket_connect(struct socket *sock, struct sockaddr *addr, __u8 probe, bool btf)
 {
 	struct ct_config *cfg = ct_cfg();
 	struct ct_connect *e;
@@ -226,7 +280,7 @@ static __always_inline void ct_emit_security_socket_connect(struct socket *sock,
 	if (!e)
 		return;
 	ct_read_kernel_sockaddr(e, addr);
-	ct_read_socket(e, sock);
+	ct_read_socket(e, sock, btf);
 	ct_connect_commit(cfg, e);
 }
 

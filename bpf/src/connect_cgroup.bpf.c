@@ -26,9 +26,14 @@ static __always_inline void ct_emit_sock_addr(struct bpf_sock_addr *ctx, __u16 f
 		__builtin_memcpy(&e->daddr[8], &w2, 4);
 		__builtin_memcpy(&e->daddr[12], &w3, 4);
 	}
-	e->netns_cookie = bpf_get_netns_cookie(ctx);
-	e->socket_cookie = bpf_get_socket_cookie(ctx);
-	e->hdr.flags |= CT_F_COOKIE;
+	if (CT_HAS(CT_FEAT_NETNS_COOKIE)) {
+		e->netns_cookie = bpf_get_netns_cookie(ctx);
+		e->hdr.flags |= CT_F_NETNS;
+	}
+	if (CT_HAS(CT_FEAT_SOCK_COOKIE)) {
+		e->socket_cookie = bpf_get_socket_cookie(ctx);
+		e->hdr.flags |= CT_F_COOKIE;
+	}
 	ct_connect_commit(cfg, e);
 }
 

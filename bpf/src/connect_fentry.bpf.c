@@ -6,6 +6,6 @@
 SEC("fentry/security_socket_connect")
 int BPF_PROG(ct_connect_fentry, struct socket *sock, struct sockaddr *address, int addrlen)
 {
-	ct_emit_security_socket_connect(sock, address, CT_PROBE_FENTRY);
+	ct_emit_security_socket_connect(sock, address, CT_PROBE_FENTRY, true);
 	return 0;
 }

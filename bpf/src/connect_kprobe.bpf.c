@@ -6,6 +6,6 @@
 SEC("kprobe/security_socket_connect")
 int BPF_KPROBE(ct_connect_kprobe, struct socket *sock, struct sockaddr *address, int addrlen)
 {
-	ct_emit_security_socket_connect(sock, address, CT_PROBE_KPROBE);
+	ct_emit_security_socket_connect(sock, address, CT_PROBE_KPROBE, false);
 	return 0;
 }

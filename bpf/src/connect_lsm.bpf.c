@@ -8,6 +8,6 @@ int BPF_PROG(ct_connect_lsm, struct socket *sock, struct sockaddr *address, int 
 {
 	if (ret)
 		return ret;
-	ct_emit_security_socket_connect(sock, address, CT_PROBE_LSM);
+	ct_emit_security_socket_connect(sock, address, CT_PROBE_LSM, true);
 	return 0;
 }

@@ -60,7 +60,7 @@ int ct_connect_tp(struct trace_event_raw_sys_enter *ctx)
 		e->dport = bpf_ntohs(sin6.sin6_port);
 		__builtin_memcpy(e->daddr, &sin6.sin6_addr, 16);
 	}
-	ct_read_socket(e, sock);
+	ct_read_socket(e, sock, false);
 	ct_connect_commit(cfg, e);
 	return 0;
 }

@@ -36,6 +36,7 @@
 #define CT_F_TOCTOU 0x01     /* address read from user memory (sys_enter_connect) */
 #define CT_F_COOKIE 0x02     /* socket_cookie is valid */
 #define CT_F_DNS_TCP 0x04    /* DNS record: TCP segment (payload starts with the 2-byte length if first) */
+#define CT_F_NETNS 0x08      /* netns_cookie is valid (DNS records: the kernel lets skb programs read it) */
 
 struct ct_hdr {
 	__u16 kind;
@@ -110,6 +111,20 @@ struct ct_config {
 	__u32 flags;          /* CT_CFG_* */
 	__u32 reserved;
 };
+
+/*
+ * ct_features (a .rodata constant): what the running kernel allows the loaded
+ * program's type, probed by the loader before load (libbpf_probe_bpf_helper,
+ * BTF). The verifier drops the branches of absent features, so one object
+ * loads on 5.10 to 6.18.
+ */
+#define CT_FEAT_TASK_BTF 0x01     /* bpf_get_current_task_btf (5.11+; tracing/LSM, cgroup 5.19+) */
+#define CT_FEAT_TASK 0x02         /* bpf_get_current_task (CO-RE reads need CT_FEAT_READ_KERNEL too) */
+#define CT_FEAT_COMM 0x04         /* bpf_get_current_comm */
+#define CT_FEAT_CGROUP_ID 0x08    /* bpf_get_current_cgroup_id */
+#define CT_FEAT_SOCK_COOKIE 0x10  /* bpf_get_socket_cookie on the program's socket */
+#define CT_FEAT_NETNS_COOKIE 0x20 /* bpf_get_netns_cookie on the program's context */
+#define CT_FEAT_READ_KERNEL 0x40  /* bpf_probe_read_kernel (skb programs: 5.19+) */
 
 /* ct_excl_cidrs (LPM trie) key: IPv4 as ::ffff:a.b.c.d, prefixlen + 96 */
 struct ct_cidr_key {

@@ -14,6 +14,28 @@
 #define IPPROTO_UDP 17
 #define DNS_PORT 53
 
+/*
+ * The receiving socket's netns cookie: the helper where skb programs have it
+ * (it is newer than 6.12), else read through skb->sk (bpf_probe_read_kernel,
+ * 5.19+ in skb programs), else 0: userspace then keeps one host-wide DNS cache.
+ */
+static __always_inline __u64 ct_skb_netns_cookie(struct __sk_buff *skb)
+{
+	struct bpf_sock *bsk;
+	struct sock *sk = NULL;
+
+	if (CT_HAS(CT_FEAT_NETNS_COOKIE))
+		return bpf_get_netns_cookie(skb);
+	if (!CT_HAS(CT_FEAT_READ_KERNEL))
+		return 0;
+	bsk = skb->sk;
+	if (!bsk)
+		return 0;
+	/* copied as plain bytes: the verifier allows no arithmetic on a socket pointer, CO-RE reads need it */
+	bpf_probe_read_kernel(&sk, sizeof(sk), &bsk);
+	return ct_sk_netns_cookie(sk);
+}
+
 SEC("cgroup_skb/ingress")
 int ct_dns_ingress(struct __sk_buff *skb)
 {
@@ -108,7 +130,9 @@ int ct_dns_ingress(struct __sk_buff *skb)
 	d->hdr.probe = CT_PROBE_DNS_SKB;
 	d->hdr.reserved = 0;
 	d->hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	d->netns_cookie = bpf_get_netns_cookie(skb);
+	d->netns_cookie = ct_skb_netns_cookie(skb);
+	if (d->netns_cookie)
+		d->hdr.flags |= CT_F_NETNS;
 	d->ifindex = skb->ifindex;
 	d->family = family;
 	d->transport = proto;

@@ -3,4 +3,6 @@
 #define CT_DEFINE_MAPS
 #include "common.bpf.h"
 
+const volatile __u32 ct_features = 0;
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Open, load and attach: the rung table, the kernel feature probes, the DNS object. */
+#define _GNU_SOURCE
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+
+#include "conntrail.skel.h"
+#include "consumer.h"
+#include "libbpf_log.h"
+
+const struct ct_rung ct_rungs[] = {
+	{ "lsm", CT_PROBE_LSM, BPF_PROG_TYPE_LSM, false, { "ct_connect_lsm" } },
+	{ "fentry", CT_PROBE_FENTRY, BPF_PROG_TYPE_TRACING, false, { "ct_connect_fentry" } },
+	{ "kprobe", CT_PROBE_KPROBE, BPF_PROG_TYPE_KPROBE, false, { "ct_connect_kprobe" } },
+	{ "cgroup", CT_PROBE_CGROUP, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, true, { "ct_connect4", "ct_connect6" } },
+	{ "tracepoint", CT_PROBE_TRACEPOINT, BPF_PROG_TYPE_TRACEPOINT, false, { "ct_connect_tp" } },
+};
+const size_t ct_rung_count = sizeof(ct_rungs) / sizeof(ct_rungs[0]);
+const struct ct_rung ct_dns_rung = { "dns", CT_PROBE_DNS_SKB, BPF_PROG_TYPE_CGROUP_SKB, true, { "ct_dns_ingress" } };
+
+const struct ct_rung *ct_rung_by_name(const char *name)
+{
+	for (size_t i = 0; i < ct_rung_count; i++)
+		if (!strcmp(ct_rungs[i].name, name))
+			return &ct_rungs[i];
+	return NULL;
+}
+
+/* ---------- feature probes ---------- */
+
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/* Does the running kernel's BTF know helper `name` (enum bpf_func_id)? */
+static bool btf_has_helper(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool found = false;
+	int id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "bpf_func_id", BTF_KIND_ENUM);
+	if (id > 0) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_enum *e = btf_enum(t);
+		for (int i = 0; i < btf_vlen(t) && !found; i++)
+			found = !strcmp(btf__name_by_offset(btf, e[i].name_off), name);
+	}
+	btf__free(btf);
+	return found;
+}
+
+static bool helper_ok(enum bpf_prog_type type, enum bpf_func_id helper)
+{
+	return libbpf_probe_bpf_helper(type, helper, NULL) == 1;
+}
+
+uint32_t ct_probe_features(enum bpf_prog_type type)
+{
+	static uint32_t cache[64];
+	static bool probed[64];
+	uint32_t f = 0;
+
+	if ((unsigned)type < 64 && probed[type])
+		return cache[type];
+	if (type == BPF_PROG_TYPE_LSM || type == BPF_PROG_TYPE_TRACING) {
+		/* libbpf cannot probe these types (a load needs an attach target):
+		 * tracing helpers are all there; get_current_task_btf came with its
+		 * enum value (5.11), get_socket_cookie for tracing with 5.12 */
+		f = CT_FEAT_TASK | CT_FEAT_READ_KERNEL | CT_FEAT_COMM | CT_FEAT_CGROUP_ID;
+		if (btf_has_helper("BPF_FUNC_get_current_task_btf"))
+			f |= CT_FEAT_TASK_BTF;
+		if (kernel_at_least(5, 12))
+			f |= CT_FEAT_SOCK_COOKIE;
+	} else {
+		if (helper_ok(type, BPF_FUNC_get_current_task_btf))
+			f |= CT_FEAT_TASK_BTF;
+		if (helper_ok(type, BPF_FUNC_get_current_task))
+			f |= CT_FEAT_TASK;
+		if (helper_ok(type, BPF_FUNC_probe_read_kernel))
+			f |= CT_FEAT_READ_KERNEL;
+		if (helper_ok(type, BPF_FUNC_get_current_comm))
+			f |= CT_FEAT_COMM;
+		if (helper_ok(type, BPF_FUNC_get_current_cgroup_id))
+			f |= CT_FEAT_CGROUP_ID;
+		if (type != BPF_PROG_TYPE_KPROBE && type != BPF_PROG_TYPE_TRACEPOINT) {
+			/* these take the program's context: a kprobe's has no socket */
+			if (helper_ok(type, BPF_FUNC_get_socket_cookie))
+				f |= CT_FEAT_SOCK_COOKIE;
+			if (helper_ok(type, BPF_FUNC_get_netns_cookie))
+				f |= CT_FEAT_NETNS_COOKIE;
+		}
+	}
+	if ((unsigned)type < 64) {
+		cache[type] = f;
+		probed[type] = true;
+	}
+	return f;
+}
+
+/* ---------- open / load / attach ---------- */
+
+static void step_fail(struct step_result *r, const char *stage, int err)
+{
+	r->ok = false;
+	r->stage = stage;
+	r->err = err < 0 ? -err : err;
+	if (!r->err)
+		r->err = EINVAL;
+	free(r->log);
+	r->log = libbpf_log_snapshot();
+}
+
+/* Opens the skeleton with only `rung`'s programs to load, features set for its program type. */
+static struct conntrail_bpf *open_for(const struct ct_rung *rung, uint32_t ring_bytes, struct step_result *r)
+{
+	struct conntrail_bpf *skel = conntrail_bpf__open();
+	struct bpf_program *prog;
+	int err;
+
+	if (!skel) {
+		step_fail(r, "open", errno);
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	for (int i = 0; i < CT_MAX_RUNG_PROGS && rung->progs[i]; i++) {
+		prog = bpf_object__find_program_by_name(skel->obj, rung->progs[i]);
+		if (!prog) {
+			step_fail(r, "open", ENOENT);
+			goto fail;
+		}
+		bpf_program__set_autoload(prog, true);
+	}
+	r->features = ct_probe_features(rung->prog_type);
+	skel->rodata->ct_features = r->features;
+	err = bpf_map__set_max_entries(skel->maps.ct_events, ring_bytes);
+	if (err) {
+		step_fail(r, "open", err);
+		goto fail;
+	}
+	return skel;
+fail:
+	conntrail_bpf__destroy(skel);
+	return NULL;
+}
+
+static int load(struct conntrail_bpf *skel)
+{
+	sigset_t all, old;
+	int err;
+
+	/* The verifier gives up with EAGAIN when a signal is pending, and a profiler
+	 * (node --cpu-prof: SIGPROF every ms) outlasts libbpf's few retries;
+	 * blocked signals stay queued and arrive after the load. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = conntrail_bpf__load(skel);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+static int attach_rung(struct capture *c, struct conntrail_bpf *skel, const struct ct_rung *rung)
+{
+	for (int i = 0; i < CT_MAX_RUNG_PROGS && rung->progs[i]; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, rung->progs[i]);
+		struct bpf_link *l;
+
+		if (c->nlinks >= CT_MAX_LINKS)
+			return -E2BIG;
+		if (rung->on_cgroup && c->cgroup_fd < 0)
+			return -ENOENT;
+		l = rung->on_cgroup ? bpf_program__attach_cgroup(prog, c->cgroup_fd) : bpf_program__attach(prog);
+		if (!l)
+			return -errno;
+		c->links[c->nlinks++] = l;
+	}
+	return 0;
+}
+
+static int write_config(struct capture *c, const struct capture_opts *o)
+{
+	struct ct_config cfg = { 0 };
+	uint32_t zero = 0;
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < o->n_excl_ports; i++) {
+		if (bpf_map__update_elem(c->skel->maps.ct_excl_ports, &o->excl_ports[i], sizeof(uint16_t), &one, 1, 0))
+			return -errno;
+		cfg.flags |= CT_CFG_EXCL_PORTS;
+	}
+	for (size_t i = 0; i < o->n_excl_cidrs; i++) {
+		if (bpf_map__update_elem(c->skel->maps.ct_excl_cidrs, &o->excl_cidrs[i], sizeof(struct ct_cidr_key), &one, 1, 0))
+			return -errno;
+		cfg.flags |= CT_CFG_EXCL_CIDRS;
+	}
+	cfg.self_tgid = o->self_tgid;
+	cfg.dns_cap = o->dns_cap > CT_DNS_MAX_CAP ? CT_DNS_MAX_CAP : o->dns_cap;
+	cfg.wakeup_bytes = o->wakeup_bytes;
+	if (bpf_map__update_elem(c->skel->maps.ct_config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0))
+		return -errno;
+	return 0;
+}
+
+/* The DNS object shares every map of the connect object but its own .rodata (features differ by type). */
+static int share_maps(struct conntrail_bpf *from, struct conntrail_bpf *to)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, to->obj) {
+		struct bpf_map *src;
+		int err;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		src = bpf_object__find_map_by_name(from->obj, bpf_map__name(m));
+		if (!src)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(m, bpf_map__fd(src));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void open_dns(struct capture *c, const struct capture_opts *o)
+{
+	struct step_result *r = &c->dns;
+	int err;
+
+	libbpf_log_reset();
+	c->dns_skel = open_for(&ct_dns_rung, o->ring_bytes, r);
+	if (!c->dns_skel)
+		return;
+	err = share_maps(c->skel, c->dns_skel);
+	if (err) {
+		step_fail(r, "open", err);
+		goto fail;
+	}
+	err = load(c->dns_skel);
+	if (err) {
+		step_fail(r, "load", err);
+		goto fail;
+	}
+	err = attach_rung(c, c->dns_skel, &ct_dns_rung);
+	if (err) {
+		step_fail(r, "attach", err);
+		goto fail;
+	}
+	r->ok = true;
+	r->log = libbpf_log_snapshot();
+	return;
+fail:
+	conntrail_bpf__destroy(c->dns_skel);
+	c->dns_skel = NULL;
+}
+
+struct capture *capture_open(const struct capture_opts *o)
+{
+	struct capture *c = calloc(1, sizeof(*c));
+	const struct ct_rung *rung = o->rung;
+	struct step_result *r;
+	int err;
+
+	if (!c)
+		return NULL;
+	r = &c->connect;
+	c->cgroup_fd = -1;
+	c->counters_fd = -1;
+	c->ncpus = libbpf_num_possible_cpus();
+	c->dns.stage = "disabled";
+
+	libbpf_log_reset();
+	c->skel = open_for(rung, o->ring_bytes, r);
+	if (!c->skel)
+		return c;
+	err = load(c->skel);
+	if (err) {
+		step_fail(r, "load", err);
+		goto fail;
+	}
+	c->counters_fd = bpf_map__fd(c->skel->maps.ct_counters);
+	err = write_config(c, o);
+	if (err) {
+		step_fail(r, "config", err);
+		goto fail;
+	}
+	if (rung->on_cgroup || o->capture_dns) {
+		c->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->cgroup_fd < 0 && rung->on_cgroup) {
+			step_fail(r, "attach", errno);
+			goto fail;
+		}
+	}
+	err = attach_rung(c, c->skel, rung);
+	if (err) {
+		step_fail(r, "attach", err);
+		goto fail;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ct_events), consumer_on_sample, c, NULL);
+	if (!c->rb) {
+		step_fail(r, "ringbuf", errno);
+		goto fail;
+	}
+	r->ok = true;
+	r->log = libbpf_log_snapshot();
+	if (o->capture_dns) {
+		if (c->cgroup_fd < 0) {
+			libbpf_log_reset();
+			step_fail(&c->dns, "attach", ENOENT);
+		} else {
+			open_dns(c, o);
+		}
+	}
+	return c;
+fail:
+	capture_destroy(c);
+	return c;
+}
+
+void capture_detach(struct capture *c)
+{
+	for (int i = 0; i < c->nlinks; i++) {
+		if (c->links[i])
+			bpf_link__destroy(c->links[i]);
+		c->links[i] = NULL;
+	}
+	c->nlinks = 0;
+}
+
+void capture_destroy(struct capture *c)
+{
+	capture_detach(c);
+	if (c->rb)
+		ring_buffer__free(c->rb);
+	c->rb = NULL;
+	if (c->dns_skel)
+		conntrail_bpf__destroy(c->dns_skel);
+	c->dns_skel = NULL;
+	if (c->skel)
+		conntrail_bpf__destroy(c->skel);
+	c->skel = NULL;
+	c->counters_fd = -1;
+	if (c->cgroup_fd >= 0)
+		close(c->cgroup_fd);
+	c->cgroup_fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+	c->closed = true;
+}
+
+void capture_free(struct capture *c)
+{
+	if (!c)
+		return;
+	free(c->connect.log);
+	free(c->dns.log);
+	free(c);
+}
+
+void capture_read_counters(struct capture *c, uint64_t out[CT_CNT_MAX])
+{
+	uint64_t vals[c->ncpus > 0 ? c->ncpus : 1];
+
+	for (uint32_t i = 0; i < CT_CNT_MAX; i++) {
+		out[i] = 0;
+		if (c->counters_fd < 0 || bpf_map_lookup_elem(c->counters_fd, &i, vals))
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			out[i] += vals[cpu];
+	}
+}
+
+struct bpf_object *ct_skel_obj(struct conntrail_bpf *skel)
+{
+	return skel->obj;
+}

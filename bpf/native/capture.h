@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A capture: one connect rung of the attach ladder and, beside it, the DNS
+ * program, each loaded as its own BPF object from the one skeleton (so a DNS
+ * program the kernel refuses never takes connect capture down with it); the
+ * DNS object reuses the connect object's maps, so both write the one ring.
+ */
+#ifndef CT_CAPTURE_H
+#define CT_CAPTURE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "conntrail.h"
+#include "napi_helpers.h"
+
+struct conntrail_bpf; /* the skeleton (conntrail.skel.h), used by capture.c only */
+
+#define CT_MAX_RUNG_PROGS 2
+#define CT_MAX_LINKS 4
+
+/* One row per way of capturing connects; the table drives load and attach. */
+struct ct_rung {
+	const char *name;              /* the ProbeName of bpf/lib */
+	uint8_t probe;                 /* CT_PROBE_* */
+	enum bpf_prog_type prog_type;  /* for the helper probes */
+	bool on_cgroup;                /* attached to the cgroup v2 directory */
+	const char *progs[CT_MAX_RUNG_PROGS];
+};
+
+extern const struct ct_rung ct_rungs[];
+extern const size_t ct_rung_count;
+extern const struct ct_rung ct_dns_rung;
+
+const struct ct_rung *ct_rung_by_name(const char *name);
+
+/* CT_FEAT_* this kernel allows programs of this type (probed once per type). */
+uint32_t ct_probe_features(enum bpf_prog_type type);
+
+struct capture_opts {
+	const struct ct_rung *rung;
+	uint32_t ring_bytes;
+	uint64_t wakeup_bytes;
+	uint32_t dns_cap;
+	bool capture_dns;
+	const char *cgroup_path;
+	uint32_t self_tgid;
+	const uint16_t *excl_ports;
+	size_t n_excl_ports;
+	const struct ct_cidr_key *excl_cidrs;
+	size_t n_excl_cidrs;
+};
+
+/* Where a step failed: stage is "open", "load", "config", "attach" or "ringbuf"; err a positive errno. */
+struct step_result {
+	bool ok;
+	const char *stage;
+	int err;
+	uint32_t features;
+	char *log;                     /* libbpf's messages for this step (malloc'd) */
+};
+
+struct batch {
+	uint8_t *data;
+	size_t len;
+	uint64_t counters[CT_CNT_MAX];
+	bool end;
+};
+
+struct capture {
+	struct conntrail_bpf *skel;      /* the connect rung */
+	struct conntrail_bpf *dns_skel;  /* the DNS program (NULL when off or refused) */
+	struct ring_buffer *rb;
+	struct bpf_link *links[CT_MAX_LINKS];
+	int nlinks;
+	int cgroup_fd;
+	int counters_fd;
+	int ncpus;
+	struct step_result connect, dns;
+
+	/* consumer (consumer.c) */
+	pthread_t thread;
+	bool started, joined, closed;
+	napi_threadsafe_function tsfn;
+	napi_ref self_ref;
+	atomic_bool stop_requested;
+	atomic_bool paused;
+	atomic_int inflight;
+	int max_inflight;
+	int poll_ms;
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t last_counters[CT_CNT_MAX];
+
+	/* statistics (written by the consumer thread, read racily for stats()) */
+	atomic_uint_fast64_t st_records, st_bytes, st_batches, st_stalls, st_oversize;
+};
+
+/*
+ * Loads and attaches o->rung, then (if asked) the DNS program. NULL when out
+ * of memory. c->connect says whether the rung works (when not, nothing stays
+ * loaded); c->dns whether DNS does, independently.
+ */
+struct capture *capture_open(const struct capture_opts *o);
+/* Detaches every program (the ring stays readable). */
+void capture_detach(struct capture *c);
+/* Frees every kernel object and buffer (not the struct). */
+void capture_destroy(struct capture *c);
+void capture_free(struct capture *c);
+void capture_read_counters(struct capture *c, uint64_t out[CT_CNT_MAX]);
+/* The bpf_object of a skeleton (for callers that do not include it). */
+struct bpf_object *ct_skel_obj(struct conntrail_bpf *skel);
+
+#endif
