@@ -27,7 +27,7 @@ import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
 import type { PipelineTracer } from './telemetry/types.ts';
 
 /** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
-export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'>;
+export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'> & { readonly dns?: CaptureSource['dns'] };
 
 /** For the benchmarks; `conntrail run` passes none. */
 export interface PipelineOptions<S extends PipelineSource = CaptureSource> {
@@ -103,20 +103,12 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   }
   log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
 
-  const enricher = new Enricher({
-    host,
-    dnsCache: {
-      maxNames: cfg.enrich.dnsCache.maxNames,
-      maxAddresses: cfg.enrich.dnsCache.maxAddresses,
-      scope: cfg.enrich.dnsCache.scope,
-      maxTtlSeconds: cfg.enrich.dnsCache.maxTtlSeconds,
-    },
-  });
-
   const { CaptureSource: Source } = await import('./source/capture.ts');
   const { ProcessContextCache } = await import('./source/process-context.ts');
   const records: NetTCPConnect[] = [];
   const tap = options.tap;
+  // Made once the capture says whether DNS records carry a netns id (batches arrive only after open() returns).
+  let enricher: Enricher | undefined = undefined;
   const open = options.openSource ?? ((o: CaptureSourceOptions) => Source.open(o) as unknown as S);
   let source: S;
   try {
@@ -134,7 +126,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       onEvents(events) {
         const t0 = pt ? pt.now() : 0;
         records.length = 0;
-        enricher.process(events, records);
+        enricher!.process(events, records);
         if (records.length > 0) {
           pt?.sampleRecords(records, t0);
           sink.push(records);
@@ -150,8 +142,23 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   }
   // The first lines a user sees: which probe attached, and why the others did not.
   for (const line of source.report()) log.info({ probe: source.probe }, line);
+  let scope = cfg.enrich.dnsCache.scope;
+  if (scope === 'netns' && source.dns?.attached && !source.dns.netnsScoped) {
+    scope = 'host';
+    log.warn({ configured: 'netns', used: 'host' }, 'enrich.dnsCache.scope: this kernel gives DNS replies no network namespace, so one host-wide DNS cache labels every connect');
+  }
+  enricher = new Enricher({
+    host,
+    dnsCache: {
+      maxNames: cfg.enrich.dnsCache.maxNames,
+      maxAddresses: cfg.enrich.dnsCache.maxAddresses,
+      scope,
+      maxTtlSeconds: cfg.enrich.dnsCache.maxTtlSeconds,
+    },
+  });
+  const enrich = enricher;
 
-  statsOf = () => ({ capture: source.counters(), enrich: enricher.stats(), sink: sink.stats() });
+  statsOf = () => ({ capture: source.counters(), enrich: enrich.stats(), sink: sink.stats() });
   const stats = new StatsReporter(log, statsOf);
   if (cfg.log.statsIntervalSec > 0) stats.start(cfg.log.statsIntervalSec * 1000);
 
@@ -167,7 +174,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     })();
     return stopping;
   };
-  return { source, enricher, sink, log, stop };
+  return { source, enricher: enrich, sink, log, stop };
 }
 
 /** The main command: runs until SIGINT/SIGTERM, then flushes, detaches and exits 0. */

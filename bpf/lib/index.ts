@@ -93,14 +93,37 @@ export interface AttachAttempt {
   reason?: string;
   /** libbpf's own messages for this attempt (verifier log tail included). */
   log?: string;
+  /** What the kernel allows this rung's program type (probed before load). */
+  features?: ProgramFeatures;
   note?: string;
 }
 
 export interface DnsAttachStatus {
   attached: boolean;
+  /** Where the DNS program failed, when it did. */
+  stage?: AttachStage | 'disabled';
   errno?: number;
   code?: string;
+  /** One plain sentence saying why DNS names are not available. */
   reason?: string;
+  /**
+   * DNS records carry the receiving netns cookie (the kernel lets skb programs
+   * read it): a per-netns name cache is possible. False: one host-wide cache.
+   */
+  netnsScoped: boolean;
+  /** libbpf's messages for the DNS program alone (its verifier log tail, when refused). */
+  log?: string;
+}
+
+/** Kernel features the loaded program's type may use (CT_FEAT_* of bpf/src/conntrail.h, probed before load). */
+export interface ProgramFeatures {
+  taskBtf: boolean;
+  task: boolean;
+  comm: boolean;
+  cgroupId: boolean;
+  socketCookie: boolean;
+  netnsCookie: boolean;
+  readKernel: boolean;
 }
 
 export interface CaptureStats {
@@ -162,7 +185,8 @@ export interface RecordLayout {
   commLen: number;
   kinds: { connect: number; dns: number };
   probes: { lsm: number; fentry: number; kprobe: number; cgroup: number; tracepoint: number; dnsSkb: number };
-  flags: { toctou: number; cookie: number; dnsTcp: number };
+  flags: { toctou: number; cookie: number; dnsTcp: number; netns: number };
+  features: Record<keyof ProgramFeatures, number>;
   counters: {
     dropConnect: number; dropDns: number; dnsReadError: number; connectSeen: number; dnsSeen: number;
     excludedSelf: number; excludedPort: number; excludedCidr: number; count: number;
@@ -181,13 +205,17 @@ export interface RecordLayout {
 
 // ---------- the addon ----------
 
-interface NativeOpenResult {
+interface NativeStep<Stage extends string = AttachStage> {
   ok: boolean;
-  handle?: object;
-  stage?: AttachStage;
+  stage?: Stage;
   errno?: number;
-  log?: string;
-  dns?: { ok: boolean; stage?: string; errno?: number };
+  features: number;
+  log: string;
+}
+
+interface NativeOpenResult extends NativeStep {
+  handle?: object;
+  dns: NativeStep<AttachStage | 'disabled'>;
 }
 
 interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number }
@@ -203,6 +231,7 @@ interface NativeAddon {
   stats(handle: object): NativeStats;
   ids(handle: object): KernelObjectIds;
   layout(): RecordLayout;
+  probes(): string[];
   clockOffsetNs(): bigint;
   boottimeNs(): bigint;
   sampleRecords(): Buffer;
@@ -237,6 +266,11 @@ export function isBuilt(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The rung names of the addon's table (bpf/native/capture.c), which PROBE_TARGETS must match. */
+export function nativeProbes(): string[] {
+  return addon().probes();
 }
 
 let layoutCache: RecordLayout | undefined;
@@ -341,7 +375,12 @@ export function explainFailure(probe: ProbeName, stage: AttachStage, errno: numb
   const e = errnoName(errno);
   if (probe === 'lsm') {
     if (errno === osConstants.errno.EPERM && stage === 'load') {
-      return lsmListed() === true
+      const listed = lsmListed();
+      if (listed === undefined) {
+        return 'the kernel refused the BPF LSM program; whether bpf is in the active LSM list is unknown: securityfs is not mounted ' +
+          '(mount -t securityfs securityfs /sys/kernel/security, then see /sys/kernel/security/lsm; bpf must be in the lsm= boot parameter)';
+      }
+      return listed
         ? 'BPF LSM is enabled (bpf is in /sys/kernel/security/lsm) but the kernel refused the program: BPF LSM programs are restricted on this host'
         : 'BPF LSM is not enabled: add bpf to the lsm= boot parameter';
     }
@@ -379,6 +418,29 @@ export function describeAttempt(a: AttachAttempt): string {
   if (a.ok) return `${a.probe} (${a.target}): attached${a.note ? ` (${a.note})` : ''}`;
   return `${a.probe} (${a.target}): failed at ${a.stage ?? '?'}, ${a.code ?? '?'} (errno ${a.errno ?? '?'}): ${a.reason ?? ''}` +
     (a.note ? ` (${a.note})` : '');
+}
+
+function featuresOf(bits: number, l: RecordLayout): ProgramFeatures {
+  const f = {} as ProgramFeatures;
+  for (const [name, bit] of Object.entries(l.features) as [keyof ProgramFeatures, number][]) f[name] = (bits & bit) !== 0;
+  return f;
+}
+
+/** One plain sentence for a DNS program that did not load or attach. */
+export function explainDnsFailure(stage: AttachStage, errno: number, cgroupPath: string | undefined): string {
+  if (stage === 'attach' && !cgroupPath) return 'no cgroup v2 mount to attach cgroup_skb/ingress to: mount cgroup2 or set capture.cgroupPath';
+  if (stage === 'attach') return `cgroup_skb/ingress could not attach to ${cgroupPath}: ${errnoName(errno)}`;
+  if (stage === 'load') return `the kernel refused the DNS program (cgroup_skb/ingress) at load, ${errnoName(errno)}: see its verifier log (conntrail doctor)`;
+  return `the DNS program failed at ${stage}, ${errnoName(errno)}`;
+}
+
+function dnsStatusOf(d: NativeStep<AttachStage | 'disabled'>, l: RecordLayout, cgroupPath: string | undefined): DnsAttachStatus {
+  const netnsScoped = d.ok && (d.features & (l.features.netnsCookie | l.features.readKernel)) !== 0;
+  if (d.ok) return { attached: true, netnsScoped, log: d.log };
+  if (d.stage === 'disabled') return { attached: false, stage: 'disabled', reason: 'disabled (captureDns: false)', netnsScoped: false };
+  const stage = d.stage ?? 'open';
+  const errno = d.errno ?? 0;
+  return { attached: false, stage, errno, code: errnoName(errno), reason: explainDnsFailure(stage, errno, cgroupPath), netnsScoped: false, log: d.log };
 }
 
 function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
@@ -462,8 +524,9 @@ class Capture implements CaptureHandle {
       (win?.note ? `; ${win.note}` : '')];
     for (const a of this.attempts) if (!a.ok) lines.push(`conntrail capture: ${describeAttempt(a)}`);
     lines.push(this.dns.attached
-      ? `conntrail capture: DNS replies captured (cgroup_skb/ingress on ${this.cgroupPath ?? '?'})`
-      : `conntrail capture: DNS replies NOT captured: ${this.dns.reason ?? 'disabled'}`);
+      ? `conntrail capture: DNS replies captured (cgroup_skb/ingress on ${this.cgroupPath ?? '?'})` +
+        (this.dns.netnsScoped ? '' : '; this kernel gives skb programs no netns id, so the DNS cache is host-wide')
+      : `conntrail capture: DNS names NOT available (connects are captured without results): ${this.dns.reason ?? 'disabled'}`);
     return lines;
   }
 
@@ -534,7 +597,8 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
       if (err === 0) r = n.open({ ...base, probe });
     }
     if (probe === 'cgroup' && !cgroupPath && !r.ok) attempt.note = 'no cgroup2 mount in /proc/mounts';
-    attempt.log = r.log ?? '';
+    attempt.log = r.log;
+    attempt.features = featuresOf(r.features, layout);
     if (!r.ok || !r.handle) {
       const errno = r.errno ?? 0;
       const stage = r.stage ?? 'open';
@@ -544,13 +608,7 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     }
     attempt.ok = true;
     attempts.push(attempt);
-    const d = r.dns ?? { ok: false };
-    const dns: DnsAttachStatus = d.ok ? { attached: true } : d.stage === 'disabled'
-      ? { attached: false, reason: 'disabled (captureDns: false)' }
-      : {
-          attached: false, errno: d.errno, code: errnoName(d.errno ?? 0),
-          reason: `cgroup_skb/ingress on ${cgroupPath ?? '(no cgroup2 mount)'} failed: ${errnoName(d.errno ?? 0)}`,
-        };
+    const dns = dnsStatusOf(r.dns, layout, cgroupPath);
     const cap = new Capture({ probe, attempts, dns, cgroupPath, handle: r.handle, native: n });
     cap.start(opts, layout);
     return cap;

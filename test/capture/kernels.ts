@@ -1,0 +1,60 @@
+// What each kernel the project is tested on must do: which rung the default
+// ladder picks, which rungs capture when forced, whether DNS replies carry a
+// netns id. The VM harness (tools/vm, npm run test:kernels) says which kernel
+// it booted in CONNTRAIL_KERNEL; on the host the release is matched. A kernel
+// with no row fails the tests that need one (CI) instead of guessing.
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import type { ProbeName } from 'bpf-native-loader';
+
+export interface KernelExpectation {
+  /** The row's name (CONNTRAIL_KERNEL). */
+  name: string;
+  /** The rung the default ladder must pick. */
+  winner: ProbeName;
+  /** Rungs that must load, attach and capture when forced. */
+  works: readonly ProbeName[];
+  /** Rungs that must fail when forced (with a reason). */
+  refused: readonly ProbeName[];
+  /** DNS records carry the receiving netns cookie (else the DNS cache is host-wide). */
+  dnsNetns: boolean;
+  /** Rungs whose records must carry a socket cookie. */
+  cookie: readonly ProbeName[];
+}
+
+const ALL: readonly ProbeName[] = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'];
+
+/** A Debian kernel: everything is built in; bpf in the lsm= list decides lsm vs fentry. */
+function debian(name: string, lsmListed: boolean, o: { dnsNetns: boolean; cookie: readonly ProbeName[] }): KernelExpectation {
+  return lsmListed
+    ? { name, winner: 'lsm', works: ALL, refused: [], ...o }
+    : { name, winner: 'fentry', works: ALL.filter((p) => p !== 'lsm'), refused: ['lsm'], ...o, cookie: o.cookie.filter((p) => p !== 'lsm') };
+}
+
+const ROWS: Record<string, (lsmListed: boolean) => KernelExpectation> = {
+  // 5.10: no bpf_get_current_task_btf, no socket cookie helper for tracing (5.12), no kernel reads in skb programs
+  'debian-5.10': (l) => debian('debian-5.10', l, { dnsNetns: false, cookie: ['cgroup'] }),
+  'debian-6.1': (l) => debian('debian-6.1', l, { dnsNetns: true, cookie: ['lsm', 'fentry', 'cgroup'] }),
+  'debian-6.12': (l) => debian('debian-6.12', l, { dnsNetns: true, cookie: ['lsm', 'fentry', 'cgroup'] }),
+  // this machine kind's own 6.18: lsm and fentry refused before the verifier, no kprobes
+  host: () => ({ name: 'host', winner: 'cgroup', works: ['cgroup', 'tracepoint'], refused: ['lsm', 'fentry', 'kprobe'], dnsNetns: true, cookie: ['cgroup'] }),
+};
+
+/** True when bpf is in the active LSM list (undefined: securityfs not mounted). */
+export function bpfLsmListed(): boolean | undefined {
+  try {
+    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').includes('bpf');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The row for the running kernel, or a sentence saying why there is none. */
+export function kernelExpectation(): KernelExpectation | string {
+  const named = process.env.CONNTRAIL_KERNEL;
+  const key = named ?? (/-fc-/.test(release()) ? 'host' : undefined);
+  if (!key) return `no expectation for kernel ${release()}: add a row to test/capture/kernels.ts or set CONNTRAIL_KERNEL`;
+  const row = ROWS[key];
+  if (!row) return `CONNTRAIL_KERNEL=${key} has no row in test/capture/kernels.ts (rows: ${Object.keys(ROWS).join(', ')})`;
+  return row(bpfLsmListed() === true);
+}
