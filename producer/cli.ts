@@ -9,6 +9,7 @@ const USAGE = `usage: conntrail <command> [--config <file>]
 
 commands:
   run                       capture connects, enrich, publish to Kafka (default)
+  doctor [--json]           try every capture rung and the DNS program here (no Kafka needed); exit 0 if one captures
   config                    print the effective configuration (secrets masked)
   config --reference        print the configuration reference (Markdown)
   schema register           register schemas/NetTCPConnect.avsc under the configured subject
@@ -37,6 +38,7 @@ async function main(argv: string[]): Promise<void> {
       options: {
         config: { type: 'string', short: 'c' },
         reference: { type: 'boolean' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -65,6 +67,14 @@ async function main(argv: string[]): Promise<void> {
       const { config } = load();
       const { runPipeline } = await import('./run.ts');
       await runPipeline(config);
+      return;
+    }
+    case 'doctor': {
+      const { config } = load();
+      const { runDoctor, formatDoctor } = await import('./doctor.ts');
+      const report = await runDoctor(config.capture.cgroupPath ? { cgroupPath: config.capture.cgroupPath } : {});
+      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
+      process.exitCode = report.ok ? 0 : 1;
       return;
     }
     case 'schema': {

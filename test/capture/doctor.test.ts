@@ -1,0 +1,29 @@
+// `conntrail doctor --json` on this kernel, against its row in kernels.ts:
+// every rung that must work loaded, attached and captured with DNS beside it,
+// every rung that must fail says why, the default pick is the kernel's rung.
+import { spawnSync } from 'node:child_process';
+import type { DoctorReport } from '../../producer/doctor.ts';
+import { captureTest } from './support.ts';
+import { kernelExpectation } from './kernels.ts';
+
+await captureTest('conntrail doctor --json reports each rung and the DNS program as this kernel must', (t) => {
+  const k = kernelExpectation();
+  if (typeof k === 'string') return t.fail(k);
+  const r = spawnSync(process.execPath, ['producer/cli.ts', 'doctor', '--json'], { encoding: 'utf8', timeout: 90_000 });
+  t.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  t.is(report.defaultProbe, k.winner);
+  t.true(report.ok);
+  for (const c of report.rungs) {
+    if (k.works.includes(c.probe)) {
+      t.true(c.loaded && c.attached && c.captured, `${c.probe} captured: ${c.reason ?? ''}`);
+      t.true(c.dns.captured, `DNS beside ${c.probe} captured: ${c.dns.reason ?? ''}`);
+      t.is(c.dns.netnsScoped, k.dnsNetns, `DNS netns id beside ${c.probe}`);
+    } else {
+      t.true(k.refused.includes(c.probe), `${c.probe} has an expectation`);
+      t.false(c.captured, `${c.probe} must fail here`);
+      t.true((c.reason ?? '').length > 10, `${c.probe} says why`);
+    }
+  }
+  t.log(spawnSync(process.execPath, ['producer/cli.ts', 'doctor'], { encoding: 'utf8' }).stdout);
+});
