@@ -119,7 +119,13 @@ int ct_dns_ingress(struct __sk_buff *skb)
 	if (n > CT_DNS_MAX_CAP)
 		n = CT_DNS_MAX_CAP;
 	if (n > 0) {
-		if (bpf_skb_load_bytes(skb, off, s->payload, n)) {
+		/* n - 1 bounded, then + 1: 6.1's verifier learns no lower bound from n != 0, and the size must be >= 1 */
+		__u64 last = n - 1;
+
+		barrier_var(last);
+		if (last >= CT_DNS_MAX_CAP)
+			return 1;
+		if (bpf_skb_load_bytes(skb, off, s->payload, last + 1)) {
 			ct_count(CT_CNT_DNS_READ_ERR);
 			return 1;
 		}
