@@ -67,6 +67,8 @@ done
 
 # the connect() generator of the capture tests and the benchmarks (bench/lib/gen.ts runs it)
 cc -O2 -Wall -o "$out/connect-flood" tools/connect-flood.c
+# the TOCTOU test's connect() under an address rewritten by another thread
+cc -O2 -Wall -pthread -o "$out/toctou-connect" tools/toctou-connect.c
 
 # node-gyp: npm passes the one it bundles in npm_config_node_gyp; else the workspace's
 if [[ -n "${npm_config_node_gyp:-}" && -f "${npm_config_node_gyp}" ]]; then

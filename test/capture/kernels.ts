@@ -32,8 +32,8 @@ function debian(name: string, lsmListed: boolean, o: { dnsNetns: boolean; cookie
 }
 
 const ROWS: Record<string, (lsmListed: boolean) => KernelExpectation> = {
-  // 5.10: no bpf_get_current_task_btf, no socket cookie helper for tracing (5.12), no kernel reads in skb programs
-  'debian-5.10': (l) => debian('debian-5.10', l, { dnsNetns: false, cookie: ['cgroup'] }),
+  // 5.10: no bpf_get_current_task_btf (CO-RE reads instead), no socket cookie helper for tracing programs (5.12)
+  'debian-5.10': (l) => debian('debian-5.10', l, { dnsNetns: true, cookie: ['cgroup'] }),
   'debian-6.1': (l) => debian('debian-6.1', l, { dnsNetns: true, cookie: ['lsm', 'fentry', 'cgroup'] }),
   'debian-6.12': (l) => debian('debian-6.12', l, { dnsNetns: true, cookie: ['lsm', 'fentry', 'cgroup'] }),
   // this machine kind's own 6.18: lsm and fentry refused before the verifier, no kprobes

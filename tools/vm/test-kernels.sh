@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# npm run test:kernels: the capture, DNS and doctor tests inside each Debian
+# kernel of tools/vm/kernels.conf (qemu, the host's userspace), each run
+# asserting that kernel's row of test/capture/kernels.ts:
+#   - booted with bpf in lsm=: the whole capture suite and the live results
+#     tests (lsm must win, every rung forced must capture, DNS labels connects);
+#   - booted without bpf in lsm=: the rung tests again (fentry must win, lsm
+#     must be refused).
+# Then the same files on the host (its own row). Exit non-zero if any run failed.
+#   bash tools/vm/test-kernels.sh [--vms-only] [KERNEL...]   (default: every kernel, then the host)
+# (npm run test:all passes --vms-only: npm test has just run these files on the host.)
+# CONNTRAIL_KERNEL_TESTS overrides the files run with bpf in lsm= (space-separated).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-kernels: run as root (the VMs' tests load BPF programs; the host run too)" >&2
+  exit 1
+fi
+ava=node_modules/.bin/ava
+[ -x "$ava" ] || { echo "test-kernels: $ava is missing: run npm ci (bash .ci/setup)" >&2; exit 1; }
+
+full=${CONNTRAIL_KERNEL_TESTS:-"test/capture/*.test.ts test/transform/results-live.test.ts"}
+rungs="test/capture/rungs.test.ts"
+host=1
+if [ "${1:-}" = "--vms-only" ]; then host=0; shift; fi
+kernels=("$@")
+if [ ${#kernels[@]} -eq 0 ]; then
+  mapfile -t kernels < <(awk '!/^#/ && NF { print $1 }' tools/vm/kernels.conf)
+fi
+
+failed=()
+step() { # step <label> <command...>
+  local label=$1; shift
+  echo "=== test-kernels: $label"
+  local t0=$SECONDS
+  "$@"
+  local rc=$?
+  echo "=== test-kernels: $label: exit $rc in $((SECONDS - t0)) s"
+  [ "$rc" -eq 0 ] || failed+=("$label (exit $rc)")
+}
+
+for k in "${kernels[@]}"; do
+  common=(--kernel "$k" --env "CONNTRAIL_KERNEL=debian-$k" --env CONNTRAIL_REQUIRE_INTEGRATION=1 --timeout 1800)
+  # shellcheck disable=SC2086 # the file lists are globs on purpose
+  step "debian-$k, lsm=...,bpf" bash tools/vm/run.sh "${common[@]}" --lsm bpf -- "$ava" $full
+  # shellcheck disable=SC2086
+  step "debian-$k, bpf not in lsm=" bash tools/vm/run.sh "${common[@]}" --lsm nobpf -- "$ava" $rungs
+done
+if [ "$host" -eq 1 ]; then
+  # shellcheck disable=SC2086
+  step "host $(uname -r)" env CONNTRAIL_REQUIRE_INTEGRATION=1 "$ava" $full
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'test-kernels: FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "test-kernels: every kernel passed"
