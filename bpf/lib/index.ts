@@ -143,10 +143,22 @@ export interface KernelObjectIds {
   maps: number[];
 }
 
+/**
+ * The cookie maker: a cgroup/sock_create program that makes socket and netns
+ * cookies at socket creation for rungs that cannot make them (kprobe,
+ * tracepoint; fentry/LSM before 5.12; lazy netns cookies before 5.12).
+ */
+export interface CookieMakerStatus {
+  needed: boolean;
+  attached: boolean;
+  reason?: string;
+}
+
 export interface CaptureHandle {
   readonly probe: ProbeName;
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
+  readonly cookies: CookieMakerStatus;
   readonly cgroupPath: string | undefined;
   /** Human-readable attach report: the winner first, then each failed rung and why. */
   report(): string[];
@@ -216,6 +228,8 @@ interface NativeStep<Stage extends string = AttachStage> {
 interface NativeOpenResult extends NativeStep {
   handle?: object;
   dns: NativeStep<AttachStage | 'disabled'>;
+  /** cgroup/sock_create making cookies for a rung that cannot ('disabled': not needed). */
+  cookies: NativeStep<AttachStage | 'disabled'>;
 }
 
 interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number }
@@ -474,6 +488,7 @@ class Capture implements CaptureHandle {
   readonly probe: ProbeName;
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
+  readonly cookies: CookieMakerStatus;
   readonly cgroupPath: string | undefined;
   #handle: object;
   #native: NativeAddon;
@@ -482,10 +497,11 @@ class Capture implements CaptureHandle {
   #closed = false;
   #lastKernel: KernelCounters | undefined;
 
-  constructor(init: { probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cgroupPath: string | undefined; handle: object; native: NativeAddon }) {
+  constructor(init: { probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus; cgroupPath: string | undefined; handle: object; native: NativeAddon }) {
     this.probe = init.probe;
     this.attempts = init.attempts;
     this.dns = init.dns;
+    this.cookies = init.cookies;
     this.cgroupPath = init.cgroupPath;
     this.#handle = init.handle;
     this.#native = init.native;
@@ -523,6 +539,11 @@ class Capture implements CaptureHandle {
     const lines = [`conntrail capture: connect probe ${this.probe} attached (${win?.target ?? PROBE_TARGETS[this.probe]})` +
       (win?.note ? `; ${win.note}` : '')];
     for (const a of this.attempts) if (!a.ok) lines.push(`conntrail capture: ${describeAttempt(a)}`);
+    if (this.cookies.needed) {
+      lines.push(this.cookies.attached
+        ? `conntrail capture: socket and netns cookies made at socket creation (cgroup/sock_create): ${this.probe} cannot make them on this kernel`
+        : `conntrail capture: records may lack socket or netns cookies: ${this.cookies.reason ?? '?'}`);
+    }
     lines.push(this.dns.attached
       ? `conntrail capture: DNS replies captured (cgroup_skb/ingress on ${this.cgroupPath ?? '?'})` +
         (this.dns.netnsScoped ? '' : '; this kernel gives skb programs no netns id, so the DNS cache is host-wide')
@@ -609,7 +630,10 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     attempt.ok = true;
     attempts.push(attempt);
     const dns = dnsStatusOf(r.dns, layout, cgroupPath);
-    const cap = new Capture({ probe, attempts, dns, cgroupPath, handle: r.handle, native: n });
+    const k = r.cookies;
+    const cookies: CookieMakerStatus = k.stage === 'disabled' ? { needed: false, attached: false }
+      : { needed: true, attached: k.ok, ...(k.ok ? {} : { reason: `cgroup/sock_create failed at ${k.stage ?? '?'}, ${errnoName(k.errno ?? 0)}` }) };
+    const cap = new Capture({ probe, attempts, dns, cookies, cgroupPath, handle: r.handle, native: n });
     cap.start(opts, layout);
     return cap;
   }

@@ -27,6 +27,7 @@ const struct ct_rung ct_rungs[] = {
 };
 const size_t ct_rung_count = sizeof(ct_rungs) / sizeof(ct_rungs[0]);
 const struct ct_rung ct_dns_rung = { "dns", CT_PROBE_DNS_SKB, BPF_PROG_TYPE_CGROUP_SKB, true, { "ct_dns_ingress" } };
+const struct ct_rung ct_cookie_rung = { "cookies", 0, BPF_PROG_TYPE_CGROUP_SOCK, true, { "ct_sock_create" } };
 
 const struct ct_rung *ct_rung_by_name(const char *name)
 {
@@ -241,36 +242,72 @@ static int share_maps(struct conntrail_bpf *from, struct conntrail_bpf *to)
 	return 0;
 }
 
-static void open_dns(struct capture *c, const struct capture_opts *o)
+/* A program beside the rung (DNS, cookies): its own object sharing the rung's maps; failing it fails only itself. */
+static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_rung *rung, uint32_t ring_bytes, struct step_result *r)
 {
-	struct step_result *r = &c->dns;
+	struct conntrail_bpf *skel;
 	int err;
 
 	libbpf_log_reset();
-	c->dns_skel = open_for(&ct_dns_rung, o->ring_bytes, r);
-	if (!c->dns_skel)
-		return;
-	err = share_maps(c->skel, c->dns_skel);
+	skel = open_for(rung, ring_bytes, r);
+	if (!skel)
+		return NULL;
+	err = share_maps(c->skel, skel);
 	if (err) {
 		step_fail(r, "open", err);
 		goto fail;
 	}
-	err = load(c->dns_skel);
+	err = load(skel);
 	if (err) {
 		step_fail(r, "load", err);
 		goto fail;
 	}
-	err = attach_rung(c, c->dns_skel, &ct_dns_rung);
+	err = attach_rung(c, skel, rung);
 	if (err) {
 		step_fail(r, "attach", err);
 		goto fail;
 	}
 	r->ok = true;
 	r->log = libbpf_log_snapshot();
-	return;
+	return skel;
 fail:
-	conntrail_bpf__destroy(c->dns_skel);
-	c->dns_skel = NULL;
+	conntrail_bpf__destroy(skel);
+	return NULL;
+}
+
+/* struct net's cookie is an atomic64_t made on first use (before 5.12), not at netns creation */
+static bool netns_cookie_lazy(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool lazy = false;
+	int id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "net", BTF_KIND_STRUCT);
+	if (id > 0) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_member *m = btf_members(t);
+		for (int i = 0; i < btf_vlen(t); i++) {
+			if (strcmp(btf__name_by_offset(btf, m[i].name_off), "net_cookie"))
+				continue;
+			const struct btf_type *mt = btf__type_by_id(btf, m[i].type);
+			while (mt && (btf_is_typedef(mt) || btf_is_mod(mt)))
+				mt = btf__type_by_id(btf, mt->type);
+			lazy = mt && btf_is_composite(mt);
+			break;
+		}
+	}
+	btf__free(btf);
+	return lazy;
+}
+
+/* Does the rung need the cookie maker: it cannot call bpf_get_socket_cookie, or netns cookies are lazy? */
+static bool needs_cookie_maker(const struct ct_rung *rung, uint32_t features)
+{
+	if (rung->prog_type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+		return false; /* calls both helpers itself */
+	return !(features & CT_FEAT_SOCK_COOKIE) || netns_cookie_lazy();
 }
 
 struct capture *capture_open(const struct capture_opts *o)
@@ -322,12 +359,22 @@ struct capture *capture_open(const struct capture_opts *o)
 	}
 	r->ok = true;
 	r->log = libbpf_log_snapshot();
+	if (needs_cookie_maker(rung, r->features)) {
+		if (c->cgroup_fd < 0)
+			c->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->cgroup_fd >= 0)
+			c->cookie_skel = open_companion(c, &ct_cookie_rung, o->ring_bytes, &c->cookies);
+		else
+			step_fail(&c->cookies, "attach", errno);
+	} else {
+		c->cookies.stage = "disabled";
+	}
 	if (o->capture_dns) {
 		if (c->cgroup_fd < 0) {
 			libbpf_log_reset();
 			step_fail(&c->dns, "attach", ENOENT);
 		} else {
-			open_dns(c, o);
+			c->dns_skel = open_companion(c, &ct_dns_rung, o->ring_bytes, &c->dns);
 		}
 	}
 	return c;
@@ -355,6 +402,9 @@ void capture_destroy(struct capture *c)
 	if (c->dns_skel)
 		conntrail_bpf__destroy(c->dns_skel);
 	c->dns_skel = NULL;
+	if (c->cookie_skel)
+		conntrail_bpf__destroy(c->cookie_skel);
+	c->cookie_skel = NULL;
 	if (c->skel)
 		conntrail_bpf__destroy(c->skel);
 	c->skel = NULL;
@@ -373,6 +423,7 @@ void capture_free(struct capture *c)
 		return;
 	free(c->connect.log);
 	free(c->dns.log);
+	free(c->cookies.log);
 	free(c);
 }
 

@@ -37,6 +37,8 @@ struct ct_rung {
 extern const struct ct_rung ct_rungs[];
 extern const size_t ct_rung_count;
 extern const struct ct_rung ct_dns_rung;
+/* cgroup/sock_create: makes socket and netns cookies for rungs that cannot (sock_cookies.bpf.c) */
+extern const struct ct_rung ct_cookie_rung;
 
 const struct ct_rung *ct_rung_by_name(const char *name);
 
@@ -76,13 +78,14 @@ struct batch {
 struct capture {
 	struct conntrail_bpf *skel;      /* the connect rung */
 	struct conntrail_bpf *dns_skel;  /* the DNS program (NULL when off or refused) */
+	struct conntrail_bpf *cookie_skel; /* the cookie maker (NULL when the rung makes its own) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[CT_MAX_LINKS];
 	int nlinks;
 	int cgroup_fd;
 	int counters_fd;
 	int ncpus;
-	struct step_result connect, dns;
+	struct step_result connect, dns, cookies;
 
 	/* consumer (consumer.c) */
 	pthread_t thread;

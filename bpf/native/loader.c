@@ -84,14 +84,14 @@ static bool read_excludes(napi_env env, napi_value opts, uint16_t *ports, struct
 
 /*
  * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, cgroupPath, selfTgid, excludePorts, excludeCidrs})
- * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log}}
+ * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log}, cookies: {same}}
  */
 static napi_value js_open(napi_env env, napi_callback_info info)
 {
 	static uint16_t ports[MAX_EXCLUDES];
 	static struct ct_cidr_key cidrs[MAX_EXCLUDES];
 	size_t argc = 1;
-	napi_value opts, res, dns, handle;
+	napi_value opts, res, dns, cookies, handle;
 	char probe[32], cgpath[4096];
 	struct capture_opts o = { 0 };
 	struct capture *c;
@@ -127,6 +127,9 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	if (napi_create_object(env, &dns) != napi_ok || napi_set_named_property(env, res, "dns", dns) != napi_ok)
 		goto fail;
 	set_step(env, dns, &c->dns);
+	if (napi_create_object(env, &cookies) != napi_ok || napi_set_named_property(env, res, "cookies", cookies) != napi_ok)
+		goto fail;
+	set_step(env, cookies, &c->cookies);
 	if (!c->connect.ok) {
 		capture_free(c);
 		return res;
@@ -328,6 +331,8 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 		push_ids(env, ct_skel_obj(c->skel), false, progs, &np, maps, &nm);
 	if (!c->closed && c->dns_skel)
 		push_ids(env, ct_skel_obj(c->dns_skel), true, progs, &np, maps, &nm);
+	if (!c->closed && c->cookie_skel)
+		push_ids(env, ct_skel_obj(c->cookie_skel), true, progs, &np, maps, &nm);
 	napi_set_named_property(env, out, "programs", progs);
 	napi_set_named_property(env, out, "maps", maps);
 	return out;

@@ -18,26 +18,24 @@ export interface KernelExpectation {
   refused: readonly ProbeName[];
   /** DNS records carry the receiving netns cookie (else the DNS cache is host-wide). */
   dnsNetns: boolean;
-  /** Rungs whose records must carry a socket cookie. */
-  cookie: readonly ProbeName[];
 }
 
 const ALL: readonly ProbeName[] = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'];
 
 /** A Debian kernel: everything is built in; bpf in the lsm= list decides lsm vs fentry. */
-function debian(name: string, lsmListed: boolean, o: { dnsNetns: boolean; cookie: readonly ProbeName[] }): KernelExpectation {
+function debian(name: string, lsmListed: boolean, o: { dnsNetns: boolean }): KernelExpectation {
   return lsmListed
     ? { name, winner: 'lsm', works: ALL, refused: [], ...o }
-    : { name, winner: 'fentry', works: ALL.filter((p) => p !== 'lsm'), refused: ['lsm'], ...o, cookie: o.cookie.filter((p) => p !== 'lsm') };
+    : { name, winner: 'fentry', works: ALL.filter((p) => p !== 'lsm'), refused: ['lsm'], ...o };
 }
 
 const ROWS: Record<string, (lsmListed: boolean) => KernelExpectation> = {
   // 5.10: no bpf_get_current_task_btf (CO-RE reads instead), no socket cookie helper for tracing programs (5.12)
-  'debian-5.10': (l) => debian('debian-5.10', l, { dnsNetns: true, cookie: ['cgroup'] }),
-  'debian-6.1': (l) => debian('debian-6.1', l, { dnsNetns: true, cookie: ['lsm', 'fentry', 'cgroup'] }),
-  'debian-6.12': (l) => debian('debian-6.12', l, { dnsNetns: true, cookie: ['lsm', 'fentry', 'cgroup'] }),
+  'debian-5.10': (l) => debian('debian-5.10', l, { dnsNetns: true }),
+  'debian-6.1': (l) => debian('debian-6.1', l, { dnsNetns: true }),
+  'debian-6.12': (l) => debian('debian-6.12', l, { dnsNetns: true }),
   // this machine kind's own 6.18: lsm and fentry refused before the verifier, no kprobes
-  host: () => ({ name: 'host', winner: 'cgroup', works: ['cgroup', 'tracepoint'], refused: ['lsm', 'fentry', 'kprobe'], dnsNetns: true, cookie: ['cgroup'] }),
+  host: () => ({ name: 'host', winner: 'cgroup', works: ['cgroup', 'tracepoint'], refused: ['lsm', 'fentry', 'kprobe'], dnsNetns: true }),
 };
 
 /** True when bpf is in the active LSM list (undefined: securityfs not mounted). */

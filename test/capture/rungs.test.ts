@@ -4,7 +4,6 @@
 // forced, each rung that must fail says why, and the DNS program loads beside
 // any rung. Runs on the host and in every VM of npm run test:kernels.
 import { AttachError, DEFAULT_LADDER, openCapture } from 'bpf-native-loader';
-import type { ProbeName } from 'bpf-native-loader';
 import { Collector, captureTest, flood, refusedPort } from './support.ts';
 import { kernelExpectation } from './kernels.ts';
 import type { KernelExpectation } from './kernels.ts';
@@ -73,7 +72,8 @@ for (const probe of DEFAULT_LADDER) {
       t.is(ev.ppid, process.pid, 'the parent: this test process');
       t.true(ev.cgroupId > 0, 'cgroup id');
       t.is(ev.toctou, probe === 'tracepoint', 'only the tracepoint rung reads the address from user memory');
-      if (row.cookie.includes(probe as ProbeName)) t.true(ev.socketCookieValid && ev.socketCookie > 0, 'socket cookie');
+      t.true(ev.socketCookieValid && ev.socketCookie > 0, 'socket cookie (the rung\'s own, or made at socket creation)');
+      t.true(ev.netnsCookie > 0, 'netns cookie');
       t.log(`${probe} ${host}: netns ${ev.netnsCookie}, cookie ${ev.socketCookieValid ? ev.socketCookie : 'none'}, ppid ${ev.ppid}`);
     }
   });
