@@ -27,7 +27,8 @@ import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
 import type { PipelineTracer } from './telemetry/types.ts';
 
 /** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
-export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'> & { readonly dns?: CaptureSource['dns'] };
+export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'> &
+  { readonly dns?: CaptureSource['dns']; pause?(): void; resume?(): void };
 
 /** For the benchmarks; `conntrail run` passes none. */
 export interface PipelineOptions<S extends PipelineSource = CaptureSource> {
@@ -87,28 +88,15 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   if (tel) log.info({ traces: tel.traces, prometheus: tel.prometheusUrl, sampleRatio: cfg.telemetry.sampleRatio, kafkajsInstrumentation: tel.kafkajsInstrumented }, 'telemetry on');
   else log.info('telemetry off');
 
-  // The sink (and kafkajs) is imported only now, after telemetry could hook it.
-  const { startSink } = await import('./sink/start.ts');
-  const sinkOptions: Parameters<typeof startSink>[2] = {};
-  const hooks = chainHooks(pt?.hooks, options.hooks);
-  if (hooks) sinkOptions.hooks = hooks;
-  if (pt) sinkOptions.wrapEncoder = (e) => pt.wrapEncoder(e);
-  let sink: KafkaSink;
-  try {
-    if (options.transport) sinkOptions.transport = await options.transport(effective.kafka);
-    sink = await startSink(effective, log, sinkOptions);
-  } catch (err) {
-    await tel?.shutdown();
-    throw err;
-  }
-  log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
-
   const { CaptureSource: Source } = await import('./source/capture.ts');
   const { ProcessContextCache } = await import('./source/process-context.ts');
   const records: NetTCPConnect[] = [];
   const tap = options.tap;
-  // Made once the capture says whether DNS records carry a netns id (batches arrive only after open() returns).
-  let enricher: Enricher | undefined = undefined;
+  // Capture attaches before Kafka is waited for, so a new host's first lines say what works; it stays
+  // paused (the kernel ring holds what comes) until the sink is up. A batch drained before pause() took
+  // effect waits here.
+  let deliver: ((events: CaptureEvent[]) => void) | undefined = undefined;
+  const early: CaptureEvent[][] = [];
   const open = options.openSource ?? ((o: CaptureSourceOptions) => Source.open(o) as unknown as S);
   let source: S;
   try {
@@ -124,22 +112,15 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
       processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
       onEvents(events) {
-        const t0 = pt ? pt.now() : 0;
-        records.length = 0;
-        enricher!.process(events, records);
-        if (records.length > 0) {
-          pt?.sampleRecords(records, t0);
-          sink.push(records);
-          pt?.afterPush();
-        }
-        tap?.(events, records);
+        if (deliver) deliver(events);
+        else early.push(events);
       },
     });
   } catch (err) {
-    await sink.stop(0);
     await tel?.shutdown();
     throw err;
   }
+  source.pause?.();
   // The first lines a user sees: which probe attached, and why the others did not.
   for (const line of source.report()) log.info({ probe: source.probe }, line);
   let scope = cfg.enrich.dnsCache.scope;
@@ -147,7 +128,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     scope = 'host';
     log.warn({ configured: 'netns', used: 'host' }, 'enrich.dnsCache.scope: this kernel gives DNS replies no network namespace, so one host-wide DNS cache labels every connect');
   }
-  enricher = new Enricher({
+  const enrich = new Enricher({
     host,
     dnsCache: {
       maxNames: cfg.enrich.dnsCache.maxNames,
@@ -156,9 +137,39 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       maxTtlSeconds: cfg.enrich.dnsCache.maxTtlSeconds,
     },
   });
-  const enrich = enricher;
 
-  statsOf = () => ({ capture: source.counters(), enrich: enrich.stats(), sink: sink.stats() });
+  // The sink (and kafkajs) is imported only now, after telemetry could hook it.
+  const { startSink } = await import('./sink/start.ts');
+  const sinkOptions: Parameters<typeof startSink>[2] = {};
+  const hooks = chainHooks(pt?.hooks, options.hooks);
+  if (hooks) sinkOptions.hooks = hooks;
+  if (pt) sinkOptions.wrapEncoder = (e) => pt.wrapEncoder(e);
+  let started: KafkaSink;
+  try {
+    if (options.transport) sinkOptions.transport = await options.transport(effective.kafka);
+    started = await startSink(effective, log, sinkOptions);
+  } catch (err) {
+    await source.stop();
+    await tel?.shutdown();
+    throw err;
+  }
+  log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
+
+  deliver = (events) => {
+    const t0 = pt ? pt.now() : 0;
+    records.length = 0;
+    enrich.process(events, records);
+    if (records.length > 0) {
+      pt?.sampleRecords(records, t0);
+      started.push(records);
+      pt?.afterPush();
+    }
+    tap?.(events, records);
+  };
+  for (const events of early.splice(0)) deliver(events);
+  source.resume?.();
+
+  statsOf = () => ({ capture: source.counters(), enrich: enrich.stats(), sink: started.stats() });
   const stats = new StatsReporter(log, statsOf);
   if (cfg.log.statsIntervalSec > 0) stats.start(cfg.log.statsIntervalSec * 1000);
 
@@ -167,14 +178,14 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     stopping ??= (async () => {
       stats.stop();
       await source.stop(); // delivers what is left in the ring into the queue
-      await sink.stop(flushTimeoutMs);
+      await started.stop(flushTimeoutMs);
       pt?.close();
       await tel?.shutdown();
       stats.logOnce();
     })();
     return stopping;
   };
-  return { source, enricher: enrich, sink, log, stop };
+  return { source, enricher: enrich, sink: started, log, stop };
 }
 
 /** The main command: runs until SIGINT/SIGTERM, then flushes, detaches and exits 0. */

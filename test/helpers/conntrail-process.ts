@@ -1,5 +1,6 @@
 // `conntrail run` as a user runs it: the real CLI in its own process, with a
-// config file written for the test. Resolves once capture is attached.
+// config file written for the test. Resolves once it publishes (capture attaches
+// first: a new host's first lines say what works, before Kafka is waited for).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -34,9 +35,10 @@ export async function startConntrail(t: ExecutionContext, config: unknown, attac
       buffered = parts.pop() ?? '';
       for (const line of parts) {
         lines.push(line);
-        if (/connect probe \w+ attached/.test(line)) {
+        if (/"msg":"publishing to Kafka"/.test(line)) {
           clearTimeout(timer);
-          resolve();
+          if (lines.some((l) => /connect probe \w+ attached/.test(l))) resolve();
+          else reject(new Error(`conntrail published before saying which probe attached:\n${lines.join('\n')}`));
         }
       }
     };
