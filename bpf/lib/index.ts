@@ -7,10 +7,12 @@ import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-export type ProbeName = 'lsm' | 'fentry' | 'kprobe' | 'cgroup' | 'tracepoint';
+/** Every connect rung by name, in the default ladder's order. */
+export const PROBE_NAMES = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'] as const;
+export type ProbeName = (typeof PROBE_NAMES)[number];
 
 /** Default attach ladder: the first rung that loads and attaches wins. */
-export const DEFAULT_LADDER: readonly ProbeName[] = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'];
+export const DEFAULT_LADDER: readonly ProbeName[] = PROBE_NAMES;
 
 /** What each rung attaches to. */
 export const PROBE_TARGETS: Readonly<Record<ProbeName, string>> = {
@@ -48,6 +50,8 @@ export interface CaptureOptions {
   cgroupPath?: string;
   /** Mount tracefs at /sys/kernel/tracing if the tracepoint rung needs it (default true). */
   mountTracefs?: boolean;
+  /** Mount securityfs at /sys/kernel/security to read the active LSM list before the lsm rung (default true). */
+  mountSecurityfs?: boolean;
   /** Called on the JS thread once per batch. */
   onBatch(batch: RawBatch): void;
   /** Called if onBatch throws (default: rethrown as an uncaught exception). */
@@ -79,7 +83,8 @@ export interface RawBatch {
   last: boolean;
 }
 
-export type AttachStage = 'open' | 'load' | 'config' | 'attach' | 'ringbuf';
+/** 'check': refused by conntrail before loading (e.g. BPF LSM not in the active LSM list). */
+export type AttachStage = 'check' | 'open' | 'load' | 'config' | 'attach' | 'ringbuf';
 
 export interface AttachAttempt {
   probe: ProbeName;
@@ -250,6 +255,7 @@ interface NativeAddon {
   boottimeNs(): bigint;
   sampleRecords(): Buffer;
   mountTracefs(): number;
+  mountSecurityfs(): number;
   libbpfVersion(): string;
 }
 
@@ -610,6 +616,23 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
   const attempts: AttachAttempt[] = [];
   for (const probe of ladder) {
     const attempt: AttachAttempt = { probe, target: PROBE_TARGETS[probe], ok: false };
+    if (probe === 'lsm') {
+      // A BPF LSM program loads and attaches on a kernel that does not run BPF LSM hooks
+      // (bpf not in lsm=; seen on 5.10): it would win the ladder and capture nothing.
+      let listed = lsmListed();
+      if (listed === undefined && opts.mountSecurityfs !== false) {
+        const err = n.mountSecurityfs();
+        attempt.note = err === 0 ? 'mounted securityfs at /sys/kernel/security' : `mounting securityfs failed: ${errnoName(err)}`;
+        listed = lsmListed();
+      }
+      if (listed === false) {
+        const errno = osConstants.errno.EOPNOTSUPP;
+        Object.assign(attempt, { stage: 'check', errno, code: errnoName(errno), reason: 'BPF LSM is not enabled: add bpf to the lsm= boot parameter (bpf is not in /sys/kernel/security/lsm; its program would attach and never run)' });
+        attempts.push(attempt);
+        continue;
+      }
+      if (listed === undefined) attempt.note = `${attempt.note ? attempt.note + '; ' : ''}the active LSM list is unknown: the lsm rung may attach and capture nothing`;
+    }
     let r = n.open({ ...base, probe });
     if (!r.ok && probe === 'tracepoint' && r.stage === 'attach' && r.errno === osConstants.errno.ENOENT &&
         !existsSync('/sys/kernel/tracing/events') && opts.mountTracefs !== false) {

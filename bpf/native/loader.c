@@ -398,6 +398,16 @@ static napi_value js_mount_tracefs(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* mountSecurityfs() -> 0 or errno: to read the active LSM list before trying the lsm rung */
+static napi_value js_mount_securityfs(napi_env env, napi_callback_info info)
+{
+	napi_value out;
+	int err = mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) ? errno : 0;
+	(void)info;
+	CHECK(env, napi_create_int32(env, err, &out));
+	return out;
+}
+
 static napi_value js_libbpf_version(napi_env env, napi_callback_info info)
 {
 	napi_value out;
@@ -425,6 +435,7 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("boottimeNs", js_boottime),
 		FN("sampleRecords", js_sample_records),
 		FN("mountTracefs", js_mount_tracefs),
+		FN("mountSecurityfs", js_mount_securityfs),
 		FN("libbpfVersion", js_libbpf_version),
 	};
 
