@@ -29,12 +29,15 @@ async function tcp(host: string, port: number): Promise<'connected' | 'refused'>
 }
 
 await captureTest('TCP connects to 127.0.0.1 and ::1, listening and refused, and IPv4-mapped ::ffff:127.0.0.1', async (t) => {
+  // servers closed by their own teardowns: a capture that fails to open must not leave them holding the worker
   const l4 = await listener('127.0.0.1');
+  t.teardown(() => l4.close());
   const l6 = await listener('::1');
+  t.teardown(() => l6.close());
   const closed4 = await refusedPort('127.0.0.1');
   const closed6 = await refusedPort('::1');
   const c = new Collector();
-  t.teardown(async () => { await c.stop(); await l4.close(); await l6.close(); });
+  t.teardown(() => c.stop());
   const cases: [string, number, 'connected' | 'refused', number, string][] = [
     ['127.0.0.1', l4.port, 'connected', AF_INET, '127.0.0.1'],
     ['127.0.0.1', closed4, 'refused', AF_INET, '127.0.0.1'],

@@ -41,8 +41,9 @@ await captureTest('a UDP DNS reply arrives before the connect that follows it, i
       { name: 'edge.conntrail.test', type: 'A', data: '127.0.0.77', ttl: 60 },
     ],
   });
+  t.teardown(() => server.close());
   const c = new Collector();
-  t.teardown(async () => { await c.stop(); await server.close(); });
+  t.teardown(() => c.stop());
   const reply = await queryDns(server, 'svc.conntrail.test', 'A');
   const a = (reply.answers ?? []).map(plain).find((x) => x.type === 'A');
   t.is(a?.data, '127.0.0.77');
@@ -69,8 +70,9 @@ await captureTest('a UDP DNS reply arrives before the connect that follows it, i
 
 await captureTest('DNS over TCP and over IPv6 are captured', async (t) => {
   const server = await TestDnsServer.start({ address: loopbackAddress(), records: [{ name: 'tcp.conntrail.test', type: 'AAAA', data: '::1' }] });
+  t.teardown(() => server.close());
   const c = new Collector();
-  t.teardown(async () => { await c.stop(); await server.close(); });
+  t.teardown(() => c.stop());
   await queryDns(server, 'tcp.conntrail.test', 'AAAA', 'tcp');
   const tcp = await c.waitFor('tcp reply', () => c.dns((e) => e.srcIP === server.address && e.transport === 'tcp').at(0));
   t.is(tcp.payload.readUInt16BE(0), tcp.payloadLength - 2, 'a TCP segment starts with the DNS length');
@@ -93,8 +95,9 @@ await captureTest('DNS over TCP and over IPv6 are captured', async (t) => {
 await captureTest('a reply longer than dnsPayloadCap is cut and marked truncated', async (t) => {
   const records = Array.from({ length: 40 }, (_, i) => ({ name: 'big.conntrail.test', type: 'A' as const, data: `127.0.1.${i + 1}` }));
   const server = await TestDnsServer.start({ address: loopbackAddress(), records });
+  t.teardown(() => server.close());
   const c = new Collector({ dnsPayloadCap: 64 });
-  t.teardown(async () => { await c.stop(); await server.close(); });
+  t.teardown(() => c.stop());
   await queryDns(server, 'big.conntrail.test', 'A');
   const ev = await c.waitFor('big reply', () => c.dns((e) => e.srcIP === server.address).at(0));
   t.true(ev.truncated);
