@@ -1,12 +1,14 @@
 // With no brokers configured, `conntrail run` uses the local stack (stack/stack.sh):
 // Kafka on 127.0.0.1:9092 and the registry's Confluent API on 127.0.0.1:8081.
+// The one definition of those endpoints on the TypeScript side: the sink, the
+// registry client, the benchmarks and the tests take them from here.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConntrailConfig } from './config/load.ts';
 import type { Logger } from './log.ts';
 
-export const LOCAL_BROKERS = ['127.0.0.1:9092'];
+export const LOCAL_BROKERS: readonly string[] = ['127.0.0.1:9092'];
 export const LOCAL_REGISTRY_URL = 'http://127.0.0.1:8081/apis/ccompat/v7';
 
 /** The local stack did not come up; its message says where its logs are. */
@@ -34,5 +36,5 @@ export function resolveEndpoints(cfg: ConntrailConfig, log: Logger): Endpoints {
     const why = (up.stderr || up.stdout || '').trim().split('\n').slice(-3).join(' / ');
     throw new StackError(`the local stack did not start (bash stack/stack.sh up exited ${up.status}): ${why}`);
   }
-  return { brokers: LOCAL_BROKERS, registryUrl: cfg.registry.url || LOCAL_REGISTRY_URL, local: true };
+  return { brokers: [...LOCAL_BROKERS], registryUrl: cfg.registry.url || LOCAL_REGISTRY_URL, local: true };
 }

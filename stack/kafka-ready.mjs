@@ -1,10 +1,14 @@
-// One readiness probe for stack.sh: exits 0 when the broker at argv[2]
-// (default 127.0.0.1:9092) answers a metadata request through kafkajs' admin
+// One readiness probe for stack.sh: exits 0 when the brokers in argv[2]
+// (host:port,... as stack.sh passes them) answer a metadata request through kafkajs' admin
 // client (describeCluster + listTopics), 1 otherwise. Plain JS so any Node
 // version in PATH runs it; kafkajs comes from the repo's node_modules.
 import { Kafka, logLevel } from 'kafkajs';
 
-const brokers = (process.argv[2] ?? '127.0.0.1:9092').split(',');
+if (!process.argv[2]) {
+  console.error('usage: node stack/kafka-ready.mjs HOST:PORT[,HOST:PORT...]');
+  process.exit(2);
+}
+const brokers = process.argv[2].split(',');
 const kafka = new Kafka({
   clientId: 'conntrail-stack-probe',
   brokers,

@@ -166,9 +166,9 @@ const elapsedS = w.seconds;
 // value and key sizes of what was published: encode a sample of the last records again
 let valueBytes = 0;
 let keyBytes = 0;
-const { messageKey } = await import('../../producer/sink/sink.ts');
+const { messageKey } = await import('../../producer/sink/keys.ts');
 for (const r of records) {
-  const k = messageKey(cfg.kafka.keyStrategy as 'process', r);
+  const k = messageKey(cfg.kafka.keyStrategy, r);
   keyBytes += k === null ? 0 : Buffer.byteLength(k);
 }
 valueBytes = bytes / published - keyBytes / records.length;

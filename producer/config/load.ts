@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import convict from 'convict';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
-import { configSchema, PROBE_NAMES } from './schema.ts';
+import { PROBE_NAMES } from 'bpf-native-loader';
+import { configSchema } from './schema.ts';
 
 type Widen<T> = T extends string ? T : T extends number ? number : T extends boolean ? boolean : T;
 type ConfigOf<S> = {
@@ -53,8 +54,9 @@ function registerFormats(): void {
   addFormat('ratio', (v) => {
     if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error('expected a number from 0 to 1');
   }, Number);
+  const probeNames: ReadonlySet<unknown> = new Set(PROBE_NAMES);
   addFormat('probe-list', (v) => {
-    if (!Array.isArray(v) || v.length === 0 || v.some((p) => !(PROBE_NAMES as readonly string[]).includes(p))) {
+    if (!Array.isArray(v) || v.length === 0 || v.some((p) => !probeNames.has(p))) {
       throw new Error(`expected a non-empty list of probes from ${JSON.stringify(PROBE_NAMES)}`);
     }
   }, listFromEnv);

@@ -3,19 +3,23 @@
 // every key can also be set from the environment as CONNTRAIL_<PATH>, e.g.
 // kafka.batch.lingerMs -> CONNTRAIL_KAFKA_BATCH_LINGER_MS.
 import os from 'node:os';
+import { DEFAULT_LADDER, PROBE_NAMES } from 'bpf-native-loader';
+import { ENCODINGS } from '../encode/types.ts';
+import { LOG_LEVELS } from '../log.ts';
+import { SCHEMA_MODES, SUBJECT_STRATEGIES } from '../registry/schema.ts';
+import { COMPRESSIONS } from '../sink/codecs.ts';
+import { SASL_MECHANISMS } from '../sink/kafka-security.ts';
+import { KEY_STRATEGIES } from '../sink/keys.ts';
+import { QUEUE_POLICIES } from '../sink/queue.ts';
+import { DNS_SCOPES } from '../transform/dns/cache.ts';
 
-export const PROBE_NAMES = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'] as const;
-export type ProbeName = (typeof PROBE_NAMES)[number];
-
-export const KEY_STRATEGIES = ['host', 'process', 'destination', 'none'] as const;
-export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
-export const SUBJECT_STRATEGIES = ['topic', 'record', 'topic-record'] as const;
-export const SCHEMA_MODES = ['auto-register', 'latest'] as const;
-export const QUEUE_POLICIES = ['drop-newest', 'drop-oldest'] as const;
-export const ENCODINGS = ['avro', 'ecs-json'] as const;
-export const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const;
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export const DNS_SCOPES = ['netns', 'host'] as const;
+/**
+ * A setting that takes one of `values` (convict refuses anything else), typed
+ * as their union. Each list is owned by the module that acts on the value.
+ */
+function oneOf<T extends string>(values: readonly T[], defaultValue: NoInfer<T>): { format: T[]; default: T } {
+  return { format: [...values], default: defaultValue };
+}
 
 export const configSchema = {
   host: {
@@ -29,7 +33,7 @@ export const configSchema = {
     ladder: {
       doc: `Attach ladder for connect(): probes tried in order, the first that loads and attaches wins. One or more of ${PROBE_NAMES.join(', ')}. "tracepoint" reads the user copy of the address and is open to TOCTOU races.`,
       format: 'probe-list',
-      default: ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'] as ProbeName[],
+      default: [...DEFAULT_LADDER],
     },
     ringBufferBytes: {
       doc: 'Size of the kernel ring buffer shared by connect records and DNS replies, in bytes (a power of two, at least one page). Size it for the longest pause of the consumer: 8 MiB holds about 80k connect records, a second at 80k connects/s.',
@@ -85,8 +89,7 @@ export const configSchema = {
       },
       scope: {
         doc: 'netns: a DNS reply only labels connects in the network namespace that received it (containers do not label each other). host: one cache for the whole host, as Tracee does.',
-        format: DNS_SCOPES as unknown as string[],
-        default: 'netns' as (typeof DNS_SCOPES)[number],
+        ...oneOf(DNS_SCOPES, 'netns'),
       },
       maxTtlSeconds: {
         doc: 'TTLs longer than this are cut to it, so a name cannot stay in the cache for days.',
@@ -105,8 +108,7 @@ export const configSchema = {
   encoding: {
     format: {
       doc: 'Record encoding on the topic: "avro" (Confluent wire format, schema in the registry; Splunk Connect for Kafka, Logstash) or "ecs-json" (Elastic Common Schema JSON; Filebeat, Elastic Agent).',
-      format: ENCODINGS as unknown as string[],
-      default: 'avro' as (typeof ENCODINGS)[number],
+      ...oneOf(ENCODINGS, 'avro'),
     },
   },
   registry: {
@@ -117,13 +119,11 @@ export const configSchema = {
     },
     subjectStrategy: {
       doc: 'Subject name: "topic" = <topic>-value (TopicNameStrategy), "record" = <namespace>.<name> (RecordNameStrategy), "topic-record" = <topic>-<namespace>.<name>.',
-      format: SUBJECT_STRATEGIES as unknown as string[],
-      default: 'topic' as (typeof SUBJECT_STRATEGIES)[number],
+      ...oneOf(SUBJECT_STRATEGIES, 'topic'),
     },
     mode: {
       doc: '"auto-register": register the bundled schema at startup (local use). "latest": use the latest version already registered under the subject and refuse to start if the bundled schema cannot write it (production, where the registry is managed).',
-      format: SCHEMA_MODES as unknown as string[],
-      default: 'auto-register' as (typeof SCHEMA_MODES)[number],
+      ...oneOf(SCHEMA_MODES, 'auto-register'),
     },
     username: {
       doc: 'Basic-auth user for the registry (empty: none).',
@@ -185,13 +185,11 @@ export const configSchema = {
     },
     compression: {
       doc: 'Batch compression: none, gzip, snappy, lz4 or zstd.',
-      format: COMPRESSIONS as unknown as string[],
-      default: 'none' as (typeof COMPRESSIONS)[number],
+      ...oneOf(COMPRESSIONS, 'none'),
     },
     keyStrategy: {
       doc: 'Message key, which decides the partition and so what stays in order: "process" (host+pid: one process\'s connects in order), "host", "destination" (ip:port) or "none" (round robin).',
-      format: KEY_STRATEGIES as unknown as string[],
-      default: 'process' as (typeof KEY_STRATEGIES)[number],
+      ...oneOf(KEY_STRATEGIES, 'process'),
     },
     requestTimeoutMs: {
       doc: 'Time the broker has to answer a produce request.',
@@ -267,8 +265,7 @@ export const configSchema = {
     sasl: {
       mechanism: {
         doc: 'SASL mechanism: none, plain, scram-sha-256 or scram-sha-512.',
-        format: SASL_MECHANISMS as unknown as string[],
-        default: 'none' as (typeof SASL_MECHANISMS)[number],
+        ...oneOf(SASL_MECHANISMS, 'none'),
       },
       username: {
         doc: 'SASL user name.',
@@ -296,8 +293,7 @@ export const configSchema = {
     },
     policy: {
       doc: 'When the queue is full: "drop-newest" keeps what is queued and counts the new record as dropped; "drop-oldest" makes room by dropping the oldest record. Either way capture keeps draining the ring buffer.',
-      format: QUEUE_POLICIES as unknown as string[],
-      default: 'drop-newest' as (typeof QUEUE_POLICIES)[number],
+      ...oneOf(QUEUE_POLICIES, 'drop-newest'),
     },
   },
   shutdown: {
@@ -310,8 +306,7 @@ export const configSchema = {
   log: {
     level: {
       doc: 'Log level (pino).',
-      format: LOG_LEVELS as unknown as string[],
-      default: 'info' as (typeof LOG_LEVELS)[number],
+      ...oneOf(LOG_LEVELS, 'info'),
     },
     statsIntervalSec: {
       doc: 'Every this many seconds one log line with events/s, drops by reason, queue depth, last publish and DNS cache size (0: never).',

@@ -1,7 +1,9 @@
 // What every record encoder offers the Kafka sink.
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 
-export type EncodingFormat = 'avro' | 'ecs-json';
+/** encoding.format: what each record is written as on the topic. */
+export const ENCODINGS = ['avro', 'ecs-json'] as const;
+export type EncodingFormat = (typeof ENCODINGS)[number];
 
 /**
  * Turns one NetTCPConnect into the bytes of one Kafka message value.

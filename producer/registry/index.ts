@@ -3,7 +3,7 @@ export {
   subjectName, subjectOf, registryUrl, restClient, kafkajsRegistryClient, waitForRegistry,
   resolveWriterSchema, clearSchemaCache, createAvroEncoder, writerProblems,
   registerSchema, checkSchema, assertCompatible, listSchemaVersions,
-  LOCAL_REGISTRY_URL, SUBJECT_STRATEGIES,
+  SUBJECT_STRATEGIES, SCHEMA_MODES,
 } from './schema.ts';
 export type {
   RegistrySection, SubjectStrategy, SchemaMode, SchemaTarget, ResolvedSchema, ResolveOptions,

@@ -22,6 +22,7 @@ import avsc from 'avsc';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type { ConntrailConfig } from '../config/load.ts';
+import { LOCAL_REGISTRY_URL } from '../local-stack.ts';
 import { AvroEncoder, avroType, loadBundledSchema, RECORD_FULL_NAME } from '../encode/avro.ts';
 import type { AvroEncoderOptions } from '../encode/avro.ts';
 import { sampleRecord, sparseRecord } from '../encode/sample.ts';
@@ -33,10 +34,8 @@ import { RegistryRest, isUnavailable } from './rest.ts';
 export type RegistrySection = ConntrailConfig['registry'];
 export const SUBJECT_STRATEGIES = ['topic', 'record', 'topic-record'] as const;
 export type SubjectStrategy = (typeof SUBJECT_STRATEGIES)[number];
-export type SchemaMode = 'auto-register' | 'latest';
-
-/** The local stack's registry, used when registry.url is empty. */
-export const LOCAL_REGISTRY_URL = 'http://127.0.0.1:8081/apis/ccompat/v7';
+export const SCHEMA_MODES = ['auto-register', 'latest'] as const;
+export type SchemaMode = (typeof SCHEMA_MODES)[number];
 
 /** What the registry functions need: the registry section and the topic (for the subject). */
 export interface SchemaTarget {
@@ -44,6 +43,7 @@ export interface SchemaTarget {
   topic: string;
 }
 
+/** registry.url, or the local stack's registry when it is empty. */
 export function registryUrl(r: Pick<RegistrySection, 'url'>): string {
   return r.url || LOCAL_REGISTRY_URL;
 }
@@ -63,7 +63,7 @@ export function subjectName(strategy: SubjectStrategy, topic: string, recordName
 }
 
 export function subjectOf(target: SchemaTarget): string {
-  return subjectName(target.registry.subjectStrategy as SubjectStrategy, target.topic);
+  return subjectName(target.registry.subjectStrategy, target.topic);
 }
 
 export function restClient(r: RegistrySection, timeoutMs?: number): RegistryRest {
@@ -141,7 +141,7 @@ export interface ResolveOptions {
 export function resolveWriterSchema(target: SchemaTarget, options: ResolveOptions = {}): Promise<ResolvedSchema> {
   const bundled = loadBundledSchema();
   const subject = subjectOf(target);
-  const mode = target.registry.mode as SchemaMode;
+  const mode = target.registry.mode;
   const key = [registryUrl(target.registry), subject, mode, createHash('sha256').update(bundled.text).digest('hex')].join('|');
   let p = cache.get(key);
   if (!p) {

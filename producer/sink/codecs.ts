@@ -1,5 +1,7 @@
-// Compression codecs for kafkajs. gzip is built into kafkajs; the others are
-// registered here, all without native modules:
+// Compression codecs for kafkajs (kafka.compression). gzip is built into
+// kafkajs; the others are implemented here, all without native modules, and
+// registered with kafkajs by kafka.ts (this file does not load kafkajs, so the
+// config schema can import COMPRESSIONS):
 //   snappy  kafkajs-snappy (snappyjs, pure JS; raw snappy blocks, reads xerial framing too)
 //   lz4     lz4js's block compressor (pure JS) in the LZ4 frame format Kafka reads
 //   zstd    node:zlib's built-in Zstandard (Node >= 22.15 / 23.8), on the libuv thread pool
@@ -7,8 +9,6 @@
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
-import './kafkajs-patch.ts'; // before kafkajs: see the file
-import kafkajs from 'kafkajs';
 
 const require = createRequire(import.meta.url);
 
@@ -107,28 +107,4 @@ export function zstdCodec(level = 3): KafkajsCodec {
 export function snappyCodec(): KafkajsCodec {
   const factory = require('kafkajs-snappy') as () => KafkajsCodec;
   return factory();
-}
-
-let registered = false;
-/** Registers snappy, lz4 and zstd with kafkajs (idempotent; producers and consumers both use them). */
-export function registerCodecs(): void {
-  if (registered) return;
-  registered = true;
-  const { CompressionCodecs, CompressionTypes } = kafkajs;
-  const codecs = CompressionCodecs as unknown as Record<number, () => KafkajsCodec>;
-  codecs[CompressionTypes.Snappy] = snappyCodec;
-  codecs[CompressionTypes.LZ4] = lz4Codec;
-  if (zstdAvailable()) codecs[CompressionTypes.ZSTD] = () => zstdCodec();
-}
-
-/** kafkajs compression type for a conntrail kafka.compression value. */
-export function compressionType(c: Compression): number {
-  const { CompressionTypes } = kafkajs;
-  switch (c) {
-    case 'none': return CompressionTypes.None;
-    case 'gzip': return CompressionTypes.GZIP;
-    case 'snappy': return CompressionTypes.Snappy;
-    case 'lz4': return CompressionTypes.LZ4;
-    case 'zstd': return CompressionTypes.ZSTD;
-  }
 }

@@ -1,11 +1,15 @@
 // Publishing to Kafka: the bounded queue, batching, kafkajs transport and codecs.
-export { KafkaSink, messageKey, classifySendError, KEY_STRATEGIES } from './sink.ts';
-export type { KafkaSinkConfig, KafkaSinkOptions, SinkBatch, BatchAck, SinkHooks, SinkStats, KeyStrategy } from './sink.ts';
+export { KafkaSink, classifySendError } from './sink.ts';
+export type { KafkaSinkConfig, KafkaSinkOptions, SinkBatch, BatchAck, SinkHooks, SinkStats } from './sink.ts';
+export { messageKey, KEY_STRATEGIES } from './keys.ts';
+export type { KeyStrategy } from './keys.ts';
 export { RecordQueue, DROP_REASONS, QUEUE_POLICIES, emptyDropCounts } from './queue.ts';
 export type { DropReason, DropCounts, QueueOptions, QueuePolicy, QueuedMessage } from './queue.ts';
-export { KafkaTransport, kafkaClientConfig, kafkajsLogCreator, sslOptions, saslOptions, brokersOf, LOCAL_BROKERS } from './kafka.ts';
+export { KafkaTransport, kafkaClientConfig, kafkajsLogCreator, brokersOf, registerCodecs, compressionType } from './kafka.ts';
+export { sslOptions, saslOptions, SASL_MECHANISMS } from './kafka-security.ts';
+export type { SaslMechanism } from './kafka-security.ts';
 export type { SinkTransport, KafkaTransportOptions, KafkaSection } from './kafka.ts';
-export { registerCodecs, compressionType, lz4Codec, snappyCodec, zstdCodec, zstdAvailable, COMPRESSIONS } from './codecs.ts';
+export { lz4Codec, snappyCodec, zstdCodec, zstdAvailable, COMPRESSIONS } from './codecs.ts';
 export type { Compression, KafkajsCodec } from './codecs.ts';
 export { SinkError, TopicMissingError, KafkaUnavailableError, KafkaAuthenticationError, KafkaConfigError } from './errors.ts';
 export type { SinkLogger } from './log.ts';

@@ -1,15 +1,16 @@
 // conntrail's kafka.* configuration mapped onto kafkajs, and the transport the
 // sink sends through (connect, ensure the topic, send one batch, disconnect).
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import './kafkajs-patch.ts'; // before kafkajs: see the file
 import kafkajs from 'kafkajs';
-import type { KafkaConfig, Producer, Admin, SASLOptions, logCreator, Message, RecordMetadata, ICustomPartitioner, PartitionerArgs } from 'kafkajs';
+import type { KafkaConfig, Producer, Admin, logCreator, Message, RecordMetadata, ICustomPartitioner, PartitionerArgs } from 'kafkajs';
 import type { ConntrailConfig } from '../config/load.ts';
-import { compressionType, registerCodecs } from './codecs.ts';
+import { LOCAL_BROKERS } from '../local-stack.ts';
+import { lz4Codec, snappyCodec, zstdAvailable, zstdCodec } from './codecs.ts';
+import type { Compression, KafkajsCodec } from './codecs.ts';
 import { kafkajsNotPatchedReason, kafkajsPatched } from './kafkajs-patch.ts';
-import type { Compression } from './codecs.ts';
+import { saslOptions, sslOptions } from './kafka-security.ts';
 import { connectError, KafkaConfigError, SinkError, TopicMissingError } from './errors.ts';
 import type { SinkLogger } from './log.ts';
 import { silentLogger } from './log.ts';
@@ -17,41 +18,31 @@ import type { QueuedMessage } from './queue.ts';
 
 export type KafkaSection = ConntrailConfig['kafka'];
 
-/** Brokers used when kafka.brokers is empty: the local stack. */
-export const LOCAL_BROKERS: readonly string[] = ['127.0.0.1:9092'];
-
 export function brokersOf(k: Pick<KafkaSection, 'brokers'>): string[] {
   return k.brokers.length > 0 ? [...k.brokers] : [...LOCAL_BROKERS];
 }
 
-function readPem(what: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new KafkaConfigError(`kafka.ssl.${what}: cannot read ${file}: ${(err as Error).message}`);
-  }
+let registered = false;
+/** Registers snappy, lz4 and zstd (codecs.ts) with kafkajs (idempotent; producers and consumers both use them). */
+export function registerCodecs(): void {
+  if (registered) return;
+  registered = true;
+  const { CompressionCodecs, CompressionTypes } = kafkajs;
+  const codecs = CompressionCodecs as unknown as Record<number, () => KafkajsCodec>;
+  codecs[CompressionTypes.Snappy] = snappyCodec;
+  codecs[CompressionTypes.LZ4] = lz4Codec;
+  if (zstdAvailable()) codecs[CompressionTypes.ZSTD] = () => zstdCodec();
 }
 
-/** kafka.ssl.* -> the tls options kafkajs passes to tls.connect (false when TLS is off). */
-export function sslOptions(ssl: KafkaSection['ssl']): KafkaConfig['ssl'] {
-  if (!ssl.enabled) return false;
-  return {
-    rejectUnauthorized: ssl.rejectUnauthorized,
-    ...(ssl.caFile ? { ca: [readPem('caFile', ssl.caFile)] } : {}),
-    ...(ssl.certFile ? { cert: readPem('certFile', ssl.certFile) } : {}),
-    ...(ssl.keyFile ? { key: readPem('keyFile', ssl.keyFile) } : {}),
-  };
-}
-
-/** kafka.sasl.* -> kafkajs sasl (undefined when mechanism is none). */
-export function saslOptions(sasl: KafkaSection['sasl']): SASLOptions | undefined {
-  const { username, password } = sasl;
-  switch (sasl.mechanism) {
-    case 'none': return undefined;
-    case 'plain': return { mechanism: 'plain', username, password };
-    case 'scram-sha-256': return { mechanism: 'scram-sha-256', username, password };
-    case 'scram-sha-512': return { mechanism: 'scram-sha-512', username, password };
-    default: throw new KafkaConfigError(`kafka.sasl.mechanism: unknown ${JSON.stringify(sasl.mechanism)}`);
+/** kafkajs compression type for a conntrail kafka.compression value. */
+export function compressionType(c: Compression): number {
+  const { CompressionTypes } = kafkajs;
+  switch (c) {
+    case 'none': return CompressionTypes.None;
+    case 'gzip': return CompressionTypes.GZIP;
+    case 'snappy': return CompressionTypes.Snappy;
+    case 'lz4': return CompressionTypes.LZ4;
+    case 'zstd': return CompressionTypes.ZSTD;
   }
 }
 
@@ -190,7 +181,7 @@ export class KafkaTransport implements SinkTransport {
     this.#cfg = cfg;
     this.#logger = logger;
     this.#brokers = brokersOf(cfg);
-    this.#compression = compressionType(cfg.compression as Compression);
+    this.#compression = compressionType(cfg.compression);
     const clientConfig = { ...kafkaClientConfig(cfg, logger), ...options.clientOverrides };
     this.kafka = new kafkajs.Kafka(clientConfig);
     const idempotent = cfg.idempotent;

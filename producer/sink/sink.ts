@@ -30,20 +30,9 @@ import type { KafkaTransportOptions, SinkTransport } from './kafka.ts';
 import type { SinkLogger } from './log.ts';
 import { silentLogger } from './log.ts';
 import { RecordQueue, emptyDropCounts, DROP_REASONS } from './queue.ts';
-import type { DropCounts, QueuedMessage, QueuePolicy } from './queue.ts';
-
-export const KEY_STRATEGIES = ['host', 'process', 'destination', 'none'] as const;
-export type KeyStrategy = (typeof KEY_STRATEGIES)[number];
-
-/** Message key of a record: host = host name, process = host:pid, destination = ip:port ([ip]:port for IPv6), none = null. */
-export function messageKey(strategy: KeyStrategy, r: NetTCPConnect): string | null {
-  switch (strategy) {
-    case 'process': return r.host.name + ':' + r.process.pid;
-    case 'host': return r.host.name;
-    case 'destination': return r.dstIP.includes(':') ? '[' + r.dstIP + ']:' + r.dstPort : r.dstIP + ':' + r.dstPort;
-    case 'none': return null;
-  }
-}
+import type { DropCounts, QueuedMessage } from './queue.ts';
+import { messageKey } from './keys.ts';
+import type { KeyStrategy } from './keys.ts';
 
 /** A batch on its way to Kafka, as the hooks see it. */
 export interface SinkBatch {
@@ -193,8 +182,8 @@ export class KafkaSink {
     this.#logger = logger;
     this.#hooks = options.hooks ?? {};
     this.#transport = options.transport ?? new KafkaTransport(k, logger, options.transportOptions);
-    this.#queue = new RecordQueue({ maxRecords: cfg.queue.maxRecords, maxBytes: cfg.queue.maxBytes, policy: cfg.queue.policy as QueuePolicy });
-    this.#keyStrategy = k.keyStrategy as KeyStrategy;
+    this.#queue = new RecordQueue({ maxRecords: cfg.queue.maxRecords, maxBytes: cfg.queue.maxBytes, policy: cfg.queue.policy });
+    this.#keyStrategy = k.keyStrategy;
     this.#batchRecords = k.batch.maxRecords;
     this.#batchBytes = k.batch.maxBytes;
     this.#lingerMs = k.batch.lingerMs;

@@ -1,7 +1,7 @@
 // Decodes a RawBatch's Buffer (framed kernel records, layout from
 // bpf/src/conntrail.h via getLayout()) into typed events. Never throws on bad
 // input: a malformed record is counted by reason and skipped.
-import { getLayout } from 'bpf-native-loader';
+import { getLayout, PROBE_NAMES } from 'bpf-native-loader';
 import type { ProbeName, RecordLayout } from 'bpf-native-loader';
 import { MALFORMED_REASONS } from './types.ts';
 import type { CaptureEvent, ConnectEvent, DnsReplyEvent, MalformedReason } from './types.ts';
@@ -48,17 +48,12 @@ export class RecordDecoder {
   constructor(opts: DecoderOptions = {}) {
     this.#l = opts.layout ?? getLayout();
     this.setWallOffset(opts.wallOffsetNs ?? 0n);
-    const p = this.#l.probes;
     this.#probeNames = [];
-    this.#probeNames[p.lsm] = 'lsm';
-    this.#probeNames[p.fentry] = 'fentry';
-    this.#probeNames[p.kprobe] = 'kprobe';
-    this.#probeNames[p.cgroup] = 'cgroup';
-    this.#probeNames[p.tracepoint] = 'tracepoint';
+    for (const name of PROBE_NAMES) this.#probeNames[this.#l.probes[name]] = name;
     this.counts = {
       connect: 0,
       dns: 0,
-      byProbe: { lsm: 0, fentry: 0, kprobe: 0, cgroup: 0, tracepoint: 0 },
+      byProbe: Object.fromEntries(PROBE_NAMES.map((name) => [name, 0])) as Record<ProbeName, number>,
       malformed: Object.fromEntries(MALFORMED_REASONS.map((r) => [r, 0])) as Record<MalformedReason, number>,
     };
   }

@@ -15,10 +15,10 @@
  *    one-line note goes to the console.
  *
  * Checks (each runs once per test file and is cached):
- *  - kafka:    TCP connect to one of CONNTRAIL_KAFKA_BROKERS (default
- *              127.0.0.1:9092) succeeds within 2 s
- *  - registry: GET <CONNTRAIL_REGISTRY_URL>/subjects (default
- *              http://127.0.0.1:8081/apis/ccompat/v7) answers 200 within 2 s
+ *  - kafka:    TCP connect to one of CONNTRAIL_KAFKA_BROKERS (default: the
+ *              local stack's, producer/local-stack.ts) succeeds within 2 s
+ *  - registry: GET <CONNTRAIL_REGISTRY_URL>/subjects (default: the local
+ *              stack's) answers 200 within 2 s
  *  - root:     process.getuid() === 0
  *  - bpf:      root, and /sys/kernel/btf/vmlinux exists (CO-RE needs BTF)
  *
@@ -27,14 +27,15 @@
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import test, { type ExecutionContext, type ImplementationFn } from 'ava';
+import { LOCAL_BROKERS, LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
 
 export type Need = 'kafka' | 'registry' | 'root' | 'bpf';
 
 /** Broker list for tests, comma-separated host:port (env CONNTRAIL_KAFKA_BROKERS). */
-export const KAFKA_BROKERS: string = process.env.CONNTRAIL_KAFKA_BROKERS ?? '127.0.0.1:9092';
+export const KAFKA_BROKERS: string = process.env.CONNTRAIL_KAFKA_BROKERS ?? LOCAL_BROKERS.join(',');
 /** Confluent-compatible registry base URL (env CONNTRAIL_REGISTRY_URL). */
 export const REGISTRY_URL: string = (
-  process.env.CONNTRAIL_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7'
+  process.env.CONNTRAIL_REGISTRY_URL ?? LOCAL_REGISTRY_URL
 ).replace(/\/+$/, '');
 
 /** True when CI (or you) asked for integration tests to fail instead of skip. */

@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { parse } from 'yaml';
+import { LOCAL_BROKERS, LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
 
-// The endpoints config/default.json and stack/stack.sh use.
-const KAFKA_BOOTSTRAP = '127.0.0.1:9092';
-const REGISTRY_URL = 'http://127.0.0.1:8081/apis/ccompat/v7';
+// The endpoints conntrail uses when none are configured (those of stack/stack.sh).
+const KAFKA_BOOTSTRAP = LOCAL_BROKERS.join(',');
+const REGISTRY_URL = LOCAL_REGISTRY_URL;
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../producer/config/load.ts';
 import { avroType, loadBundledSchema } from '../../producer/encode/avro.ts';
 import type { AvroRecordSchema } from '../../producer/encode/avro.ts';
-import { subjectName, waitForRegistry, writerProblems, resolveWriterSchema, clearSchemaCache, registryUrl, LOCAL_REGISTRY_URL } from '../../producer/registry/schema.ts';
+import { subjectName, waitForRegistry, writerProblems, resolveWriterSchema, clearSchemaCache, registryUrl } from '../../producer/registry/schema.ts';
+import { LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
 import { RegistryRest } from '../../producer/registry/rest.ts';
 import { RegistryError, RegistryUnavailableError } from '../../producer/registry/errors.ts';
 

@@ -3,7 +3,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { loadConfig } from '../../producer/config/load.ts';
-import { LOCAL_REGISTRY_URL } from '../../producer/registry/schema.ts';
+import { LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
 
 const read = (p: string): string => fs.readFileSync(new URL(`../../examples/${p}`, import.meta.url), 'utf8');
 const defaults = loadConfig({ env: {} }).config;

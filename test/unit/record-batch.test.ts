@@ -11,7 +11,7 @@ import kafkajs from 'kafkajs';
 import os from 'node:os';
 import { installPatches, kafkajsPatched, KAFKAJS_VERSION, nativeCrc32c } from '../../producer/sink/kafkajs-patch.ts';
 import type { CachedModule } from '../../producer/sink/kafkajs-patch.ts';
-import { registerCodecs } from '../../producer/sink/codecs.ts';
+import { registerCodecs } from '../../producer/sink/kafka.ts';
 
 const require = createRequire(import.meta.url);
 const src = path.join(path.dirname(require.resolve('kafkajs')), 'src');

@@ -23,7 +23,9 @@
 import type { ParsedReply } from './parse.ts';
 import { MAX_CHAIN } from './parse.ts';
 
-export type DnsScopeMode = 'netns' | 'host';
+/** enrich.dnsCache.scope: one cache per network namespace, or one for the host. */
+export const DNS_SCOPES = ['netns', 'host'] as const;
+export type DnsScopeMode = (typeof DNS_SCOPES)[number];
 
 export interface DnsCacheOptions {
   /** Names kept (questions and CNAME targets). Default 65536 (config enrich.dnsCache.maxNames). */
