@@ -3,7 +3,7 @@
 //
 //   --quick              tiny sizes, one run each (CI smoke; seconds, not minutes)
 //   --runs N             runs per figure (default 3; --quick: 1)
-//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, live, overhead
+//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, live, overhead, rungs
 //   --out DIR            write BENCHMARKS.md and results.json into DIR
 //                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
 //                        --quick writes into bench/out/quick/)
@@ -16,6 +16,7 @@
 // Node process (bench/workers/); the Kafka baseline is Apache Kafka's
 // ProducerPerformance (stack/stack.sh kafka-run).
 import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,7 @@ import { BENCH_TOPIC_PREFIX, benchConfig } from './lib/pipeline.ts';
 import { machineCpu, machineInfo, procCpuRss } from './lib/proc.ts';
 import type { MachineInfo } from './lib/proc.ts';
 import { renderReport } from './lib/report.ts';
+import type { RungCostResult } from '../bpf/tools/bench-rung-cost.ts';
 import { summarize } from './lib/stats.ts';
 import type { Summary } from './lib/stats.ts';
 import { runWorker } from './lib/worker.ts';
@@ -36,7 +38,7 @@ import { runWorker } from './lib/worker.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STACK = path.join(ROOT, 'stack', 'stack.sh');
 
-export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'live', 'overhead'] as const;
+export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'live', 'overhead', 'rungs'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 // ---------------------------------------------------------------- arguments
@@ -253,6 +255,8 @@ export interface BenchResults {
   /** Ceiling with telemetry as `conntrail run` has it without an OTLP endpoint (metrics), and with traces over OTLP; paired with the telemetry-off runs. */
   telemetry?: { sampleRatio: number; maxPerSecond?: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
+  /** Kernel-side cost per connect of each rung that attaches here (bpf/tools/bench-rung-cost.ts). */
+  rungs?: RungCostResult;
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
     /** What-ifs at 10k/s (section "what-if"): no Kafka client; @platformatic/kafka; kafka.batch.lingerMs 25 (config, shipped code). */
@@ -440,6 +444,16 @@ async function main(): Promise<void> {
       costRatios: { raw: ratios(cost('bare'), cost('raw')), decoded: ratios(cost('bare'), cost('decoded')), pipeline: ratios(cost('bare'), cost('pipeline')) },
     };
     for (const m of modes) log(`  ${m}: ${Math.round(summarize(rate(m)).median)}/s`);
+  }
+
+  if (has('rungs') && blocker) results.skipped.rungs = blocker;
+  else if (has('rungs')) {
+    buildGenerator();
+    const seconds = args.quick ? 1 : 3;
+    log(`rungs: bpf_stats_enabled, connect-flood ${seconds} s per rung, ${args.runs} rounds`);
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bpf', 'tools', 'bench-rung-cost.ts'), String(seconds), String(args.runs), '--json'], { timeout: 600_000 });
+    results.rungs = JSON.parse(stdout.trim().split('\n').at(-1)!) as RungCostResult;
+    for (const r of results.rungs.rungs) log(`  ${r.probe}: ${Math.round(r.connectNsPerRun)} ns per connect, ${r.ratioToBare.toFixed(3)} of bare`);
   }
 
   await deleteBenchTopics().catch((err: unknown) => log(`could not delete the bench topics: ${(err as Error).message}`));

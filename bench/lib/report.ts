@@ -182,6 +182,19 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     }
   }
 
+  if (r.rungs || r.skipped.rungs) {
+    L.push('## Kernel cost of each rung', '');
+    if (r.skipped.rungs) L.push(`Skipped: ${r.skipped.rungs}.`, '');
+    else {
+      const k = r.rungs!;
+      L.push(`Kernel ${k.kernel}, kernel.bpf_stats_enabled on: connect-flood (one C process, loopback, a closed port) flat out ${k.seconds} s with nothing attached, then with each rung that attaches here forced (the DNS program beside it, which inspects the refused connect's RST); ns per run = the programs' run_time_ns / run_cnt (bpftool), medians of ${k.rounds} rounds. ` +
+        'The bare rate is the physical anchor; `bash tools/vm/run.sh --kernel 6.1 -- node bpf/tools/bench-rung-cost.ts` gives the rungs that this host refuses, in a VM (emulated times: compare rungs within one VM only).', '');
+      L.push(`| rung | connects/s | ratio to bare (${num(k.bareConnectsPerSec, 0)}/s) | ns per connect (connect program) | ns per packet (DNS program) |`, '| --- | ---: | ---: | ---: | ---: |');
+      for (const x of k.rungs) L.push(`| ${x.probe} | ${num(x.connectsPerSec, 0)} | ${x.ratioToBare.toFixed(3)} | ${num(x.connectNsPerRun, 0)} | ${x.dnsNsPerRun === null ? '–' : num(x.dnsNsPerRun, 0)} |`);
+      L.push('');
+    }
+  }
+
   if (r.encoding) {
     L.push('## 4. Encoding', '');
     L.push(`The same ${num(r.encoding.records, 0)} enriched records (synthetic stream above), encoded one by one, passes interleaved between encoders; Avro includes the 5-byte Confluent header.`, '');

@@ -36,7 +36,8 @@ async function floodRate(): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-interface RungCost { probe: ProbeName; connectsPerSec: number; ratioToBare: number; connectNsPerRun: number; dnsNsPerRun: number | null }
+export interface RungCost { probe: ProbeName; connectsPerSec: number; ratioToBare: number; connectNsPerRun: number; dnsNsPerRun: number | null }
+export interface RungCostResult { kernel: string; seconds: number; rounds: number; bareConnectsPerSec: number; rungs: RungCost[] }
 
 const old = readFileSync(STATS, 'utf8').trim();
 writeFileSync(STATS, '1');
@@ -80,7 +81,7 @@ try {
       connectNsPerRun: median(m.ns), dnsNsPerRun: m.dns.length ? median(m.dns) : null,
     });
   }
-  const result = { kernel: release(), seconds, rounds, bareConnectsPerSec: bareRate, rungs: rows };
+  const result: RungCostResult = { kernel: release(), seconds, rounds, bareConnectsPerSec: bareRate, rungs: rows };
   if (json) {
     console.log(JSON.stringify(result));
   } else {
