@@ -13,6 +13,7 @@ import { LOCAL_BROKERS, LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts
 import { startPipeline } from '../../producer/run.ts';
 import type { PipelineOptions, PipelineSource, RunningPipeline } from '../../producer/run.ts';
 import type { SinkTransport } from '../../producer/sink/kafka.ts';
+import { BatchStep } from '../../producer/source/batch.ts';
 import type { CaptureCounters, CaptureSource, CaptureSourceOptions } from '../../producer/source/capture.ts';
 import { RecordDecoder } from '../../producer/source/decode.ts';
 import { ProcessContextCache } from '../../producer/source/process-context.ts';
@@ -55,38 +56,19 @@ export function processContextFor(cfg: ConntrailConfig): ProcessContextCache {
 }
 
 /**
- * What CaptureSource does with one kernel batch (decode, then process context
- * on connect events), for input that does not come from the kernel.
- */
-export function decodeBatch(decoder: RecordDecoder, pc: ProcessContextCache, data: Buffer): CaptureEvent[] {
-  const events = decoder.decode(data);
-  for (const ev of events) {
-    if (ev.kind === 'connect') {
-      const ctx = pc.get(ev.pid, ev.procStartNs, ev.ppid);
-      ev.exe = ctx.exe;
-      ev.containerId = ctx.containerId;
-      if (ev.ppid === 0 && ctx.ppid !== null) ev.ppid = ctx.ppid;
-    }
-  }
-  return events;
-}
-
-/**
  * The source of the ceiling: ring-buffer batches the bench builds
  * (bench/lib/frames.ts) instead of the kernel's, handed to the pipeline by
- * push() one at a time, decoded as CaptureSource decodes the kernel's, with
- * the process-context cache run.ts configures. Counters as CaptureSource
- * reports them, from the decoder's counts (no kernel: no drops).
+ * push() one at a time, through CaptureSource's own per-batch step
+ * (producer/source/batch.ts) with the process-context cache run.ts configures.
+ * Counters as CaptureSource reports them (no kernel: no drops).
  */
 export class SyntheticSource implements PipelineSource {
-  readonly decoder: RecordDecoder;
-  readonly processContext: ProcessContextCache;
+  readonly #step: BatchStep;
   readonly #onEvents: (events: CaptureEvent[]) => void;
-  #batches = 0;
 
   constructor(opts: CaptureSourceOptions, layout: RecordLayout = getLayout()) {
-    this.decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
-    this.processContext = opts.processContext instanceof ProcessContextCache ? opts.processContext : new ProcessContextCache();
+    const decoder = new RecordDecoder({ layout, wallOffsetNs: clockOffsetNs() });
+    this.#step = new BatchStep(decoder, opts.processContext instanceof ProcessContextCache ? opts.processContext : new ProcessContextCache());
     this.#onEvents = opts.onEvents;
   }
 
@@ -101,18 +83,17 @@ export class SyntheticSource implements PipelineSource {
 
   /** One ring-buffer batch through the pipeline, synchronously (as the native loader delivers one). */
   push(data: Buffer): void {
-    this.#batches++;
-    const events = decodeBatch(this.decoder, this.processContext, data);
+    const events = this.#step.run(data);
     if (events.length) this.#onEvents(events);
   }
 
   counters(): CaptureCounters {
-    const c = this.decoder.counts;
+    const step = this.#step.counters();
     const drops = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0 };
     return {
-      received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } }, malformed: { ...c.malformed }, drops,
-      kernel: { ...drops, connectSeen: c.connect, dnsSeen: c.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0 },
-      dnsTruncated: 0, batches: this.#batches, native: null, processContext: this.processContext.stats(),
+      ...step, drops,
+      kernel: { ...drops, connectSeen: step.received.connect, dnsSeen: step.received.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0 },
+      native: null,
     };
   }
 

@@ -12,8 +12,8 @@ import { Enricher } from '../../producer/transform/enrich.ts';
 import { readHostIdentity } from '../../producer/transform/host-identity.ts';
 import os from 'node:os';
 import { buildSyntheticInput } from '../lib/frames.ts';
-import { decodeBatch } from '../lib/pipeline.ts';
 import { ProcessContextCache } from '../../producer/source/process-context.ts';
+import { BatchStep } from '../../producer/source/batch.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
 export interface EncodingOptions { records: number; runs: number; minPassMs: number }
@@ -22,11 +22,10 @@ export interface EncodingResult { records: number; encoders: Record<string, Enco
 
 const o = workerOptions<EncodingOptions>();
 const input = buildSyntheticInput({ connects: o.records, seed: 11 });
-const decoder = new RecordDecoder({ wallOffsetNs: clockOffsetNs() });
-const pc = new ProcessContextCache();
+const step = new BatchStep(new RecordDecoder({ wallOffsetNs: clockOffsetNs() }), new ProcessContextCache());
 const enricher = new Enricher({ host: readHostIdentity({ name: os.hostname() }) });
 const records: NetTCPConnect[] = [];
-for (const b of input.batches) enricher.process(decodeBatch(decoder, pc, b), records);
+for (const b of input.batches) enricher.process(step.run(b), records);
 note(`encoding: ${records.length} records, ${records.filter((r) => r.results.length > 0).length} with names`);
 
 const avro = new AvroEncoder(1);

@@ -4,61 +4,17 @@
 // writing into a reusable slab, with no per-record promise or copy. The fields
 // that are the same in every record (eventName, host) are copied from bytes
 // encoded once (avro-constant.ts) when the writer schema allows it.
-import fs from 'node:fs';
 import avsc from 'avsc';
+import { loadBundledSchema } from '../model/avro-schema.ts';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
+import { sampleRecord, sparseRecord } from '../model/sample.ts';
 import { buildConstantWriter } from './avro-constant.ts';
 import type { AvroTap, ConstantWriter } from './avro-constant.ts';
-import { sampleRecord, sparseRecord } from './sample.ts';
 import type { RecordEncoder } from './types.ts';
-
-/** The schema file bundled with conntrail. */
-export const SCHEMA_FILE = new URL('../../schemas/NetTCPConnect.avsc', import.meta.url);
-/** Full name of the record (namespace.name), used by the record subject strategies. */
-export const RECORD_FULL_NAME = 'io.conntrail.NetTCPConnect';
 
 export const MAGIC_BYTE = 0;
 /** Magic byte + 4-byte schema id. */
 export const WIRE_HEADER_BYTES = 5;
-
-/** JSON of an Avro record schema (the subset conntrail uses). */
-export interface AvroRecordSchema {
-  type: 'record';
-  name: string;
-  namespace?: string;
-  doc?: string;
-  fields: AvroField[];
-}
-export interface AvroField {
-  name: string;
-  type: unknown;
-  doc?: string;
-  default?: unknown;
-}
-
-export interface BundledSchema {
-  /** The file's text, as registered. */
-  readonly text: string;
-  readonly json: AvroRecordSchema;
-  /** avsc type built from it. */
-  readonly type: avsc.Type;
-}
-
-let bundled: BundledSchema | undefined;
-/** Reads and parses schemas/NetTCPConnect.avsc (once per process). */
-export function loadBundledSchema(): BundledSchema {
-  if (bundled) return bundled;
-  const text = fs.readFileSync(SCHEMA_FILE, 'utf8');
-  const json = JSON.parse(text) as AvroRecordSchema;
-  bundled = { text, json, type: avroType(json) };
-  return bundled;
-}
-
-/** avsc type for a schema (JSON object or text), with the options conntrail uses everywhere. */
-export function avroType(schema: unknown): avsc.Type {
-  const parsed = typeof schema === 'string' ? JSON.parse(schema) : schema;
-  return avsc.Type.forSchema(parsed as avsc.Schema, { wrapUnions: false });
-}
 
 /** Thrown when a buffer is not in the Confluent wire format. */
 export class WireFormatError extends Error {

@@ -1,8 +1,10 @@
 // Picks the encoder for encoding.format: Avro (resolves the schema id with the
 // registry first) or ECS JSON.
 import type { ConntrailConfig } from '../config/load.ts';
-import { createAvroEncoder } from '../registry/schema.ts';
-import type { ResolveOptions } from '../registry/schema.ts';
+import { resolveWriterSchema } from '../registry/schema.ts';
+import type { ResolvedSchema, ResolveOptions, SchemaTarget } from '../registry/schema.ts';
+import { AvroEncoder } from './avro.ts';
+import type { AvroEncoderOptions } from './avro.ts';
 import { EcsJsonEncoder } from './ecs.ts';
 import type { RecordEncoder } from './types.ts';
 
@@ -10,6 +12,12 @@ export interface EncoderConfig {
   encoding: ConntrailConfig['encoding'];
   registry: ConntrailConfig['registry'];
   kafka: Pick<ConntrailConfig['kafka'], 'topic'>;
+}
+
+/** Resolves the writer schema with the registry (see resolveWriterSchema) and builds the Avro encoder for it. */
+export async function createAvroEncoder(target: SchemaTarget, options: ResolveOptions & AvroEncoderOptions = {}): Promise<{ encoder: AvroEncoder; schema: ResolvedSchema }> {
+  const schema = await resolveWriterSchema(target, options);
+  return { encoder: new AvroEncoder(schema.id, schema.type, options), schema };
 }
 
 /** The encoder for cfg.encoding.format. Avro waits for the registry (RegistryUnavailableError, SchemaIncompatibleError...). */

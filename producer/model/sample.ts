@@ -1,6 +1,6 @@
 // Example records: used to check at startup that a registered writer schema can
 // encode what conntrail produces, and by tests and benchmarks.
-import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
+import type { NetTCPConnect } from './net-tcp-connect.ts';
 
 /** A fully populated record (every nullable field set). */
 export function sampleRecord(overrides: Partial<NetTCPConnect> = {}): NetTCPConnect {

@@ -1,7 +1,7 @@
 // The schema registry side: subjects, writer schema resolution, register/check/list.
 export {
   subjectName, subjectOf, registryUrl, restClient, kafkajsRegistryClient, waitForRegistry,
-  resolveWriterSchema, clearSchemaCache, createAvroEncoder, writerProblems,
+  resolveWriterSchema, clearSchemaCache, writerProblems,
   registerSchema, checkSchema, assertCompatible, listSchemaVersions,
   SUBJECT_STRATEGIES, SCHEMA_MODES,
 } from './schema.ts';

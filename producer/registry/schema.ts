@@ -14,7 +14,8 @@
 //                  checked by encoding sample records) and reads what the bundled
 //                  schema writes (avsc resolver); else SchemaIncompatibleError.
 // Either way the id is resolved once per process (cached) and records are then
-// encoded synchronously by AvroEncoder. The registry calls for register and
+// encoded synchronously by AvroEncoder (producer/encode, which asks this module
+// for the schema: the registry side knows nothing of encoding). The registry calls for register and
 // latest go through @kafkajs/confluent-schema-registry; versions, subject config
 // and the verbose compatibility check use the REST API directly (RegistryRest).
 import { createHash } from 'node:crypto';
@@ -23,11 +24,10 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type { ConntrailConfig } from '../config/load.ts';
 import { LOCAL_REGISTRY_URL } from '../local-stack.ts';
-import { AvroEncoder, avroType, loadBundledSchema, RECORD_FULL_NAME } from '../encode/avro.ts';
-import type { AvroEncoderOptions } from '../encode/avro.ts';
-import { sampleRecord, sparseRecord } from '../encode/sample.ts';
-import type { SinkLogger } from '../sink/log.ts';
-import { silentLogger } from '../sink/log.ts';
+import { avroType, loadBundledSchema, RECORD_FULL_NAME } from '../model/avro-schema.ts';
+import { sampleRecord, sparseRecord } from '../model/sample.ts';
+import { silentLogger } from '../log.ts';
+import type { LoggerLike } from '../log.ts';
 import { RegistryError, RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError } from './errors.ts';
 import { RegistryRest, isUnavailable } from './rest.ts';
 
@@ -87,7 +87,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * RegistryUnavailableError then. Errors other than "no answer / 5xx" (e.g. 401)
  * are thrown at once.
  */
-export async function waitForRegistry(rest: RegistryRest, retryMs: number, logger: SinkLogger = silentLogger): Promise<void> {
+export async function waitForRegistry(rest: RegistryRest, retryMs: number, logger: LoggerLike = silentLogger): Promise<void> {
   const t0 = Date.now();
   let delay = 250;
   for (let attempt = 1; ; attempt++) {
@@ -128,7 +128,7 @@ export function clearSchemaCache(): void {
 }
 
 export interface ResolveOptions {
-  logger?: SinkLogger;
+  logger?: LoggerLike;
   /** Default: a client for target.registry. */
   client?: SchemaRegistry;
 }
@@ -237,12 +237,6 @@ async function registerWithClient(rest: RegistryRest, client: SchemaRegistry, su
   return { id, version: found?.version ?? null };
 }
 
-/** Resolves the writer schema (see resolveWriterSchema) and builds the encoder for it. */
-export async function createAvroEncoder(target: SchemaTarget, options: ResolveOptions & AvroEncoderOptions = {}): Promise<{ encoder: AvroEncoder; schema: ResolvedSchema }> {
-  const schema = await resolveWriterSchema(target, options);
-  return { encoder: new AvroEncoder(schema.id, schema.type, options), schema };
-}
-
 // ---------------------------------------------------------------- conntrail schema register|check|list
 
 export interface RegisterResult {
@@ -259,7 +253,7 @@ export interface RegisterResult {
  * under the subject. Throws SchemaIncompatibleError with the registry's reason
  * when the subject's rule refuses it.
  */
-export async function registerSchema(target: SchemaTarget, options: { logger?: SinkLogger; schemaText?: string; client?: SchemaRegistry } = {}): Promise<RegisterResult> {
+export async function registerSchema(target: SchemaTarget, options: { logger?: LoggerLike; schemaText?: string; client?: SchemaRegistry } = {}): Promise<RegisterResult> {
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, options.logger);
   const subject = subjectOf(target);
@@ -288,7 +282,7 @@ export interface CheckResult {
  * when the registry gives no reasons (Apicurio), they are computed locally per
  * the compatibility level. A subject with no versions is compatible.
  */
-export async function checkSchema(target: SchemaTarget, options: { logger?: SinkLogger; schemaText?: string } = {}): Promise<CheckResult> {
+export async function checkSchema(target: SchemaTarget, options: { logger?: LoggerLike; schemaText?: string } = {}): Promise<CheckResult> {
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, options.logger);
   const subject = subjectOf(target);
@@ -351,7 +345,7 @@ export interface ListResult {
 }
 
 /** `conntrail schema list`: the versions under the subject, oldest first. */
-export async function listSchemaVersions(target: SchemaTarget, options: { logger?: SinkLogger } = {}): Promise<ListResult> {
+export async function listSchemaVersions(target: SchemaTarget, options: { logger?: LoggerLike } = {}): Promise<ListResult> {
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, options.logger);
   const subject = subjectOf(target);

@@ -12,7 +12,5 @@ export type { SinkTransport, KafkaTransportOptions, KafkaSection } from './kafka
 export { lz4Codec, snappyCodec, zstdCodec, zstdAvailable, COMPRESSIONS } from './codecs.ts';
 export type { Compression, KafkajsCodec } from './codecs.ts';
 export { SinkError, TopicMissingError, KafkaUnavailableError, KafkaAuthenticationError, KafkaConfigError } from './errors.ts';
-export type { SinkLogger } from './log.ts';
-export { silentLogger } from './log.ts';
 export { startSink } from './start.ts';
 export type { PublishConfig } from './start.ts';

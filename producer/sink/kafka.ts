@@ -12,8 +12,8 @@ import type { Compression, KafkajsCodec } from './codecs.ts';
 import { kafkajsNotPatchedReason, kafkajsPatched } from './kafkajs-patch.ts';
 import { saslOptions, sslOptions } from './kafka-security.ts';
 import { connectError, KafkaConfigError, SinkError, TopicMissingError } from './errors.ts';
-import type { SinkLogger } from './log.ts';
-import { silentLogger } from './log.ts';
+import type { LoggerLike } from '../log.ts';
+import { silentLogger } from '../log.ts';
 import type { QueuedMessage } from './queue.ts';
 
 export type KafkaSection = ConntrailConfig['kafka'];
@@ -58,7 +58,7 @@ const EXPECTED_KAFKAJS_WARNINGS = [
  * most once per `repeatWindowMs` (default 10 s): while a broker is down kafkajs
  * logs every connection attempt. The next one carries `suppressed: n`.
  */
-export function kafkajsLogCreator(logger: SinkLogger, repeatWindowMs = 10_000): logCreator {
+export function kafkajsLogCreator(logger: LoggerLike, repeatWindowMs = 10_000): logCreator {
   const { logLevel } = kafkajs;
   const recent = new Map<string, { at: number; suppressed: number }>();
   return () => ({ namespace, level, log }) => {
@@ -83,7 +83,7 @@ export function kafkajsLogCreator(logger: SinkLogger, repeatWindowMs = 10_000): 
 }
 
 /** The kafkajs client configuration for conntrail's kafka.* section. */
-export function kafkaClientConfig(k: KafkaSection, logger: SinkLogger = silentLogger): KafkaConfig {
+export function kafkaClientConfig(k: KafkaSection, logger: LoggerLike = silentLogger): KafkaConfig {
   const sasl = saslOptions(k.sasl);
   return {
     clientId: k.clientId,
@@ -171,9 +171,9 @@ export class KafkaTransport implements SinkTransport {
   readonly #cfg: KafkaSection;
   readonly #brokers: string[];
   readonly #compression: number;
-  readonly #logger: SinkLogger;
+  readonly #logger: LoggerLike;
 
-  constructor(cfg: KafkaSection, logger: SinkLogger = silentLogger, options: KafkaTransportOptions = {}) {
+  constructor(cfg: KafkaSection, logger: LoggerLike = silentLogger, options: KafkaTransportOptions = {}) {
     registerCodecs();
     if (!kafkajsPatched()) {
       logger.warn({ reason: kafkajsNotPatchedReason() }, 'kafkajs runs unpatched (see producer/sink/kafkajs-patch.ts): large batches are grouped per partition in O(n^2) and encoded record by record; import the sink before anything that imports kafkajs');

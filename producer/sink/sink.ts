@@ -27,8 +27,8 @@ import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 import type { RecordEncoder } from '../encode/types.ts';
 import { KafkaTransport } from './kafka.ts';
 import type { KafkaTransportOptions, SinkTransport } from './kafka.ts';
-import type { SinkLogger } from './log.ts';
-import { silentLogger } from './log.ts';
+import type { LoggerLike } from '../log.ts';
+import { silentLogger } from '../log.ts';
 import { RecordQueue, emptyDropCounts, DROP_REASONS } from './queue.ts';
 import type { DropCounts, QueuedMessage } from './queue.ts';
 import { messageKey } from './keys.ts';
@@ -141,7 +141,7 @@ export function classifySendError(err: unknown): 'transient' | 'permanent' | 'to
 export class KafkaSink {
   readonly topic: string;
   readonly #encoder: RecordEncoder;
-  readonly #logger: SinkLogger;
+  readonly #logger: LoggerLike;
   readonly #hooks: SinkHooks;
   readonly #transport: SinkTransport;
   readonly #queue: RecordQueue;
@@ -175,7 +175,7 @@ export class KafkaSink {
   readonly #idleWaiters = new Set<() => void>();
   readonly #pending = new Set<Promise<void>>();
 
-  constructor(cfg: KafkaSinkConfig, encoder: RecordEncoder, logger: SinkLogger = silentLogger, options: KafkaSinkOptions = {}) {
+  constructor(cfg: KafkaSinkConfig, encoder: RecordEncoder, logger: LoggerLike = silentLogger, options: KafkaSinkOptions = {}) {
     const k = cfg.kafka;
     this.topic = k.topic;
     this.#encoder = encoder;

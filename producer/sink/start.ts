@@ -1,8 +1,8 @@
 // One call for `conntrail run`: encoder (schema resolved once) + sink, started.
 import type { ConntrailConfig } from '../config/load.ts';
 import { createEncoder } from '../encode/create.ts';
-import type { SinkLogger } from './log.ts';
-import { silentLogger } from './log.ts';
+import type { LoggerLike } from '../log.ts';
+import { silentLogger } from '../log.ts';
 import { KafkaSink } from './sink.ts';
 import type { KafkaSinkOptions } from './sink.ts';
 import type { RecordEncoder } from '../encode/types.ts';
@@ -15,7 +15,7 @@ export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kaf
  * step: RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError,
  * KafkaUnavailableError, TopicMissingError.
  */
-export async function startSink(cfg: PublishConfig, logger: SinkLogger = silentLogger, options: KafkaSinkOptions & { wrapEncoder?: (e: RecordEncoder) => RecordEncoder } = {}): Promise<KafkaSink> {
+export async function startSink(cfg: PublishConfig, logger: LoggerLike = silentLogger, options: KafkaSinkOptions & { wrapEncoder?: (e: RecordEncoder) => RecordEncoder } = {}): Promise<KafkaSink> {
   const { wrapEncoder, ...sinkOptions } = options;
   const encoder = await createEncoder(cfg, { logger });
   const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue }, wrapEncoder ? wrapEncoder(encoder) : encoder, logger, sinkOptions);

@@ -3,10 +3,11 @@
 // context (ppid, exe, container id) to connect events and keeps counters.
 import { clockOffsetNs, openCapture } from 'bpf-native-loader';
 import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, ProbeName, RawBatch } from 'bpf-native-loader';
+import { BatchStep } from './batch.ts';
+import type { StepCounters } from './batch.ts';
 import { RecordDecoder } from './decode.ts';
 import { ProcessContextCache } from './process-context.ts';
-import type { ProcessContextStats } from './process-context.ts';
-import type { CaptureEvent, MalformedReason } from './types.ts';
+import type { CaptureEvent } from './types.ts';
 
 export interface CaptureSourceOptions extends Omit<CaptureOptions, 'onBatch' | 'onError'> {
   /** Called once per kernel batch with its events, in ring-buffer order. */
@@ -19,20 +20,13 @@ export interface CaptureSourceOptions extends Omit<CaptureOptions, 'onBatch' | '
   clockRefreshMs?: number;
 }
 
-export interface CaptureCounters {
-  /** Events decoded and handed to onEvents. */
-  received: { connect: number; dns: number; byProbe: Record<ProbeName, number> };
-  /** Records skipped by the decoder, by reason. */
-  malformed: Record<MalformedReason, number>;
+/** The step's counters (received: events handed to onEvents), and the kernel's. */
+export interface CaptureCounters extends StepCounters {
   /** Records lost in the kernel (ring buffer full, skb read errors). */
   drops: DropCounters;
   /** All kernel counters (seen, excluded, drops). */
   kernel: KernelCounters;
-  /** DNS replies whose payload was cut by the capture cap. */
-  dnsTruncated: number;
-  batches: number;
   native: Omit<CaptureStats, 'kernel'> | null;
-  processContext: ProcessContextStats | null;
 }
 
 const ZERO_KERNEL: KernelCounters = {
@@ -40,12 +34,9 @@ const ZERO_KERNEL: KernelCounters = {
 };
 
 export class CaptureSource {
-  readonly decoder: RecordDecoder;
-  readonly processContext: ProcessContextCache | undefined;
+  readonly #step: BatchStep;
   #handle: CaptureHandle | undefined;
   #kernel: KernelCounters = ZERO_KERNEL;
-  #batches = 0;
-  #dnsTruncated = 0;
   #clockTimer: NodeJS.Timeout | undefined;
   readonly #onEvents: (events: CaptureEvent[]) => void;
 
@@ -55,14 +46,22 @@ export class CaptureSource {
   }
 
   private constructor(opts: CaptureSourceOptions) {
-    this.decoder = new RecordDecoder({ wallOffsetNs: clockOffsetNs() });
-    this.processContext = opts.processContext === false ? undefined
-      : opts.processContext instanceof ProcessContextCache ? opts.processContext : new ProcessContextCache();
+    const decoder = new RecordDecoder({ wallOffsetNs: clockOffsetNs() });
+    this.#step = new BatchStep(decoder, opts.processContext === false ? undefined
+      : opts.processContext instanceof ProcessContextCache ? opts.processContext : new ProcessContextCache());
     this.#onEvents = opts.onEvents;
     const { onEvents: _e, onError, processContext: _p, clockRefreshMs, ...captureOpts } = opts;
     this.#handle = openCapture({ ...captureOpts, onBatch: (b) => this.#onBatch(b), onError });
-    this.#clockTimer = setInterval(() => this.decoder.setWallOffset(clockOffsetNs()), clockRefreshMs ?? 60_000);
+    this.#clockTimer = setInterval(() => decoder.setWallOffset(clockOffsetNs()), clockRefreshMs ?? 60_000);
     this.#clockTimer.unref();
+  }
+
+  get decoder(): RecordDecoder {
+    return this.#step.decoder;
+  }
+
+  get processContext(): ProcessContextCache | undefined {
+    return this.#step.processContext;
   }
 
   get probe(): ProbeName {
@@ -83,22 +82,22 @@ export class CaptureSource {
   }
 
   counters(): CaptureCounters {
-    const c = this.decoder.counts;
     let native: CaptureCounters['native'] = null;
     if (this.#handle) {
       const { kernel, ...rest } = this.#handle.stats();
       native = rest;
       this.#kernel = kernel;
     }
+    const { received, malformed, dnsTruncated, batches, processContext } = this.#step.counters();
     return {
-      received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } },
-      malformed: { ...c.malformed },
+      received,
+      malformed,
       drops: { connectRingFull: this.#kernel.connectRingFull, dnsRingFull: this.#kernel.dnsRingFull, dnsReadError: this.#kernel.dnsReadError },
       kernel: { ...this.#kernel },
-      dnsTruncated: this.#dnsTruncated,
-      batches: this.#batches,
+      dnsTruncated,
+      batches,
       native,
-      processContext: this.processContext?.stats() ?? null,
+      processContext,
     };
   }
 
@@ -128,21 +127,8 @@ export class CaptureSource {
   }
 
   #onBatch(batch: RawBatch): void {
-    this.#batches++;
     this.#kernel = batch.counters;
-    if (batch.data.length === 0) return;
-    const events = this.decoder.decode(batch.data);
-    const pc = this.processContext;
-    for (const ev of events) {
-      if (ev.kind === 'dns') {
-        if (ev.truncated) this.#dnsTruncated++;
-      } else if (pc) {
-        const ctx = pc.get(ev.pid, ev.procStartNs, ev.ppid);
-        ev.exe = ctx.exe;
-        ev.containerId = ctx.containerId;
-        if (ev.ppid === 0 && ctx.ppid !== null) ev.ppid = ctx.ppid;
-      }
-    }
+    const events = this.#step.run(batch.data);
     if (events.length) this.#onEvents(events);
   }
 }

@@ -3,11 +3,10 @@
 // input: a malformed record is counted by reason and skipped.
 import { getLayout, PROBE_NAMES } from 'bpf-native-loader';
 import type { ProbeName, RecordLayout } from 'bpf-native-loader';
+import { formatIp } from '../model/ip.ts';
 import { MALFORMED_REASONS } from './types.ts';
 import type { CaptureEvent, ConnectEvent, DnsReplyEvent, MalformedReason } from './types.ts';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
@@ -258,63 +257,4 @@ class CommCache {
     this.#texts.set(key, text);
     return text;
   }
-}
-
-function ipv4(b: Buffer, off: number): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-}
-
-/**
- * Canonical text of the address at `off`: IPv4 dotted quad; IPv6 per RFC 5952
- * (lower case, longest run of >= 2 zero groups as "::", first on a tie);
- * IPv4-mapped IPv6 (::ffff:a.b.c.d) as the IPv4 address.
- */
-export function formatIp(b: Buffer, off: number, family: number): string {
-  if (family === AF_INET) return ipv4(b, off);
-  if (family !== AF_INET6) return '';
-  const g = GROUPS;
-  for (let i = 0; i < 8; i++) g[i] = (b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!;
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return ipv4(b, off + 12);
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestStart < 0) return hexGroups(g, 0, 8);
-  return `${hexGroups(g, 0, bestStart)}::${hexGroups(g, bestStart + bestLen, 8)}`;
-}
-
-/** Scratch for formatIp (no allocation per address). */
-const GROUPS = new Uint16Array(8);
-
-/** Hex text of each byte value: without leading zero (HEX1) and as two digits (HEX2). */
-const HEX1: string[] = [];
-const HEX2: string[] = [];
-for (let i = 0; i < 256; i++) {
-  HEX1.push(i.toString(16));
-  HEX2.push(i.toString(16).padStart(2, '0'));
-}
-
-/** g.toString(16) from the tables (Number#toString(16) is a runtime call per group). */
-function hexGroup(g: number): string {
-  return g < 0x100 ? HEX1[g]! : HEX1[g >> 8]! + HEX2[g & 0xff]!;
-}
-
-function hexGroups(g: Uint16Array, from: number, to: number): string {
-  if (from >= to) return '';
-  let s = hexGroup(g[from]!);
-  for (let i = from + 1; i < to; i++) s += ':' + hexGroup(g[i]!);
-  return s;
 }

@@ -9,7 +9,7 @@ import { DNS_PARSE_ERRORS, parseDnsPayload } from './dns/parse.ts';
 import type { DnsParseError, ParsedReply } from './dns/parse.ts';
 import { newEventId } from './event-id.ts';
 import type { HostIdentity } from './host-identity.ts';
-import { unmapIPv4 } from './ip.ts';
+import { unmapIPv4 } from '../model/ip.ts';
 
 // The fields of the capture events (producer/source/types.ts) this stage
 // reads: a CaptureEvent is an EnrichInput.

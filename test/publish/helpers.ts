@@ -7,7 +7,7 @@ import type { Admin, KafkaConfig } from 'kafkajs';
 import { loadConfig } from '../../producer/config/load.ts';
 import type { ConntrailConfig } from '../../producer/config/load.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
-import { sampleRecord } from '../../producer/encode/sample.ts';
+import { sampleRecord } from '../../producer/model/sample.ts';
 import { registerCodecs } from '../../producer/sink/kafka.ts';
 import { RegistryRest } from '../../producer/registry/rest.ts';
 import { brokerList, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';

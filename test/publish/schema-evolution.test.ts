@@ -2,11 +2,13 @@
 // list, BACKWARD evolution with a v1 reader, refusals with reasons, latest mode.
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { integrationTest } from '../helpers/require.ts';
-import { AvroEncoder, avroType, loadBundledSchema, readWireFrame } from '../../producer/encode/avro.ts';
-import type { AvroRecordSchema } from '../../producer/encode/avro.ts';
+import { AvroEncoder, readWireFrame } from '../../producer/encode/avro.ts';
+import { avroType, loadBundledSchema } from '../../producer/model/avro-schema.ts';
+import type { AvroRecordSchema } from '../../producer/model/avro-schema.ts';
 import {
-  checkSchema, clearSchemaCache, listSchemaVersions, registerSchema, resolveWriterSchema, restClient, subjectOf, createAvroEncoder,
+  checkSchema, clearSchemaCache, listSchemaVersions, registerSchema, resolveWriterSchema, restClient, subjectOf,
 } from '../../producer/registry/schema.ts';
+import { createAvroEncoder } from '../../producer/encode/create.ts';
 import { SchemaIncompatibleError, SubjectNotFoundError } from '../../producer/registry/errors.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { consume, deleteSubjects, deleteTopics, plain, REGISTRY_URL, stackConfig, testRecords, uniqueName } from './helpers.ts';

@@ -3,7 +3,7 @@
 // with their stage children and links, conntrail's resource, and the metrics.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
-import { sampleRecord } from '../../producer/encode/sample.ts';
+import { sampleRecord } from '../../producer/model/sample.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { PipelineTelemetry } from '../../producer/telemetry/pipeline.ts';
 import { startTelemetry } from '../../producer/telemetry/sdk.ts';

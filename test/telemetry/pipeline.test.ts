@@ -4,7 +4,7 @@
 import test from 'ava';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
-import { sampleRecord } from '../../producer/encode/sample.ts';
+import { sampleRecord } from '../../producer/model/sample.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { nsToHrTime } from '../../producer/telemetry/tracing.ts';

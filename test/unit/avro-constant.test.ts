@@ -5,9 +5,10 @@
 // plain avsc.
 import test from 'ava';
 import fc from 'fast-check';
-import { AvroEncoder, avroType, loadBundledSchema, readWireFrame } from '../../producer/encode/avro.ts';
-import type { AvroField, AvroRecordSchema } from '../../producer/encode/avro.ts';
-import { sampleRecord } from '../../producer/encode/sample.ts';
+import { AvroEncoder, readWireFrame } from '../../producer/encode/avro.ts';
+import { avroType, loadBundledSchema } from '../../producer/model/avro-schema.ts';
+import type { AvroField, AvroRecordSchema } from '../../producer/model/avro-schema.ts';
+import { sampleRecord } from '../../producer/model/sample.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 
 type Host = NetTCPConnect['host'];

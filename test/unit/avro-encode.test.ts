@@ -1,6 +1,7 @@
 import test from 'ava';
-import { AvroEncoder, avroType, loadBundledSchema, readWireFrame, WireFormatError } from '../../producer/encode/avro.ts';
-import { sampleRecord, sparseRecord } from '../../producer/encode/sample.ts';
+import { AvroEncoder, readWireFrame, WireFormatError } from '../../producer/encode/avro.ts';
+import { avroType, loadBundledSchema } from '../../producer/model/avro-schema.ts';
+import { sampleRecord, sparseRecord } from '../../producer/model/sample.ts';
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 

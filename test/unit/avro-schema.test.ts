@@ -3,8 +3,8 @@
 import test from 'ava';
 import { NET_TCP_CONNECT_SHAPE } from '../../producer/model/net-tcp-connect.ts';
 import type { LeafKind, NetTCPConnectShape } from '../../producer/model/net-tcp-connect.ts';
-import { loadBundledSchema, RECORD_FULL_NAME } from '../../producer/encode/avro.ts';
-import type { AvroField, AvroRecordSchema } from '../../producer/encode/avro.ts';
+import { loadBundledSchema, RECORD_FULL_NAME } from '../../producer/model/avro-schema.ts';
+import type { AvroField, AvroRecordSchema } from '../../producer/model/avro-schema.ts';
 
 const LEAF_SCHEMAS: Record<LeafKind, unknown> = {
   string: 'string',

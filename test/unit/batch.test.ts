@@ -5,7 +5,7 @@ import { loadConfig } from '../../producer/config/load.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import { AvroEncoder } from '../../producer/encode/avro.ts';
-import { sampleRecord } from '../../producer/encode/sample.ts';
+import { sampleRecord } from '../../producer/model/sample.ts';
 import { KafkaSink, classifySendError } from '../../producer/sink/sink.ts';
 import { messageKey } from '../../producer/sink/keys.ts';
 import type { SinkBatch } from '../../producer/sink/sink.ts';

@@ -4,7 +4,8 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { getLayout, isBuilt, sampleRecords } from 'bpf-native-loader';
-import { RecordDecoder, formatIp } from '../../producer/source/decode.ts';
+import { RecordDecoder } from '../../producer/source/decode.ts';
+import { formatIp } from '../../producer/model/ip.ts';
 import type { ConnectEvent, DnsReplyEvent } from '../../producer/source/types.ts';
 
 const skip = !isBuilt() && process.env.CONNTRAIL_SKIP_BPF_BUILD === '1';

@@ -1,11 +1,10 @@
 // The cache keys addresses from AAAA answers (text, via canonicalIp) and the
-// capture keys connect addresses (bytes, via decode.ts formatIp): both must
+// capture keys connect addresses (bytes, via formatIp): both must
 // spell every address alike, or results would silently miss.
 import test from 'ava';
 import fc from 'fast-check';
 import dnsPacket from 'dns-packet';
-import { formatIp } from '../../producer/source/decode.ts';
-import { canonicalIp, ipv6Text, unmapIPv4 } from '../../producer/transform/ip.ts';
+import { canonicalIp, formatIp, ipv6Text, unmapIPv4 } from '../../producer/model/ip.ts';
 
 const AF_INET6 = 10;
 // dns-packet's record codecs are not in @types/dns-packet.

@@ -5,7 +5,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { EcsJsonEncoder, ecsJson, isoMicros, ECS_EVENT_ACTION, ECS_EVENT_DATASET, ECS_EVENT_MODULE, ECS_VERSION } from '../../producer/encode/ecs.ts';
-import { sampleRecord } from '../../producer/encode/sample.ts';
+import { sampleRecord } from '../../producer/model/sample.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 
 // ---- the encoder before the reuse (producer/encode/ecs.ts at 8f98359), the oracle ----

@@ -2,7 +2,7 @@ import test from 'ava';
 import { NET_TCP_CONNECT_SHAPE } from '../../producer/model/net-tcp-connect.ts';
 import type { NetTCPConnectShape } from '../../producer/model/net-tcp-connect.ts';
 import { ECS_FIELD_MAP, ECS_VERSION, EcsJsonEncoder, isoMicros } from '../../producer/encode/ecs.ts';
-import { sampleRecord, sparseRecord } from '../../producer/encode/sample.ts';
+import { sampleRecord, sparseRecord } from '../../producer/model/sample.ts';
 
 type Doc = Record<string, unknown>;
 const enc = new EcsJsonEncoder();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Enricher } from '../../producer/transform/enrich.ts';
 import { readHostIdentity } from '../../producer/transform/host-identity.ts';
-import { canonicalIp, unmapIPv4 } from '../../producer/transform/ip.ts';
+import { canonicalIp, unmapIPv4 } from '../../producer/model/ip.ts';
 import { NET_TCP_CONNECT_SHAPE } from '../../producer/model/net-tcp-connect.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { S, connectEvent, dnsEvent, reply, tcpFrame } from '../transform/packets.ts';

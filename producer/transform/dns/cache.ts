@@ -261,7 +261,7 @@ export class DnsCache {
   /**
    * Names behind `ip` for a connect at `nowNs` in namespace `netnsCookie`: a
    * fresh array (the caller may keep it), [] on a miss. `ip` must be canonical
-   * text (see ../ip.ts).
+   * text (see model/ip.ts).
    */
   lookup(netnsCookie: number, ip: string, nowNs: number): string[] {
     const key = this.#scopeKey(netnsCookie);

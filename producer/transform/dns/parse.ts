@@ -11,7 +11,7 @@
 // name on that chain. Records off the chain (which a resolver would not accept
 // either) are dropped and counted. Names are lower-cased, without the final dot.
 import dnsPacket from 'dns-packet';
-import { ipv6Text } from '../ip.ts';
+import { ipv6Text } from '../../model/ip.ts';
 
 /** Why a DNS payload was not used. Each reason is one counter. */
 export const DNS_PARSE_ERRORS = [
@@ -37,7 +37,7 @@ export interface CnameLink {
 export interface AddressRecord {
   /** Owner name of the A/AAAA record. */
   name: string;
-  /** Canonical text (see ../ip.ts). */
+  /** Canonical text (see model/ip.ts). */
   ip: string;
   ttl: number;
 }
@@ -153,7 +153,7 @@ export function parseDnsMessage(msg: Buffer, cut: boolean): ParseOutcome {
       cnameTargets.push(normalizeName(data));
       cnameTtls.push(ttl);
     } else {
-      // Canonical text (../ip.ts) straight from the record's bytes, the last 4 or 16 before `offset`
+      // Canonical text (model/ip.ts) straight from the record's bytes, the last 4 or 16 before `offset`
       // (within the message: checked above): an A record's dotted decimal is canonical already.
       const ip = type === 'A' ? data : ipv6Text(msg, offset - 16);
       addrs.push({ name: owner, ip, ttl });
