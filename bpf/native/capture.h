@@ -42,8 +42,10 @@ extern const struct ct_rung ct_cookie_rung;
 
 const struct ct_rung *ct_rung_by_name(const char *name);
 
-/* CT_FEAT_* this kernel allows programs of this type (probed once per type). */
+/* CT_FEAT_* this kernel allows programs of this type (probed once per type; features.c). */
 uint32_t ct_probe_features(enum bpf_prog_type type);
+/* The kernel makes a netns cookie on first use only (an atomic64_t in struct net, before 5.12). */
+bool ct_netns_cookie_lazy(void);
 
 struct capture_opts {
 	const struct ct_rung *rung;

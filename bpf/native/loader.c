@@ -3,17 +3,17 @@
  * bpf-native-loader: the Node-API entry points. open() loads one rung of the
  * attach ladder and the DNS program (capture.c), start() runs the consumer
  * thread that hands ring-buffer records to JavaScript in batches
- * (consumer.c), layout() describes the records (layout.c).
+ * (consumer.c), layout() describes the records (layout.c); clocks and host
+ * set-up are in host.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <time.h>
 
 #include "capture.h"
 #include "consumer.h"
+#include "host.h"
 #include "layout.h"
 #include "libbpf_log.h"
 #include "napi_helpers.h"
@@ -338,41 +338,7 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 	return out;
 }
 
-/* ---------- clock, probes, host set-up ---------- */
-
-/* realtime - boottime in ns, sampled tightly (the smallest of a few brackets) */
-static napi_value js_clock_offset(napi_env env, napi_callback_info info)
-{
-	int64_t best_gap = INT64_MAX, best = 0;
-	napi_value out;
-	(void)info;
-
-	for (int i = 0; i < 5; i++) {
-		struct timespec b0, r, b1;
-		clock_gettime(CLOCK_BOOTTIME, &b0);
-		clock_gettime(CLOCK_REALTIME, &r);
-		clock_gettime(CLOCK_BOOTTIME, &b1);
-		int64_t nb0 = b0.tv_sec * 1000000000LL + b0.tv_nsec;
-		int64_t nb1 = b1.tv_sec * 1000000000LL + b1.tv_nsec;
-		int64_t nr = r.tv_sec * 1000000000LL + r.tv_nsec;
-		if (nb1 - nb0 < best_gap) {
-			best_gap = nb1 - nb0;
-			best = nr - (nb0 + (nb1 - nb0) / 2);
-		}
-	}
-	CHECK(env, napi_create_bigint_int64(env, best, &out));
-	return out;
-}
-
-static napi_value js_boottime(napi_env env, napi_callback_info info)
-{
-	struct timespec ts;
-	napi_value out;
-	(void)info;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	CHECK(env, napi_create_bigint_uint64(env, (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec, &out));
-	return out;
-}
+/* ---------- the rung table ---------- */
 
 /* probes() -> the rung table's names, in table order (bpf/lib checks its ProbeName list against it) */
 static napi_value js_probes(napi_env env, napi_callback_info info)
@@ -385,34 +351,6 @@ static napi_value js_probes(napi_env env, napi_callback_info info)
 		CHECK(env, napi_create_string_utf8(env, ct_rungs[i].name, NAPI_AUTO_LENGTH, &v));
 		CHECK(env, napi_set_element(env, out, (uint32_t)i, v));
 	}
-	return out;
-}
-
-/* mountTracefs() -> 0 or errno: for the tracepoint rung when tracefs is not mounted */
-static napi_value js_mount_tracefs(napi_env env, napi_callback_info info)
-{
-	napi_value out;
-	int err = mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) ? errno : 0;
-	(void)info;
-	CHECK(env, napi_create_int32(env, err, &out));
-	return out;
-}
-
-/* mountSecurityfs() -> 0 or errno: to read the active LSM list before trying the lsm rung */
-static napi_value js_mount_securityfs(napi_env env, napi_callback_info info)
-{
-	napi_value out;
-	int err = mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) ? errno : 0;
-	(void)info;
-	CHECK(env, napi_create_int32(env, err, &out));
-	return out;
-}
-
-static napi_value js_libbpf_version(napi_env env, napi_callback_info info)
-{
-	napi_value out;
-	(void)info;
-	CHECK(env, napi_create_string_utf8(env, libbpf_version_string(), NAPI_AUTO_LENGTH, &out));
 	return out;
 }
 

@@ -2,6 +2,7 @@
 // every rung that must work loaded, attached and captured with DNS beside it,
 // every rung that must fail says why, the default pick is the kernel's rung.
 import { spawnSync } from 'node:child_process';
+import { formatDoctor } from '../../producer/doctor.ts';
 import type { DoctorReport } from '../../producer/doctor.ts';
 import { captureTest } from './support.ts';
 import { kernelExpectation } from './kernels.ts';
@@ -25,5 +26,5 @@ await captureTest('conntrail doctor --json reports each rung and the DNS program
       t.true((c.reason ?? '').length > 10, `${c.probe} says why`);
     }
   }
-  t.log(spawnSync(process.execPath, ['producer/cli.ts', 'doctor'], { encoding: 'utf8' }).stdout);
+  t.log(formatDoctor(report));
 });
