@@ -1,5 +1,9 @@
-// Named errors of the Kafka side (kafkajs style: a name, a message a user can act on).
-// `userFacing` lets the CLI print the message without a stack.
+// The Kafka transport's errors: what a failed send means for its batch
+// (classifySendError, read from kafkajs's own errors, which carry `retriable`
+// as data), and the named errors of startup (kafkajs style: a name, a message
+// a user can act on; `userFacing` lets the CLI print the message without a
+// stack).
+import type { SendErrorKind } from './delivery.ts';
 
 export class SinkError extends Error {
   override name = 'SinkError';
@@ -16,11 +20,43 @@ export class TopicMissingError extends SinkError {
   }
 }
 
-/** The errors in a kafkajs error's cause chain, outermost first. */
+/** The errors in a kafkajs error's cause chain (cause, or originalError), outermost first. */
 function causes(err: unknown): unknown[] {
   const out: unknown[] = [];
   for (let e = err; e && out.length < 10 && !out.includes(e); e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError) out.push(e);
   return out;
+}
+
+/** The innermost cause of a (kafkajs) error. */
+function rootCause(err: unknown): unknown {
+  const chain = causes(err);
+  return chain.length > 0 ? chain[chain.length - 1] : err;
+}
+
+/** The error's message, with its root cause's when that says more. */
+export function describeError(err: unknown): string {
+  const outer = (err as Error)?.message ?? String(err);
+  const root = rootCause(err);
+  const inner = (root as Error)?.message;
+  return root === err || !inner || outer.includes(inner) ? outer : `${outer} (cause: ${inner})`;
+}
+
+/** kafkajs protocol error types (KafkaJSProtocolError.type) for a batch the broker will never take whole. */
+const MESSAGE_TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+/** Programming errors: sending again cannot help. */
+const UNRECOVERABLE = new Set(['RangeError', 'ReferenceError', 'SyntaxError', 'TypeError']);
+
+/**
+ * Transient (send the batch again), permanent (drop it) or too-large (split
+ * it), from the root cause: kafkajs marks each of its errors retriable or not,
+ * and names the protocol error's type.
+ */
+export function classifySendError(err: unknown): SendErrorKind {
+  const root = rootCause(err) as { retriable?: boolean; name?: string; type?: string } | null;
+  if (root && typeof root.type === 'string' && MESSAGE_TOO_LARGE.has(root.type)) return 'too-large';
+  if (root && UNRECOVERABLE.has(root.name ?? '')) return 'permanent';
+  if (root && root.retriable === false) return 'permanent';
+  return 'transient';
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET|VERIFY)_)/;

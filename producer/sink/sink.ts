@@ -1,4 +1,7 @@
-// KafkaSink: encode + enqueue (synchronous, never blocks), batch, send, retry.
+// KafkaSink, the façade of the publishing side: it wires the encoder, the
+// bounded queue (queue.ts), the batching below, delivery with retries
+// (delivery.ts) and the Kafka transport with its error rules (kafka.ts,
+// errors.ts). push() encodes and enqueues, synchronously, never blocking.
 //
 // Batching: a batch is sent when the queue holds kafka.batch.maxRecords records
 // or kafka.batch.maxBytes bytes, or when its oldest record has waited
@@ -9,7 +12,7 @@
 // When Kafka is down: the idempotent producer's kafkajs retries a send
 // kafka.retry.retries times with backoff (without idempotence kafkajs does not
 // retry, so that every resend is counted here); on a transient error (connection refused,
-// timeout, no leader...), the sink keeps retrying the SAME batch, forever, with
+// timeout, no leader...), delivery keeps retrying the SAME batch, forever, with
 // backoff (kafka.retry.initialRetryTimeMs doubling up to maxRetryTimeMs), and the
 // queue keeps absorbing new records up to queue.maxRecords / queue.maxBytes. So
 // nothing is lost while the outage fits in the queue; past that the queue's
@@ -25,46 +28,19 @@ import { performance } from 'node:perf_hooks';
 import type { ConntrailConfig } from '../config/load.ts';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 import type { RecordEncoder } from '../encode/types.ts';
-import { KafkaTransport } from './kafka.ts';
-import type { KafkaTransportOptions, SinkTransport } from './kafka.ts';
 import type { LoggerLike } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import { RecordQueue, emptyDropCounts, DROP_REASONS } from './queue.ts';
-import type { DropCounts, QueuedMessage } from './queue.ts';
+import { Delivery } from './delivery.ts';
+import type { SinkBatch, SinkHooks } from './delivery.ts';
+import { classifySendError, describeError } from './errors.ts';
+import { KafkaTransport } from './kafka.ts';
+import type { KafkaTransportOptions, SinkTransport } from './kafka.ts';
 import { messageKey } from './keys.ts';
 import type { KeyStrategy } from './keys.ts';
+import { RecordQueue, emptyDropCounts, DROP_REASONS } from './queue.ts';
+import type { DropCounts } from './queue.ts';
 
-/** A batch on its way to Kafka, as the hooks see it. */
-export interface SinkBatch {
-  /** Sequence number of the batch in this sink, from 1. */
-  readonly id: number;
-  readonly topic: string;
-  /** kafkajs messages; onBatchSend may add headers (e.g. traceparent). */
-  readonly messages: QueuedMessage[];
-  /** Bytes of keys and values. */
-  readonly bytes: number;
-  /** Send attempts so far (kafkajs's own retries inside one attempt are not counted). */
-  attempts: number;
-}
-
-export interface BatchAck {
-  /** Epoch ms of the acknowledgement. */
-  ackedAt: number;
-  /** From the first send attempt to the acknowledgement, ms. */
-  latencyMs: number;
-  /** What the transport returned (kafkajs: RecordMetadata[] with partitions and base offsets). */
-  result: unknown;
-}
-
-/** Hooks for tracing and tests (issue 6). Called synchronously; must not throw. */
-export interface SinkHooks {
-  /** Before the first send attempt of a batch. */
-  onBatchSend?(batch: SinkBatch): void;
-  /** After Kafka acknowledged the batch. */
-  onBatchSent?(batch: SinkBatch, ack: BatchAck): void;
-  /** When a batch is given up (publish_failed or shutdown_unflushed). */
-  onBatchFailed?(batch: SinkBatch, error: unknown): void;
-}
+export type { BatchAck, SinkBatch, SinkHooks } from './delivery.ts';
 
 export interface KafkaSinkConfig {
   kafka: ConntrailConfig['kafka'];
@@ -107,37 +83,6 @@ export interface SinkStats {
   ackLatencyMs: { samples: number; p50: number; p99: number; max: number };
 }
 
-const MESSAGE_TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-const UNRECOVERABLE = new Set(['RangeError', 'ReferenceError', 'SyntaxError', 'TypeError']);
-
-/** The innermost cause of a (kafkajs) error. */
-function rootCause(err: unknown): unknown {
-  let e = err;
-  for (let i = 0; i < 10; i++) {
-    const c = (e as { cause?: unknown; originalError?: unknown } | null)?.cause ?? (e as { originalError?: unknown } | null)?.originalError;
-    if (c === undefined || c === null || c === e) break;
-    e = c;
-  }
-  return e;
-}
-
-/** The error's message, with its root cause's when that says more. */
-export function describeError(err: unknown): string {
-  const outer = (err as Error)?.message ?? String(err);
-  const root = rootCause(err);
-  const inner = (root as Error)?.message;
-  return root === err || !inner || outer.includes(inner) ? outer : `${outer} (cause: ${inner})`;
-}
-
-/** Transient (retry the batch) or permanent (drop it)? */
-export function classifySendError(err: unknown): 'transient' | 'permanent' | 'too-large' {
-  const root = rootCause(err) as { retriable?: boolean; name?: string; type?: string } | null;
-  if (root && typeof root.type === 'string' && MESSAGE_TOO_LARGE.has(root.type)) return 'too-large';
-  if (root && UNRECOVERABLE.has(root.name ?? '')) return 'permanent';
-  if (root && root.retriable === false) return 'permanent';
-  return 'transient';
-}
-
 export class KafkaSink {
   readonly topic: string;
   readonly #encoder: RecordEncoder;
@@ -150,11 +95,8 @@ export class KafkaSink {
   readonly #batchBytes: number;
   readonly #lingerMs: number;
   readonly #maxInFlight: number;
-  readonly #backoffInitial: number;
-  readonly #backoffMax: number;
+  readonly #delivery: Delivery;
   readonly #drops: DropCounts = emptyDropCounts();
-  readonly #latencies: Float64Array;
-  #latencyCount = 0;
 
   #started = false;
   #stopped = false;
@@ -162,16 +104,9 @@ export class KafkaSink {
   #lingerTimer: NodeJS.Timeout | null = null;
   #inFlightBatches = 0;
   #inFlightRecords = 0;
-  #retrying = 0;
-  readonly #resent = { batches: 0, records: 0 };
   #batchSeq = 0;
   #pushed = 0;
-  #published = { batches: 0, records: 0, bytes: 0 };
-  #publishErrors = 0;
-  #lastPublishAt: number | null = null;
-  #lastError: string | null = null;
   #lastEncodeErrorLog = 0;
-  readonly #sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   readonly #idleWaiters = new Set<() => void>();
   readonly #pending = new Set<Promise<void>>();
 
@@ -188,9 +123,18 @@ export class KafkaSink {
     this.#batchBytes = k.batch.maxBytes;
     this.#lingerMs = k.batch.lingerMs;
     this.#maxInFlight = k.idempotent ? 1 : k.batch.maxInFlight;
-    this.#backoffInitial = k.retry.initialRetryTimeMs;
-    this.#backoffMax = Math.max(k.retry.maxRetryTimeMs, k.retry.initialRetryTimeMs);
-    this.#latencies = new Float64Array(options.latencySamples ?? 1024);
+    this.#delivery = new Delivery({
+      transport: this.#transport,
+      // the transport's errors are kafkajs's (or shaped like them): the Kafka side's rules
+      classify: classifySendError,
+      describe: describeError,
+      hooks: this.#hooks,
+      logger,
+      initialRetryMs: k.retry.initialRetryTimeMs,
+      maxRetryMs: k.retry.maxRetryTimeMs,
+      latencySamples: options.latencySamples ?? 1024,
+      queued: () => this.#queue.length,
+    });
   }
 
   get format(): RecordEncoder['format'] { return this.#encoder.format; }
@@ -267,6 +211,7 @@ export class KafkaSink {
     if (this.#stopped) return;
     const drained = this.#started ? await this.flush(timeoutMs) : this.#queue.length === 0;
     this.#stopped = true;
+    this.#delivery.stop();
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = null;
     if (!drained) {
@@ -274,7 +219,6 @@ export class KafkaSink {
       this.#drops.shutdown_unflushed += lost;
       this.#logger.warn({ lost, timeoutMs }, 'shutdown flush timed out: records not published');
     }
-    for (const s of this.#sleeps) { clearTimeout(s.timer); s.resolve(); }
     await this.#transport.disconnect().catch((err: unknown) => {
       this.#logger.warn({ err: (err as Error)?.message }, 'Kafka disconnect failed');
     });
@@ -289,24 +233,23 @@ export class KafkaSink {
   }
 
   stats(): SinkStats {
+    const d = this.#delivery;
     const drops = { ...this.#drops };
+    drops.publish_failed += d.publishFailed;
     for (const r of DROP_REASONS) drops[r] += this.#queue.drops[r];
-    const n = Math.min(this.#latencyCount, this.#latencies.length);
-    const lat = Array.from(this.#latencies.subarray(0, n)).sort((a, b) => a - b);
-    const pct = (p: number): number => (n === 0 ? 0 : lat[Math.min(n - 1, Math.floor(p * n))] as number);
     return {
       queue: { records: this.#queue.length, bytes: this.#queue.bytes, maxRecords: this.#queue.maxRecords, maxBytes: this.#queue.maxBytes },
       drops,
       droppedTotal: DROP_REASONS.reduce((s, r) => s + drops[r], 0),
       pushed: this.#pushed,
-      published: { ...this.#published },
-      publishErrors: this.#publishErrors,
-      resent: { ...this.#resent },
+      published: { ...d.published },
+      publishErrors: d.publishErrors,
+      resent: { ...d.resent },
       inFlight: { batches: this.#inFlightBatches, records: this.#inFlightRecords },
-      retrying: this.#retrying > 0,
-      lastPublishAt: this.#lastPublishAt,
-      lastError: this.#lastError,
-      ackLatencyMs: { samples: n, p50: pct(0.5), p99: pct(0.99), max: n === 0 ? 0 : (lat[n - 1] as number) },
+      retrying: d.retrying,
+      lastPublishAt: d.lastPublishAt,
+      lastError: d.lastError,
+      ackLatencyMs: d.ackLatency(),
     };
   }
 
@@ -352,7 +295,7 @@ export class KafkaSink {
     const batch: SinkBatch = { id: ++this.#batchSeq, topic: this.topic, messages, bytes, attempts: 0 };
     this.#inFlightBatches++;
     this.#inFlightRecords += messages.length;
-    const p = this.#deliver(batch).finally(() => {
+    const p = this.#delivery.deliver(batch).finally(() => {
       this.#pending.delete(p);
       this.#inFlightBatches--;
       this.#inFlightRecords -= messages.length;
@@ -360,87 +303,6 @@ export class KafkaSink {
       this.#checkIdle();
     });
     this.#pending.add(p);
-  }
-
-  /** Sends one batch until acknowledged, given up, or the sink stops. Never rejects. */
-  async #deliver(batch: SinkBatch): Promise<void> {
-    try {
-      this.#hooks.onBatchSend?.(batch);
-    } catch (err) {
-      this.#logger.warn({ err: (err as Error)?.message }, 'onBatchSend hook threw');
-    }
-    const t0 = performance.now();
-    await this.#sendParts(batch, batch.messages, t0);
-  }
-
-  async #sendParts(batch: SinkBatch, messages: QueuedMessage[], t0: number): Promise<void> {
-    let failures = 0;
-    for (;;) {
-      if (this.#stopped) return; // counted by stop() as shutdown_unflushed
-      batch.attempts++;
-      let result: unknown;
-      try {
-        result = await this.#transport.send(messages);
-      } catch (err) {
-        if (this.#stopped) return;
-        this.#publishErrors++;
-        failures++;
-        this.#lastError = describeError(err);
-        const kind = classifySendError(err);
-        if (kind === 'too-large' && messages.length > 1) {
-          const half = messages.length >> 1;
-          this.#logger.warn({ records: messages.length, batch: batch.id }, 'Kafka refused the batch as too large: splitting it');
-          await this.#sendParts(batch, messages.slice(0, half), t0);
-          await this.#sendParts(batch, messages.slice(half), t0);
-          return;
-        }
-        if (kind !== 'transient') {
-          this.#drops.publish_failed += messages.length;
-          this.#logger.error({ err: this.#lastError, records: messages.length, batch: batch.id }, 'Kafka refused a batch: records dropped (publish_failed)');
-          try { this.#hooks.onBatchFailed?.(batch, err); } catch { /* hook errors are not ours */ }
-          return;
-        }
-        const delay = this.#backoff(failures);
-        if (failures === 1 || failures % 10 === 0) {
-          this.#logger.warn({ err: this.#lastError, records: messages.length, batch: batch.id, failures, retryInMs: delay, queued: this.#queue.length },
-            'Kafka send failed: retrying the batch while the queue holds new records');
-        }
-        this.#retrying++;
-        try { await this.#sleep(delay); } finally { this.#retrying--; }
-        this.#resent.batches++;
-        this.#resent.records += messages.length;
-        continue;
-      }
-      const ackedAt = Date.now();
-      const latencyMs = performance.now() - t0;
-      this.#published.batches++;
-      this.#published.records += messages.length;
-      this.#published.bytes += messages === batch.messages ? batch.bytes : messages.reduce((s, m) => s + m.value.length + (m.key?.length ?? 0), 0);
-      this.#lastPublishAt = ackedAt;
-      this.#latencies[this.#latencyCount++ % this.#latencies.length] = latencyMs;
-      if (failures > 0) this.#logger.info({ batch: batch.id, failures }, 'Kafka send succeeded after retries');
-      try {
-        this.#hooks.onBatchSent?.(batch, { ackedAt, latencyMs, result });
-      } catch (err) {
-        this.#logger.warn({ err: (err as Error)?.message }, 'onBatchSent hook threw');
-      }
-      return;
-    }
-  }
-
-  #backoff(failures: number): number {
-    const base = Math.min(this.#backoffMax, this.#backoffInitial * 2 ** Math.min(failures - 1, 30));
-    return Math.round(base * (0.8 + Math.random() * 0.4));
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => { this.#sleeps.delete(entry); resolve(); }, ms),
-        resolve,
-      };
-      this.#sleeps.add(entry);
-    });
   }
 
   #isIdle(): boolean {
