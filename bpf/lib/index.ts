@@ -138,6 +138,8 @@ export interface CaptureStats {
   batches: number;
   /** Poll cycles skipped because JS was behind or the capture was paused. */
   stalls: number;
+  /** Times the consumer thread woke to drain the ring (about 1/s on an idle host, 1 per pollIntervalMs when busy). */
+  wakeups: number;
   inflight: number;
   kernel: KernelCounters;
 }
@@ -237,7 +239,7 @@ interface NativeOpenResult extends NativeStep {
   cookies: NativeStep<AttachStage | 'disabled'>;
 }
 
-interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number }
+interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number; wakeups: number }
 
 interface NativeAddon {
   open(opts: Record<string, unknown>): NativeOpenResult;
@@ -568,7 +570,7 @@ class Capture implements CaptureHandle {
   stats(): CaptureStats {
     const s = this.#native.stats(this.#handle);
     const kernel = this.#closed && this.#lastKernel ? this.#lastKernel : readCounters(this.#closed ? null : this.#native.counters(this.#handle), getLayout());
-    return { records: s.records, bytes: s.bytes, batches: s.batches, stalls: s.stalls, inflight: s.inflight, kernel };
+    return { records: s.records, bytes: s.bytes, batches: s.batches, stalls: s.stalls, wakeups: s.wakeups, inflight: s.inflight, kernel };
   }
 
   kernelIds(): KernelObjectIds {

@@ -212,6 +212,7 @@ struct capture *capture_open(const struct capture_opts *o)
 	if (!c)
 		return NULL;
 	r = &c->connect;
+	c->stop_fd = c->wait_fd = c->stop_wait_fd = -1;
 	c->cgroup_fd = -1;
 	c->counters_fd = -1;
 	c->ncpus = libbpf_num_possible_cpus();
@@ -285,6 +286,13 @@ void capture_detach(struct capture *c)
 	c->nlinks = 0;
 }
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 void capture_destroy(struct capture *c)
 {
 	capture_detach(c);
@@ -301,11 +309,12 @@ void capture_destroy(struct capture *c)
 		conntrail_bpf__destroy(c->skel);
 	c->skel = NULL;
 	c->counters_fd = -1;
-	if (c->cgroup_fd >= 0)
-		close(c->cgroup_fd);
-	c->cgroup_fd = -1;
+	close_fd(&c->cgroup_fd);
 	free(c->buf);
 	c->buf = NULL;
+	close_fd(&c->stop_fd);
+	close_fd(&c->wait_fd);
+	close_fd(&c->stop_wait_fd);
 	c->closed = true;
 }
 

@@ -99,12 +99,14 @@ struct capture {
 	atomic_int inflight;
 	int max_inflight;
 	int poll_ms;
+	int stop_fd;                     /* eventfd: stop() wakes the thread */
+	int wait_fd, stop_wait_fd;       /* epoll sets: {stop, ring}, {stop} */
 	uint8_t *buf;
 	size_t len, cap;
 	uint64_t last_counters[CT_CNT_MAX];
 
 	/* statistics (written by the consumer thread, read racily for stats()) */
-	atomic_uint_fast64_t st_records, st_bytes, st_batches, st_stalls, st_oversize;
+	atomic_uint_fast64_t st_records, st_bytes, st_batches, st_stalls, st_oversize, st_wakeups;
 };
 
 /*

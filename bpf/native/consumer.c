@@ -5,10 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define MAX_FRAME (FRAME_HDR + ALIGN8(sizeof(struct ct_dns) + CT_DNS_MAX_CAP))
 #define BATCH_FULL (-ENOBUFS)
+/* While the ring stays empty the thread sleeps this long (the first record into an empty ring wakes it). */
+#define IDLE_WAIT_MS 1000
 
 int consumer_on_sample(void *ctx, void *data, size_t size)
 {
@@ -70,25 +74,41 @@ static void flush(struct capture *c, bool force)
 	send_batch(c, counters, false);
 }
 
-static void sleep_ms(int ms)
+/*
+ * Waits up to ms for stop() (the eventfd) or, with ring, for records: the
+ * ring's epoll fd is level-triggered on pending data, so no wake-up is lost
+ * between a drain that found nothing and this wait.
+ */
+static void wait_ms(struct capture *c, bool ring, int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	struct epoll_event ev[2];
+
+	epoll_wait(ring ? c->wait_fd : c->stop_wait_fd, ev, 2, ms);
 }
 
-/* Consume until the ring is empty, sending a batch whenever one fills. */
-static void drain(struct capture *c, bool respect_backpressure)
+/* Consume until the ring is empty, sending a batch whenever one fills. Returns the records taken. */
+static uint64_t drain(struct capture *c, bool respect_backpressure)
 {
+	uint64_t before = atomic_load(&c->st_records);
+
 	for (;;) {
 		int err = ring_buffer__consume(c->rb);
 		if (err != BATCH_FULL)
-			return;
+			break;
 		flush(c, true);
 		if (respect_backpressure && atomic_load(&c->inflight) >= c->max_inflight)
-			return;
+			break;
 	}
+	return atomic_load(&c->st_records) - before;
 }
 
+/*
+ * Busy: drain, then wait poll_ms on stop() only, so that records pile up in
+ * the ring (no wake-ups: it is not empty) and go to JS many at a time. Idle:
+ * the drain found nothing, so wait for the first record (the BPF side wakes
+ * the thread when a record goes into an empty ring) or IDLE_WAIT_MS, when the
+ * counters are read again. No JS call when nothing changed.
+ */
 static void *consumer_main(void *arg)
 {
 	struct capture *c = arg;
@@ -97,16 +117,16 @@ static void *consumer_main(void *arg)
 	while (!atomic_load(&c->stop_requested)) {
 		if (atomic_load(&c->paused) || atomic_load(&c->inflight) >= c->max_inflight) {
 			atomic_fetch_add(&c->st_stalls, 1);
-			sleep_ms(c->poll_ms);
+			wait_ms(c, false, c->poll_ms);
 			continue;
 		}
-		int err = ring_buffer__poll(c->rb, c->poll_ms); /* returns early on a forced wake-up */
-		if (err == BATCH_FULL)
-			flush(c, true);
-		else if (err < 0 && err != -EINTR)
-			sleep_ms(c->poll_ms); /* unexpected (e.g. EBADF): never spin */
-		drain(c, true);
+		uint64_t taken = drain(c, true);
 		flush(c, false);
+		atomic_fetch_add(&c->st_wakeups, 1);
+		if (taken)
+			wait_ms(c, false, c->poll_ms);
+		else
+			wait_ms(c, true, IDLE_WAIT_MS);
 	}
 	/* stop(): detach first, then hand over everything still in the ring */
 	capture_detach(c);
@@ -163,13 +183,36 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data)
 	}
 }
 
+/* Two epoll sets: the stop eventfd alone, and the stop eventfd with the ring. */
+static int make_wait_fds(struct capture *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	c->stop_wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->stop_fd < 0 || c->wait_fd < 0 || c->stop_wait_fd < 0)
+		return errno;
+	ev.data.fd = c->stop_fd;
+	if (epoll_ctl(c->wait_fd, EPOLL_CTL_ADD, c->stop_fd, &ev) || epoll_ctl(c->stop_wait_fd, EPOLL_CTL_ADD, c->stop_fd, &ev))
+		return errno;
+	ev.data.fd = ring_buffer__epoll_fd(c->rb);
+	if (epoll_ctl(c->wait_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return errno;
+	return 0;
+}
+
 int consumer_start(napi_env env, struct capture *c, napi_value js_cb)
 {
 	napi_value name;
+	int err;
 
 	c->buf = malloc(c->cap);
 	if (!c->buf)
 		return ENOMEM;
+	err = make_wait_fds(c);
+	if (err)
+		return err;
 	if (napi_create_string_utf8(env, "conntrail-capture", NAPI_AUTO_LENGTH, &name) != napi_ok ||
 	    napi_create_threadsafe_function(env, js_cb, NULL, name, 0, 1, NULL, NULL, c, call_js, &c->tsfn) != napi_ok)
 		return EINVAL;
@@ -183,13 +226,18 @@ int consumer_start(napi_env env, struct capture *c, napi_value js_cb)
 
 void consumer_request_stop(struct capture *c)
 {
+	uint64_t one = 1;
+
 	atomic_store(&c->stop_requested, true);
+	if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full: a wake-up is pending already */
+	}
 }
 
 void consumer_join(struct capture *c)
 {
 	if (c->started && !c->joined) {
-		atomic_store(&c->stop_requested, true);
+		consumer_request_stop(c);
 		pthread_join(c->thread, NULL);
 		c->joined = true;
 	}

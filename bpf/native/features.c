@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <bpf/btf.h>
 
@@ -42,9 +43,33 @@ static bool btf_has_helper(const char *name)
 	return found;
 }
 
+/*
+ * Can programs of `type` call `helper`? A two-instruction program (call,
+ * exit) tells: the verifier refuses an unknown or disallowed helper with one
+ * of the messages below, anything else (even a refusal for another reason)
+ * means the helper is allowed. As libbpf_probe_bpf_helper(), which libbpf 1.1
+ * gets wrong on 6.12: it does not know that kernel's "cannot use helper".
+ */
 static bool helper_ok(enum bpf_prog_type type, enum bpf_func_id helper)
 {
-	return libbpf_probe_bpf_helper(type, helper, NULL) == 1;
+	struct bpf_insn insns[] = {
+		{ .code = BPF_JMP | BPF_CALL, .imm = helper },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char log[4096] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	int fd;
+
+	if (type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
+		opts.expected_attach_type = BPF_CGROUP_INET4_CONNECT;
+	else if (type == BPF_PROG_TYPE_CGROUP_SOCK)
+		opts.expected_attach_type = BPF_CGROUP_INET_SOCK_CREATE;
+	fd = bpf_prog_load(type, NULL, "GPL", insns, sizeof(insns) / sizeof(insns[0]), &opts);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return !strstr(log, "invalid func ") && !strstr(log, "unknown func ") && !strstr(log, "cannot use helper");
 }
 
 uint32_t ct_probe_features(enum bpf_prog_type type)

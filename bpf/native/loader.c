@@ -279,6 +279,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info)
 	set_int(env, out, "batches", (int64_t)atomic_load(&c->st_batches));
 	set_int(env, out, "stalls", (int64_t)atomic_load(&c->st_stalls));
 	set_int(env, out, "oversize", (int64_t)atomic_load(&c->st_oversize));
+	set_int(env, out, "wakeups", (int64_t)atomic_load(&c->st_wakeups));
 	set_int(env, out, "inflight", atomic_load(&c->inflight));
 	return out;
 }

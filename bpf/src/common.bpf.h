@@ -88,12 +88,24 @@ static __always_inline struct ct_config *ct_cfg(void)
 	return bpf_map_lookup_elem(&ct_config, &zero);
 }
 
-/* Wake the consumer only when a good part of the ring is pending; it polls on a timer otherwise. */
-static __always_inline __u64 ct_submit_flags(const struct ct_config *cfg)
+/*
+ * Wake the consumer when this record went into an empty ring (it sleeps while
+ * the host is idle) or when a good part of the ring is pending; otherwise it
+ * drains on its own timer, batching many records per wake-up. `size` is what
+ * this record already holds of the ring: its reservation (header included),
+ * or 0 when asked before bpf_ringbuf_output().
+ */
+static __always_inline __u64 ct_submit_flags(const struct ct_config *cfg, __u64 size)
 {
 	__u64 avail = bpf_ringbuf_query(&ct_events, BPF_RB_AVAIL_DATA);
-	return (cfg && avail >= cfg->wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	if (!cfg)
+		return BPF_RB_NO_WAKEUP;
+	return (avail <= size || avail >= cfg->wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
+
+/* A reservation's share of the ring: the 8-byte record header, the record rounded up to 8 bytes. */
+#define CT_RINGBUF_SHARE(size) (BPF_RINGBUF_HDR_SZ + (((size) + 7) & ~7ULL))
 
 /*
  * The process part of a connect record, by the best way this kernel allows the
@@ -197,7 +209,7 @@ static __always_inline void ct_connect_commit(struct ct_config *cfg, struct ct_c
 			return;
 		}
 	}
-	bpf_ringbuf_submit(e, ct_submit_flags(cfg));
+	bpf_ringbuf_submit(e, ct_submit_flags(cfg, CT_RINGBUF_SHARE(sizeof(*e))));
 }
 
 /* Fills family, port and address from a kernel struct sockaddr. Returns 0 if AF_INET/AF_INET6. */

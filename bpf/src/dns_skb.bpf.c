@@ -148,7 +148,7 @@ int ct_dns_ingress(struct __sk_buff *skb)
 	d->payload_len = len;
 	d->captured_len = n;
 	d->reserved2 = 0;
-	if (bpf_ringbuf_output(&ct_events, d, sizeof(*d) + n, ct_submit_flags(cfg)))
+	if (bpf_ringbuf_output(&ct_events, d, sizeof(*d) + n, ct_submit_flags(cfg, 0)))
 		ct_count(CT_CNT_DROP_DNS);
 	return 1;
 }
