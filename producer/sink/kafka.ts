@@ -2,14 +2,13 @@
 // sink sends through (connect, ensure the topic, send one batch, disconnect).
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import './kafkajs-patch.ts'; // before kafkajs: see the file
 import kafkajs from 'kafkajs';
 import type { KafkaConfig, Producer, Admin, logCreator, Message, RecordMetadata, ICustomPartitioner, PartitionerArgs } from 'kafkajs';
 import type { ConntrailConfig } from '../config/load.ts';
 import { LOCAL_BROKERS } from '../local-stack.ts';
 import { lz4Codec, snappyCodec, zstdAvailable, zstdCodec } from './codecs.ts';
 import type { Compression, KafkajsCodec } from './codecs.ts';
-import { kafkajsNotPatchedReason, kafkajsPatched } from './kafkajs-patch.ts';
+import { kafkajsNotPatchedReason, kafkajsPatched, PATCH_FILE } from './kafkajs-patch.ts';
 import { saslOptions, sslOptions } from './kafka-security.ts';
 import { connectError, KafkaConfigError, SinkError, TopicMissingError } from './errors.ts';
 import type { LoggerLike } from '../log.ts';
@@ -176,7 +175,7 @@ export class KafkaTransport implements SinkTransport {
   constructor(cfg: KafkaSection, logger: LoggerLike = silentLogger, options: KafkaTransportOptions = {}) {
     registerCodecs();
     if (!kafkajsPatched()) {
-      logger.warn({ reason: kafkajsNotPatchedReason() }, 'kafkajs runs unpatched (see producer/sink/kafkajs-patch.ts): large batches are grouped per partition in O(n^2) and encoded record by record; import the sink before anything that imports kafkajs');
+      logger.warn({ reason: kafkajsNotPatchedReason() }, `kafkajs runs unpatched (${PATCH_FILE}, see producer/sink/kafkajs-patch.ts): large batches are grouped per partition in O(n^2) and encoded record by record; npm install applies the patch`);
     }
     this.#cfg = cfg;
     this.#logger = logger;

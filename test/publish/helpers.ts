@@ -1,7 +1,6 @@
 // Shared pieces of the live publishing tests: config for the local stack, unique
 // topic names, an independent kafkajs consumer, cleanup.
 import { randomBytes } from 'node:crypto';
-import '../../producer/sink/kafkajs-patch.ts'; // before kafkajs, as in production
 import kafkajs from 'kafkajs';
 import type { Admin, KafkaConfig } from 'kafkajs';
 import { loadConfig } from '../../producer/config/load.ts';

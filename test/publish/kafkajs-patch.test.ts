@@ -1,6 +1,6 @@
-// The kafkajs patches (producer/sink/kafkajs-patch.ts: one-pass record batches,
-// CRC32C from @node-rs/crc32, the Produce request assembled in one buffer)
-// through the real broker, which checks every batch's CRC and framing: keys,
+// The kafkajs patch (patches/kafkajs+2.2.4.patch, applied at install; see
+// producer/sink/kafkajs-patch.ts: one-pass record batches, CRC32C from
+// @node-rs/crc32, the Produce request assembled in one buffer) through the real broker, which checks every batch's CRC and framing: keys,
 // tombstones, headers (repeated, binary), explicit timestamps, several
 // partitions and codecs, with and without idempotence; read back field by field.
 import { integrationTest } from '../helpers/require.ts';

@@ -5,14 +5,19 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import '../../producer/sink/kafkajs-patch.ts'; // before kafkajs, as in production
+import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { loadConfig } from '../../producer/config/load.ts';
 import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf, cachingPartitioner } from '../../producer/sink/kafka.ts';
-import { groupMessagesPerPartition, kafkajsPatched } from '../../producer/sink/kafkajs-patch.ts';
+import { kafkajsPatched } from '../../producer/sink/kafkajs-patch.ts';
 import { KafkaConfigError, KafkaUnavailableError } from '../../producer/sink/errors.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
+
+const requireCjs = createRequire(import.meta.url);
+type Group = (args: { topic: string; partitionMetadata: unknown[]; messages: unknown[]; partitioner: (a: { message: unknown }) => number }) => Record<number, unknown[]>;
+/** kafkajs's own file (src/producer/sendMessages.js requires it): the patched one is what kafkajs runs. */
+const groupMessagesPerPartition = requireCjs(path.join(path.dirname(requireCjs.resolve('kafkajs')), 'src', 'producer', 'groupMessagesPerPartition.js')) as Group;
 
 const kafkaCfg = (overrides: Record<string, unknown> = {}) => loadConfig({ env: {}, overrides: { kafka: overrides } }).config.kafka;
 

@@ -1,66 +1,37 @@
-// The one-pass record batch encoder and CRC32C patched into kafkajs
-// (producer/sink/record-batch.ts, kafkajs-patch.ts) against kafkajs's own
-// modules: the same batches must come out byte for byte.
+// The kafkajs patch (patches/kafkajs+2.2.4.patch, applied at install; see
+// producer/sink/kafkajs-patch.ts): one-pass record batches, CRC32C from
+// @node-rs/crc32, the Produce request assembled in one buffer. The modules
+// kafkajs loads (its installed, patched files) against kafkajs's own (the
+// patch reversed, test/helpers/kafkajs-pristine.ts): the same batches must
+// come out byte for byte.
 import test from 'ava';
 import fc from 'fast-check';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import '../../producer/sink/kafkajs-patch.ts'; // before kafkajs, as in production
 import kafkajs from 'kafkajs';
 import os from 'node:os';
-import { installPatches, kafkajsPatched, KAFKAJS_VERSION, nativeCrc32c } from '../../producer/sink/kafkajs-patch.ts';
-import type { CachedModule } from '../../producer/sink/kafkajs-patch.ts';
+import { kafkajsPatched, kafkajsPatchStatus, KAFKAJS_VERSION, PATCHED_FILES } from '../../producer/sink/kafkajs-patch.ts';
 import { registerCodecs } from '../../producer/sink/kafka.ts';
+import { KAFKAJS_SRC as src, pristine, pristineText } from '../helpers/kafkajs-pristine.ts';
 
 const require = createRequire(import.meta.url);
-const src = path.join(path.dirname(require.resolve('kafkajs')), 'src');
 
 type Encoder = { buffer: Buffer };
 type RecordFn = (args: object) => unknown;
 type BatchFn = (args: object) => Promise<Encoder>;
 
-/** Loads one of kafkajs's files afresh, bypassing the require cache the patch filled. */
-function original<T>(rel: string): T {
-  const file = path.join(src, rel);
-  const NodeModule = require('node:module') as {
-    new (id: string): { filename: string; paths: string[]; exports: unknown; _compile(code: string, file: string): void };
-    _nodeModulePaths(dir: string): string[];
-  };
-  const m = new NodeModule(file);
-  m.filename = file;
-  m.paths = NodeModule._nodeModulePaths(path.dirname(file));
-  m._compile(fs.readFileSync(file, 'utf8'), file);
-  return m.exports as T;
-}
-
-/** Like original(), with some of the file's requires (paths relative to kafkajs/src) answered by `overrides`. */
-function originalWith<T>(rel: string, overrides: Record<string, unknown>): T {
-  const file = path.join(src, rel);
-  const req = createRequire(file);
-  const byFile = new Map(Object.entries(overrides).map(([r, v]) => [path.join(src, r), v]));
-  const localRequire = (id: string): unknown => {
-    const resolved = req.resolve(id);
-    return byFile.has(resolved) ? byFile.get(resolved) : req(id);
-  };
-  const m = { exports: {} as unknown };
-  new Function('exports', 'require', 'module', '__filename', '__dirname', fs.readFileSync(file, 'utf8'))(m.exports, localRequire, m, file, path.dirname(file));
-  return m.exports as T;
-}
-
-const kafkajsCrc32C = original<(b: Buffer) => number>('protocol/recordBatch/crc32C/crc32C.js');
-const origRecord = original<RecordFn>('protocol/recordBatch/record/v0/index.js');
-const origBatch = original<{ RecordBatch: BatchFn }>('protocol/recordBatch/v0/index.js').RecordBatch;
+const kafkajsCrc32C = require(path.join(src, 'protocol/recordBatch/crc32C/crc32C.js')) as (b: Buffer) => number;
+const origCrc = pristine<(b: Buffer) => number>('protocol/recordBatch/crc32C/index.js');
+const origRecord = pristine<RecordFn>('protocol/recordBatch/record/v0/index.js');
+const origBatch = pristine<{ RecordBatch: BatchFn }>('protocol/recordBatch/v0/index.js').RecordBatch;
 const patchedRecord = require(path.join(src, 'protocol/recordBatch/record/v0/index.js')) as RecordFn;
 const patchedBatch = (require(path.join(src, 'protocol/recordBatch/v0/index.js')) as { RecordBatch: BatchFn }).RecordBatch;
 const patchedCrc = require(path.join(src, 'protocol/recordBatch/crc32C/index.js')) as (b: Buffer) => number;
 type ProduceRequest = (args: object) => { apiKey: number; apiVersion: number; apiName: string; expectResponse(): boolean; encode(): Promise<Encoder> };
 type Frame = (args: { correlationId: number; clientId: string; request: ReturnType<ProduceRequest> }) => Promise<Encoder>;
-const origProduce = originalWith<ProduceRequest>('protocol/requests/produce/v3/request.js', {
-  'protocol/recordBatch/record/v0/index.js': origRecord,
-  'protocol/recordBatch/v0/index.js': { RecordBatch: origBatch, MAGIC_BYTE: 2 },
-});
-const origFrame = original<Frame>('protocol/request.js');
+const origProduce = pristine<ProduceRequest>('protocol/requests/produce/v3/request.js');
+const origFrame = pristine<Frame>('protocol/request.js');
 const patchedProduce = require(path.join(src, 'protocol/requests/produce/v3/request.js')) as ProduceRequest;
 const patchedProduceV7 = require(path.join(src, 'protocol/requests/produce/v7/request.js')) as ProduceRequest;
 const patchedFrame = require(path.join(src, 'protocol/request.js')) as Frame;
@@ -108,15 +79,24 @@ const value = (i: number, n = 266): Buffer => {
   return b;
 };
 
-test('the patch is installed (kafkajs 2.2.4, loaded after the patch)', (t) => {
+test('the patch is installed (kafkajs 2.2.4), and its modules are what kafkajs loads', (t) => {
   t.true(kafkajsPatched());
   t.not(origRecord, patchedRecord);
   t.not(origBatch, patchedBatch);
+  // kafkajs's own way to a Produce request (producer -> requests/produce/index.js -> v7 -> ... -> v3)
+  const produce = require(path.join(src, 'protocol/requests/produce/index.js')) as { protocol(o: { version: number }): (a: object) => { request: { apiVersion: number } } };
+  t.is(produce.protocol({ version: 7 })({ acks: -1, timeout: 1, topicData: [] }).request.apiVersion, 7);
+  const loaded = (rel: string): unknown => require.cache[path.join(src, rel)]?.exports;
+  t.is(loaded('protocol/requests/produce/v3/request.js'), patchedProduce);
+  t.is(loaded('protocol/recordBatch/v0/index.js'), require(path.join(src, 'protocol/recordBatch/v0/index.js')));
+  t.is(loaded('protocol/recordBatch/record/v0/index.js'), patchedRecord);
+  t.is(loaded('protocol/recordBatch/crc32C/index.js'), patchedCrc);
 });
 
 test('CRC32C: RFC 3720 B.4 vectors, and the same as kafkajs\'s on random buffers', (t) => {
-  const crc = nativeCrc32c();
-  t.truthy(crc, '@node-rs/crc32 loads here');
+  const { crc32c } = require('@node-rs/crc32') as { crc32c: (input: Uint8Array) => number };
+  t.is(crc32c(Buffer.alloc(32)), 0x8a9136aa, '@node-rs/crc32 loads here');
+  t.regex(patchedCrc.toString(), /crc32c\(buffer\)/, 'the patched module uses it, not kafkajs\'s JavaScript CRC');
   const asc = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
   const vectors: [Buffer, number][] = [
     [Buffer.alloc(32), 0x8a9136aa],
@@ -128,6 +108,7 @@ test('CRC32C: RFC 3720 B.4 vectors, and the same as kafkajs\'s on random buffers
   ];
   for (const [buf, want] of vectors) {
     t.is(patchedCrc(buf), want);
+    t.is(origCrc(buf), want);
     t.is(kafkajsCrc32C(buf), want);
   }
   fc.assert(
@@ -278,32 +259,30 @@ test('Produce request: timestamps as kafkajs orders them (strings, numbers, miss
   t.pass();
 });
 
-test('defensive: another kafkajs version, a missing file, or kafkajs already loaded: nothing is patched', (t) => {
+test('defensive: another kafkajs version, a missing file, or a file without the patch: not patched, and why', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-kafkajs-'));
   try {
     const fake = path.join(dir, 'kafkajs');
     fs.mkdirSync(path.join(fake, 'src'), { recursive: true });
     fs.writeFileSync(path.join(fake, 'index.js'), 'module.exports = {}');
     fs.writeFileSync(path.join(fake, 'package.json'), JSON.stringify({ name: 'kafkajs', version: '2.3.0' }));
-    const cache: Record<string, CachedModule | undefined> = {};
-    const other = installPatches(path.join(fake, 'index.js'), cache);
+    const other = kafkajsPatchStatus(path.join(fake, 'index.js'));
     t.false(other.patched);
     t.regex(other.why, /kafkajs 2\.3\.0 is not 2\.2\.4/);
     fs.writeFileSync(path.join(fake, 'package.json'), JSON.stringify({ name: 'kafkajs', version: KAFKAJS_VERSION }));
-    const missing = installPatches(path.join(fake, 'index.js'), cache);
+    const missing = kafkajsPatchStatus(path.join(fake, 'index.js'));
     t.false(missing.patched);
     t.regex(missing.why, /kafkajs has no src/);
-    t.deepEqual(Object.keys(cache), []);
+    // kafkajs as published (every file the patch changes, reversed)
+    for (const rel of PATCHED_FILES) {
+      fs.mkdirSync(path.dirname(path.join(fake, 'src', rel)), { recursive: true });
+      fs.writeFileSync(path.join(fake, 'src', rel), pristineText(rel));
+    }
+    const unpatched = kafkajsPatchStatus(path.join(fake, 'index.js'));
+    t.false(unpatched.patched);
+    t.regex(unpatched.why, /src\/producer\/groupMessagesPerPartition\.js is not patched/);
   } finally {
     fs.rmSync(dir, { recursive: true });
   }
-  const main = require.resolve('kafkajs');
-  const loaded: Record<string, CachedModule | undefined> = { [path.join(src, 'protocol/request.js')]: {} as CachedModule };
-  const before = installPatches(main, loaded);
-  t.false(before.patched);
-  t.regex(before.why, /loaded before/);
-  t.is(Object.keys(loaded).length, 1);
-  const fresh: Record<string, CachedModule | undefined> = {};
-  t.deepEqual(installPatches(main, fresh), { patched: true, why: '' });
-  t.is(Object.keys(fresh).length, 6);
+  t.deepEqual(kafkajsPatchStatus(), { patched: true, why: '' });
 });
