@@ -257,6 +257,8 @@ export interface BenchResults {
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   /** Kernel-side cost per connect of each rung that attaches here (bpf/tools/bench-rung-cost.ts). */
   rungs?: RungCostResult;
+  /** The same inside the Debian 6.1 VM (tools/vm), where every rung attaches; emulated (TCG) times. */
+  rungsVm?: RungCostResult;
   live?: {
     rates: { rate: number; seconds: number; runs: LiveResult[]; summary: Record<string, Summary> }[];
     /** What-ifs at 10k/s (section "what-if"): no Kafka client; @platformatic/kafka; kafka.batch.lingerMs 25 (config, shipped code). */
@@ -454,6 +456,13 @@ async function main(): Promise<void> {
     const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bpf', 'tools', 'bench-rung-cost.ts'), String(seconds), String(args.runs), '--json'], { timeout: 600_000 });
     results.rungs = JSON.parse(stdout.trim().split('\n').at(-1)!) as RungCostResult;
     for (const r of results.rungs.rungs) log(`  ${r.probe}: ${Math.round(r.connectNsPerRun)} ns per connect, ${r.ratioToBare.toFixed(3)} of bare`);
+    if (!args.quick) {
+      log('rungs: the same in the Debian 6.1 VM (tools/vm/run.sh; every rung attaches there)');
+      const vm = await promisify(execFile)('bash', [path.join(ROOT, 'tools', 'vm', 'run.sh'), '--kernel', '6.1', '--env', `PATH=${path.join(ROOT, 'node_modules', '.bin')}:/usr/sbin:/usr/bin:/sbin:/bin`,
+        '--', 'node', path.join(ROOT, 'bpf', 'tools', 'bench-rung-cost.ts'), String(seconds), String(args.runs), '--json'], { timeout: 1_200_000, cwd: ROOT })
+        .catch((err: unknown) => { results.notes.push(`rungs in the 6.1 VM: ${(err as Error).message.split('\n')[0]}`); return undefined; });
+      if (vm) results.rungsVm = JSON.parse(vm.stdout.trim().split('\n').at(-1)!) as RungCostResult;
+    }
   }
 
   await deleteBenchTopics().catch((err: unknown) => log(`could not delete the bench topics: ${(err as Error).message}`));

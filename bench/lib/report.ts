@@ -3,6 +3,7 @@
 // same invocation on the same machine.
 import { existsSync, readFileSync } from 'node:fs';
 import type { BenchResults } from '../run.ts';
+import type { RungCostResult } from '../../bpf/tools/bench-rung-cost.ts';
 import type { ProfileSummary } from './profile.ts';
 import { summarize } from './stats.ts';
 import type { Summary } from './stats.ts';
@@ -187,11 +188,15 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     if (r.skipped.rungs) L.push(`Skipped: ${r.skipped.rungs}.`, '');
     else {
       const k = r.rungs!;
-      L.push(`Kernel ${k.kernel}, kernel.bpf_stats_enabled on: connect-flood (one C process, loopback, a closed port) flat out ${k.seconds} s with nothing attached, then with each rung that attaches here forced (the DNS program beside it, which inspects the refused connect's RST); ns per run = the programs' run_time_ns / run_cnt (bpftool), medians of ${k.rounds} rounds. ` +
-        'The bare rate is the physical anchor; `bash tools/vm/run.sh --kernel 6.1 -- node bpf/tools/bench-rung-cost.ts` gives the rungs that this host refuses, in a VM (emulated times: compare rungs within one VM only).', '');
-      L.push(`| rung | connects/s | ratio to bare (${num(k.bareConnectsPerSec, 0)}/s) | ns per connect (connect program) | ns per packet (DNS program) |`, '| --- | ---: | ---: | ---: | ---: |');
-      for (const x of k.rungs) L.push(`| ${x.probe} | ${num(x.connectsPerSec, 0)} | ${x.ratioToBare.toFixed(3)} | ${num(x.connectNsPerRun, 0)} | ${x.dnsNsPerRun === null ? '–' : num(x.dnsNsPerRun, 0)} |`);
-      L.push('');
+      L.push(`kernel.bpf_stats_enabled on: connect-flood (one C process, loopback, a closed port) flat out ${k.seconds} s with nothing attached, then with each rung that attaches forced (the DNS program beside it, which inspects the refused connect's RST, and the cookie maker where the rung needs it); ns per run = the programs' run_time_ns / run_cnt (bpftool), medians of ${k.rounds} rounds. ` +
+        'The bare rate is the physical anchor. The VM table is software-emulated (TCG): compare rungs within it, never with the host. bpf/tools/bench-rung-cost.ts runs it alone.', '');
+      const table = (x: RungCostResult, title: string): void => {
+        L.push(`**${title}** (kernel ${x.kernel}, bare connect() ${num(x.bareConnectsPerSec, 0)}/s)`, '', '| rung | connects/s | ratio to bare | ns per connect (connect program) | ns per packet (DNS program) |', '| --- | ---: | ---: | ---: | ---: |');
+        for (const y of x.rungs) L.push(`| ${y.probe} | ${num(y.connectsPerSec, 0)} | ${y.ratioToBare.toFixed(3)} | ${num(y.connectNsPerRun, 0)} | ${y.dnsNsPerRun === null ? '–' : num(y.dnsNsPerRun, 0)} |`);
+        L.push('');
+      };
+      table(k, 'This host');
+      if (r.rungsVm) table(r.rungsVm, 'Debian 6.1 under qemu (TCG)');
     }
   }
 
