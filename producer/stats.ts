@@ -66,6 +66,7 @@ export class StatsReporter {
       lastError: s.sink.lastError,
       ackLatencyMs: s.sink.ackLatencyMs,
       dnsCache: { names: s.enrich.cache.names, addresses: s.enrich.cache.addresses },
+      ...(s.capture.dnsCapture ? { dnsCapture: dnsCaptureText(s.capture.dnsCapture) } : {}),
     };
     this.#last = { at: now, connects, dns, published };
     return line;
@@ -74,4 +75,10 @@ export class StatsReporter {
   logOnce(): void {
     this.#log.info({ stats: this.line() }, 'stats');
   }
+}
+
+/** "per netns", "host-wide", or "unavailable: <why>" (connects are captured either way). */
+function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
+  if (!d.attached) return `unavailable: ${d.reason ?? '?'}`;
+  return d.netnsScoped ? 'per netns' : 'host-wide';
 }

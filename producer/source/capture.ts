@@ -27,6 +27,12 @@ export interface CaptureCounters extends StepCounters {
   /** All kernel counters (seen, excluded, drops). */
   kernel: KernelCounters;
   native: Omit<CaptureStats, 'kernel'> | null;
+  /** Whether DNS replies are captured (connects are either way), and why not. */
+  dnsCapture?: { attached: boolean; netnsScoped: boolean; reason?: string };
+}
+
+function dnsCaptureOf(d: DnsAttachStatus): NonNullable<CaptureCounters['dnsCapture']> {
+  return { attached: d.attached, netnsScoped: d.netnsScoped, ...(d.attached ? {} : { reason: d.reason ?? 'not attached' }) };
 }
 
 const ZERO_KERNEL: KernelCounters = {
@@ -98,6 +104,7 @@ export class CaptureSource {
       batches,
       native,
       processContext,
+      ...(this.#handle ? { dnsCapture: dnsCaptureOf(this.#handle.dns) } : {}),
     };
   }
 

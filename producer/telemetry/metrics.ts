@@ -23,6 +23,7 @@ export const METRIC_DEFINITIONS = [
   ['conntrail.capture.events', 'counter', '{event}', 'Events read from the kernel ring buffer, by kind (connect, dns) and probe.'],
   ['conntrail.capture.kernel_drops', 'counter', '{event}', 'Events the kernel could not hand over (ring buffer full...), by reason.'],
   ['conntrail.capture.excluded', 'counter', '{event}', 'Connects filtered out in the kernel by configuration (self, port, cidr), by reason.'],
+  ['conntrail.capture.dns_attached', 'gauge', '1', '1 when DNS replies are captured, 0 when the DNS program is not attached (connects are captured without names).'],
   ['conntrail.decode.skipped', 'counter', '{record}', 'Records read but not published as NetTCPConnect, by reason.'],
   ['conntrail.dns.parse_errors', 'counter', '{reply}', 'Captured DNS replies that could not be parsed, by reason.'],
   ['conntrail.dns.cache.size', 'gauge', '{name}', 'DNS names held in the cache now.'],
@@ -82,6 +83,7 @@ export function registerPipelineMetrics(meter: Meter, snapshot: () => PipelineSt
     }
     observeCounts(r, obs['conntrail.capture.kernel_drops'], s.capture?.kernelDrops, 'reason');
     observeCounts(r, obs['conntrail.capture.excluded'], s.capture?.excluded, 'reason');
+    if (s.capture?.dnsAttached !== undefined) r.observe(obs['conntrail.capture.dns_attached'], s.capture.dnsAttached);
     observeCounts(r, obs['conntrail.decode.skipped'], s.decode?.skipped, 'reason');
     observeCounts(r, obs['conntrail.dns.parse_errors'], s.dns?.parseErrors, 'reason');
     const cache = s.dns?.cache;

@@ -232,6 +232,7 @@ export function snapshotOf(s: PipelineStats): PipelineStatsSnapshot {
       events: { connect: { ...c.received.byProbe }, dns: { cgroup_skb: c.received.dns } },
       kernelDrops: snakeKeys(c.drops),
       excluded: { self: k.excludedSelf, port: k.excludedPort, cidr: k.excludedCidr },
+      ...(c.dnsCapture ? { dnsAttached: c.dnsCapture.attached ? 1 : 0 } : {}),
     },
     decode: {
       skipped: { ...c.malformed, not_tcp: e.connectsNotTcp, not_inet: e.connectsNotInet },

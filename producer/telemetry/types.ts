@@ -86,6 +86,8 @@ export interface PipelineStatsSnapshot {
     kernelDrops?: CountsBy;
     /** Connects filtered out in the kernel by configuration, by reason ("self", "port", "cidr"). */
     excluded?: CountsBy;
+    /** 1 when the DNS program is attached, 0 when DNS names are unavailable (connects are captured either way). */
+    dnsAttached?: number;
   };
   decode?: {
     /** Records read but not turned into NetTCPConnect, by reason (e.g. "not_tcp", "short_record", "excluded"). */

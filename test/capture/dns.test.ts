@@ -105,3 +105,19 @@ await captureTest('a reply longer than dnsPayloadCap is cut and marked truncated
   t.true(ev.payloadLength > 500, `wire length ${ev.payloadLength}`);
   t.true(c.source.counters().dnsTruncated >= 1);
 });
+
+await captureTest('a DNS program that cannot attach never stops connect capture; the report and the counters say why', async (t) => {
+  const c = new Collector({ ladder: ['tracepoint'], cgroupPath: '/nonexistent-cgroup' });
+  t.teardown(() => c.stop());
+  t.is(c.source.probe, 'tracepoint');
+  t.false(c.source.dns.attached);
+  t.regex(c.source.dns.reason ?? '', /cgroup/);
+  t.true(c.source.report().some((l) => /DNS names NOT available \(connects are captured without results\): .*cgroup/.test(l)), c.source.report().join('\n'));
+  const port = await refusedPort();
+  await connectOnce('127.0.0.1', port);
+  const ev = await c.waitFor('the connect', () => c.connects((e) => e.pid === process.pid && e.dstPort === port).at(0));
+  t.is(ev.probe, 'tracepoint');
+  const counters = c.source.counters();
+  t.false(counters.dnsCapture?.attached);
+  t.regex(counters.dnsCapture?.reason ?? '', /cgroup/);
+});

@@ -26,7 +26,7 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
   t.false(tel!.tracer.enabled, 'no trace exporter configured: the no-op tracer');
 
   const s = {
-    capture: { events: { connect: { cgroup: 10 }, dns: { cgroup_skb: 2 } }, kernelDrops: { ringbuf_full: 0 }, excluded: { port: 1 } },
+    capture: { events: { connect: { cgroup: 10 }, dns: { cgroup_skb: 2 } }, kernelDrops: { ringbuf_full: 0 }, excluded: { port: 1 }, dnsAttached: 1 },
     decode: { skipped: { not_tcp: 3 } },
     dns: { parseErrors: { truncated: 1 }, cache: { size: 5, addresses: 7, hits: 4, misses: 6, expired: 0 } },
     queue: { depth: 12, bytes: 1200, drops: { full: 0 } },
