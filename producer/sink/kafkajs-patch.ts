@@ -1,5 +1,5 @@
 // kafkajs is pinned to 2.2.4 (its last release; package.json) and runs with
-// conntrail's changes to six of its files, applied at install by patch-package
+// conntrail's changes to seven of its files, applied at install by patch-package
 // from patches/kafkajs+2.2.4.patch (npm's postinstall). The patch is the one
 // reviewable diff; nothing is replaced at run time, so kafkajs loads its own
 // (patched) files whatever imports it first.
@@ -15,6 +15,9 @@
 // 4. protocol/requests/produce/v3/request.js (v4-v7 reuse it) and
 //    protocol/request.js: the Produce request assembled from its partitions'
 //    batches, not copied (into a zero-filled, doubling buffer) at each level.
+// 5. network/requestQueue/index.js: no timer while no request is pending
+//    (kafkajs re-armed a 1 ms timer forever on every idle connection: ~900
+//    wake-ups/s of an idle conntrail; test/publish/kafkajs-idle.test.ts).
 // test/unit/record-batch.test.ts compares the patched modules with kafkajs's
 // own (the patch reversed) byte for byte; test/publish/kafkajs-patch.test.ts
 // sends through a real broker, which checks every batch's CRC and framing.
@@ -40,6 +43,7 @@ export const PATCHED_FILES = [
   'protocol/recordBatch/v0/index.js',
   'protocol/requests/produce/v3/request.js',
   'protocol/request.js',
+  'network/requestQueue/index.js',
 ] as const;
 
 const MARKER = `// conntrail patch (${PATCH_FILE})`;
