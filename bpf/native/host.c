@@ -44,24 +44,28 @@ napi_value js_boottime(napi_env env, napi_callback_info info)
 	return out;
 }
 
-/* mountTracefs() -> 0 or errno: for the tracepoint rung when tracefs is not mounted */
-napi_value js_mount_tracefs(napi_env env, napi_callback_info info)
+/* Mounts a pseudo filesystem at its usual place; 0 or errno, as a JS number. */
+static napi_value mount_fs(napi_env env, const char *source, const char *target, const char *type)
 {
 	napi_value out;
-	int err = mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) ? errno : 0;
-	(void)info;
+	int err = mount(source, target, type, 0, NULL) ? errno : 0;
+
 	CHECK(env, napi_create_int32(env, err, &out));
 	return out;
 }
 
-/* mountSecurityfs() -> 0 or errno: to read the active LSM list before trying the lsm rung */
+/* mountTracefs(): for the tracepoint rung when tracefs is not mounted */
+napi_value js_mount_tracefs(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return mount_fs(env, "nodev", "/sys/kernel/tracing", "tracefs");
+}
+
+/* mountSecurityfs(): to read the active LSM list before trying the lsm rung */
 napi_value js_mount_securityfs(napi_env env, napi_callback_info info)
 {
-	napi_value out;
-	int err = mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) ? errno : 0;
 	(void)info;
-	CHECK(env, napi_create_int32(env, err, &out));
-	return out;
+	return mount_fs(env, "securityfs", "/sys/kernel/security", "securityfs");
 }
 
 napi_value js_libbpf_version(napi_env env, napi_callback_info info)
