@@ -8,7 +8,7 @@ VM_CACHE=${CONNTRAIL_VM_CACHE:-/var/cache/conntrail/vm}
 # mount the host's root over 9p under an overlay. Built-in ones are skipped.
 VM_INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 
-die() { echo "conntrail-vm: $*" >&2; exit 1; }
+die() { echo "conntrail-vm: $*" >&2; exit "${VM_DIE_CODE:-1}"; }
 note() { [ -n "${VM_QUIET:-}" ] || echo "conntrail-vm: $*" >&2; }
 
 # The names in kernels.conf, in order.

@@ -18,7 +18,9 @@ set -euo pipefail
 # shellcheck source=tools/vm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '6,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+VM_DIE_CODE=125 # the harness's own failures (arguments, fetch, qemu) exit 125
+
+usage() { sed -n '6,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 kernel= lsm=bpf timeout=3600 mem=${CONNTRAIL_VM_MEM:-4G} smp=${CONNTRAIL_VM_SMP:-2}
 verbose=${CONNTRAIL_VM_VERBOSE:-}
@@ -55,7 +57,7 @@ case $lsm in
 esac
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
 
-VM_QUIET= vm_kernel_fetch "$kernel" || die "$kernel: preparing the kernel failed"
+vm_kernel_fetch "$kernel"
 vm_kernel_lookup "$kernel"
 release=$(cat "$K_DIR/release")
 moddir=$(vm_moddir)
@@ -100,7 +102,9 @@ if [ "${CONNTRAIL_VM_ACCEL:-tcg}" = kvm ]; then
 else
   accel=(-accel tcg,thread=multi -cpu max)
 fi
-if [ -n "$verbose" ]; then loglevel="loglevel=7"; else loglevel="quiet loglevel=3"; fi
+# loglevel=5: the console (a file, shown on failure) gets warnings and worse,
+# so a WARN/BUG/Oops during the run is reported even when the command passes.
+if [ -n "$verbose" ]; then loglevel="loglevel=7"; else loglevel="loglevel=5"; fi
 loglevel=${CONNTRAIL_VM_LOGLEVEL:-$loglevel}
 # tsc=reliable: under TCG the TSC is the host's monotonic clock, but 5.10 and
 # 6.1 distrust it on a 2-CPU AMD-vendor guest and fall back to the HPET, each
