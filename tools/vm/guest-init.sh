@@ -28,7 +28,7 @@ if cd -- "$CTVM_CWD" 2>/dev/null; then
   ) </dev/null >>"$R/stdout" 2>>"$R/stderr"
   rc=$?
 else
-  echo "conntrail-vm guest: the working directory $CTVM_CWD does not exist inside the VM (a host tmpfs, or under /tmp? pass --share DIR)" >>"$R/stderr"
+  echo "conntrail-vm guest: the working directory $CTVM_CWD does not exist inside the VM (on a host tmpfs, which 9p does not show? pass --share DIR)" >>"$R/stderr"
   rc=125
 fi
 echo "$rc" >"$R/rc"

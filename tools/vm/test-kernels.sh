@@ -42,8 +42,6 @@ main() {
     common=(--kernel "$k" --env "CONNTRAIL_KERNEL=debian-$k" --env CONNTRAIL_REQUIRE_INTEGRATION=1 --timeout 1800
             --env "PATH=$PWD/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
             --env "NODE_COMPILE_CACHE=$cache" --share "$cache")
-    # the guest's /tmp is its own tmpfs: a checkout under /tmp is shared in (read-write) to be seen
-    case "$PWD/" in /tmp/*) common+=(--share "$PWD") ;; esac
     # shellcheck disable=SC2086 # the file list is a glob on purpose
     step "debian-$k, lsm=...,bpf" bash tools/vm/run.sh "${common[@]}" --lsm bpf -- "$ava" $full
     step "debian-$k, bpf not in lsm=" bash tools/vm/run.sh "${common[@]}" --lsm nobpf -- \
