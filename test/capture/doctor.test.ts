@@ -1,18 +1,20 @@
-// `conntrail doctor --json` on this kernel, against its row in kernels.ts:
-// every rung that must work loaded, attached and captured with DNS beside it,
-// every rung that must fail says why, the default pick is the kernel's rung.
+// `conntrail doctor` on this kernel, against its row in kernels.ts: every rung
+// that must work loaded, attached and captured with DNS beside it, every rung
+// that must fail says why, the default pick is the kernel's rung. The report is
+// made in this process (a CLI start costs tens of seconds under TCG, and ava
+// gives up on a file that finishes no test in 120 s); the CLI's own
+// wiring (--json, the exit code) is checked on the host, where it is quick.
 import { spawnSync } from 'node:child_process';
-import { formatDoctor } from '../../producer/doctor.ts';
+import { formatDoctor, runDoctor } from '../../producer/doctor.ts';
 import type { DoctorReport } from '../../producer/doctor.ts';
 import { captureTest } from './support.ts';
 import { kernelExpectation } from './kernels.ts';
 
-await captureTest('conntrail doctor --json reports each rung and the DNS program as this kernel must', (t) => {
+await captureTest('doctor reports each rung and the DNS program as this kernel must', async (t) => {
   const k = kernelExpectation();
   if (typeof k === 'string') return t.fail(k);
-  const r = spawnSync(process.execPath, ['producer/cli.ts', 'doctor', '--json'], { encoding: 'utf8', timeout: 90_000 });
-  t.is(r.status, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as DoctorReport;
+  const report = await runDoctor();
+  t.log(formatDoctor(report));
   t.is(report.defaultProbe, k.winner);
   t.true(report.ok);
   for (const c of report.rungs) {
@@ -26,5 +28,16 @@ await captureTest('conntrail doctor --json reports each rung and the DNS program
       t.true((c.reason ?? '').length > 10, `${c.probe} says why`);
     }
   }
-  t.log(formatDoctor(report));
 });
+
+if (process.env.CONNTRAIL_VM === undefined) {
+  await captureTest('conntrail doctor --json prints the report and exits 0 when a connect rung captures', (t) => {
+    const k = kernelExpectation();
+    if (typeof k === 'string') return t.fail(k);
+    const r = spawnSync(process.execPath, ['producer/cli.ts', 'doctor', '--json'], { encoding: 'utf8', timeout: 90_000 });
+    t.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    t.is(report.defaultProbe, k.winner);
+    t.is(report.rungs.length, 5);
+  });
+}
