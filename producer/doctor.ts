@@ -5,12 +5,12 @@
 // lines, from that program's own load).
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { release } from 'node:os';
 import dnsPacket from 'dns-packet';
-import { AttachError, DEFAULT_LADDER, PROBE_TARGETS, libbpfVersion } from 'bpf-native-loader';
+import { AttachError, DEFAULT_LADDER, PROBE_TARGETS, activeLsms, libbpfVersion } from 'bpf-native-loader';
 import type { AttachAttempt, DnsAttachStatus, ProbeName, ProgramFeatures } from 'bpf-native-loader';
 import { CaptureSource } from './source/capture.ts';
 import type { CaptureEvent } from './source/types.ts';
@@ -50,13 +50,6 @@ function tail(log: string | undefined): string[] | undefined {
   return lines.length ? lines.slice(-LOG_LINES) : undefined;
 }
 
-function lsmList(): string[] | null {
-  try {
-    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',');
-  } catch {
-    return null;
-  }
-}
 
 function failedRung(a: AttachAttempt): RungCheck {
   const loaded = a.stage === 'attach' || a.stage === 'config' || a.stage === 'ringbuf';
@@ -164,7 +157,7 @@ export async function runDoctor(opts: { cgroupPath?: string } = {}): Promise<Doc
   for (const probe of DEFAULT_LADDER) rungs.push(await checkRung(probe, opts.cgroupPath));
   const winner = rungs.find((r) => r.captured);
   return {
-    kernel: { release: release(), btf: existsSync('/sys/kernel/btf/vmlinux'), lsm: lsmList(), libbpf: libbpfVersion() },
+    kernel: { release: release(), btf: existsSync('/sys/kernel/btf/vmlinux'), lsm: activeLsms() ?? null, libbpf: libbpfVersion() },
     rungs,
     defaultProbe: winner?.probe ?? null,
     ok: winner !== undefined,

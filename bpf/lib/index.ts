@@ -387,9 +387,13 @@ function ipv6Bytes(ip: string): Buffer {
   return out;
 }
 
+/** The active LSMs (/sys/kernel/security/lsm), undefined when securityfs is not mounted. */
+export function activeLsms(): string[] | undefined {
+  return readText('/sys/kernel/security/lsm')?.trim().split(',');
+}
+
 function lsmListed(): boolean | undefined {
-  const list = readText('/sys/kernel/security/lsm');
-  return list === undefined ? undefined : list.trim().split(',').includes('bpf');
+  return activeLsms()?.includes('bpf');
 }
 
 /** One plain sentence for a failed rung. */

@@ -3,8 +3,8 @@
 // netns id. The VM harness (tools/vm, npm run test:kernels) says which kernel
 // it booted in CONNTRAIL_KERNEL; on the host the release is matched. A kernel
 // with no row fails the tests that need one (CI) instead of guessing.
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { activeLsms } from 'bpf-native-loader';
 import type { ProbeName } from 'bpf-native-loader';
 
 export interface KernelExpectation {
@@ -38,14 +38,6 @@ const ROWS: Record<string, (lsmListed: boolean) => KernelExpectation> = {
   host: () => ({ name: 'host', winner: 'cgroup', works: ['cgroup', 'tracepoint'], refused: ['lsm', 'fentry', 'kprobe'], dnsNetns: true }),
 };
 
-/** True when bpf is in the active LSM list (undefined: securityfs not mounted). */
-export function bpfLsmListed(): boolean | undefined {
-  try {
-    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').includes('bpf');
-  } catch {
-    return undefined;
-  }
-}
 
 /** The row for the running kernel, or a sentence saying why there is none. */
 export function kernelExpectation(): KernelExpectation | string {
@@ -54,5 +46,5 @@ export function kernelExpectation(): KernelExpectation | string {
   if (!key) return `no expectation for kernel ${release()}: add a row to test/capture/kernels.ts or set CONNTRAIL_KERNEL`;
   const row = ROWS[key];
   if (!row) return `CONNTRAIL_KERNEL=${key} has no row in test/capture/kernels.ts (rows: ${Object.keys(ROWS).join(', ')})`;
-  return row(bpfLsmListed() === true);
+  return row(activeLsms()?.includes('bpf') === true);
 }
