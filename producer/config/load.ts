@@ -1,10 +1,10 @@
 // Loads, validates and prints conntrail's configuration (schema in ./schema.ts).
 // Order of precedence: defaults < config file < CONNTRAIL_* environment.
 import fs from 'node:fs';
-import net from 'node:net';
 import convict from 'convict';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
-import { PROBE_NAMES } from 'bpf-native-loader';
+import { allFormats, formatSpec } from './formats.ts';
+import { ruleViolations } from './rules.ts';
 import { configSchema } from './schema.ts';
 
 type Widen<T> = T extends string ? T : T extends number ? number : T extends boolean ? boolean : T;
@@ -18,68 +18,20 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function addFormat(name: string, validate: (value: unknown) => void, coerce?: (raw: string) => unknown): void {
-  convict.addFormat({ name, validate, ...(coerce ? { coerce } : {}) });
-}
-
-const listFromEnv = (raw: string): unknown => {
-  const trimmed = raw.trim();
-  if (trimmed.startsWith('[')) return JSON.parse(trimmed);
-  return trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim());
-};
-
-function isCidr(text: unknown): boolean {
-  if (typeof text !== 'string') return false;
-  const [addr, bits, ...rest] = text.split('/');
-  if (rest.length > 0 || addr === undefined || bits === undefined || !/^\d+$/.test(bits)) return false;
-  const family = net.isIP(addr);
-  const max = family === 4 ? 32 : family === 6 ? 128 : -1;
-  return max > 0 && Number(bits) <= max;
-}
-
 let formatsRegistered = false;
+/** The formats of formats.ts, as convict formats: the check throws what is expected, the coercion reads environment text. */
 function registerFormats(): void {
   if (formatsRegistered) return;
   formatsRegistered = true;
-  addFormat('positive-int', (v) => {
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new Error('expected a whole number greater than 0');
-  }, Number);
-  addFormat('non-negative-int', (v) => {
-    if (!Number.isInteger(v) || (v as number) < 0) throw new Error('expected a whole number of 0 or more');
-  }, Number);
-  addFormat('power-of-two', (v) => {
-    const n = v as number;
-    if (!Number.isInteger(n) || n < 4096 || (n & (n - 1)) !== 0) throw new Error('expected a power of two of at least 4096 (bytes)');
-  }, Number);
-  addFormat('ratio', (v) => {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error('expected a number from 0 to 1');
-  }, Number);
-  const probeNames: ReadonlySet<unknown> = new Set(PROBE_NAMES);
-  addFormat('probe-list', (v) => {
-    if (!Array.isArray(v) || v.length === 0 || v.some((p) => !probeNames.has(p))) {
-      throw new Error(`expected a non-empty list of probes from ${JSON.stringify(PROBE_NAMES)}`);
-    }
-  }, listFromEnv);
-  addFormat('port-list', (v) => {
-    if (!Array.isArray(v) || v.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
-      throw new Error('expected a list of ports from 1 to 65535');
-    }
-  }, (raw) => (listFromEnv(raw) as string[]).map(Number));
-  addFormat('cidr-list', (v) => {
-    if (!Array.isArray(v) || v.some((c) => !isCidr(c))) {
-      throw new Error('expected a list of CIDRs such as "10.0.0.0/8" or "fd00::/8"');
-    }
-  }, listFromEnv);
-  addFormat('broker-list', (v) => {
-    if (!Array.isArray(v) || v.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(b))) {
-      throw new Error('expected a list of host:port strings, e.g. ["127.0.0.1:9092"]');
-    }
-  }, listFromEnv);
-  addFormat('topic-name', (v) => {
-    if (typeof v !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(v)) {
-      throw new Error('expected a Kafka topic name: 1-249 of [A-Za-z0-9._-]');
-    }
-  });
+  for (const spec of allFormats()) {
+    convict.addFormat({
+      name: spec.name,
+      validate: (value: unknown) => {
+        if (!spec.check(value)) throw new Error(`expected ${spec.expected}`);
+      },
+      ...(spec.fromEnv ? { coerce: spec.fromEnv } : {}),
+    });
+  }
 }
 
 /** CONNTRAIL_ + the key path in upper snake case: kafka.batch.lingerMs -> CONNTRAIL_KAFKA_BATCH_LINGER_MS. */
@@ -114,21 +66,63 @@ function lookup(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
-/** Turns convict's multi-line message into one line per bad key: key, value given, what is expected. */
-function explain(message: string, rawValue: (key: string) => string, sensitive: Set<string>): string {
+/** What a leaf accepts, in words (the format's own text, or the values of an enumeration). */
+export function expectedOf(leaf: SchemaNode): string {
+  const spec = formatSpec(leaf.format);
+  if (spec) return spec.expected;
+  if (Array.isArray(leaf.format)) return `one of ${JSON.stringify(leaf.format)}`;
+  return String(leaf.format);
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A file's (or the overrides') values against the shape of the schema, before
+ * convict sees them: a section must be an object (else it is named once, not
+ * once per key under it), and a key gets a JSON value of its own type: convict
+ * would read "no" as a boolean and "10" as a number, as if from the environment.
+ * Keys the schema does not have are left to convict's strict validation.
+ */
+function shapeErrors(node: SchemaNode, value: Record<string, unknown>, show: (key: string) => string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [key, child] of Object.entries(node)) {
+    if (!Object.hasOwn(value, key)) continue;
+    const path = prefix ? `${prefix}.${key}` : key;
+    const v = value[key];
+    if (isLeaf(child)) {
+      const takesText = typeof child.default === 'string';
+      if ((typeof v === 'string' && !takesText) || isPlainObject(v)) out.push(`${path} = ${show(path)}: expected ${expectedOf(child)}`);
+    } else if (!isPlainObject(v)) {
+      out.push(`${path} = ${show(path)}: expected an object (the ${path} section)`);
+    } else {
+      out.push(...shapeErrors(child as SchemaNode, v, show, path));
+    }
+  }
+  return out;
+}
+
+/** convict's message, one error a line ("key: expected ...: value was ..."), as "key = value: expected ...". */
+function explain(message: string, show: (key: string) => string): string[] {
   return message.split('\n').map((line) => {
     const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
     if (undeclared) {
       const key = undeclared[1] as string;
-      return `unknown config key "${key}" (value ${rawValue(key)}): not a conntrail setting; \`conntrail config --reference\` lists them`;
+      return `unknown config key "${key}" (value ${show(key)}): not a conntrail setting; \`conntrail config --reference\` lists them`;
     }
     const m = /^([\w.]+): (.*?)(?:: value was .*)?$/.exec(line);
     if (!m) return line;
     const key = m[1] as string;
-    const value = sensitive.has(key) ? '"[masked]"' : rawValue(key);
     const expected = (m[2] as string).replace(/^must be one of the possible values: /, 'expected one of ');
-    return `${key} = ${value}: ${expected}`;
-  }).join('\n');
+    return `${key} = ${show(key)}: ${expected}`;
+  });
+}
+
+/** One line for the user: the first error, and how many more (with their keys) there are. */
+function oneLine(errors: string[]): string {
+  const [first, ...rest] = errors;
+  if (rest.length === 0) return first ?? 'invalid configuration';
+  const keys = rest.map((e) => /^unknown config key "([^"]+)"/.exec(e)?.[1] ?? e.split(' ')[0]);
+  return `${first} (and ${rest.length} more: ${keys.join(', ')})`;
 }
 
 export interface LoadOptions {
@@ -148,8 +142,23 @@ export interface LoadedConfig {
 
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   registerFormats();
-  const conf = convict(schemaWithEnv(configSchema as unknown as SchemaNode) as never, { env: options.env ?? process.env, args: [] });
+  const env = options.env ?? process.env;
+  const sensitive = new Set(schemaLeaves().filter(({ leaf }) => leaf.sensitive === true).map(({ path }) => path));
   const given: Record<string, unknown> = {};
+  let current: () => unknown = () => undefined;
+  /** The value of a key as the user gave it: the environment's text, the file's JSON, else the value in effect. */
+  const show = (key: string): string => {
+    const fromEnv = Object.hasOwn(env, envName(key)) ? env[envName(key)] : undefined;
+    const fromFile = lookup(given, key);
+    const value = fromEnv ?? (fromFile !== undefined ? fromFile : lookup(current(), key));
+    const text = sensitive.has(key) && value !== '' ? '"[masked]"' : JSON.stringify(value);
+    return fromEnv !== undefined ? `${text} (from ${envName(key)})` : text;
+  };
+  const fail = (errors: string[]): never => {
+    throw new ConfigError(oneLine(errors));
+  };
+
+  const layers: Array<Record<string, unknown>> = [];
   if (options.file) {
     let text: string;
     try {
@@ -166,28 +175,38 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       const line = text.slice(0, first.offset).split('\n').length;
       throw new ConfigError(`config file ${options.file}: not valid JSON at line ${line}: ${printParseErrorCode(first.error)}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new ConfigError(`config file ${options.file}: expected a JSON object at the top level`);
+    if (!isPlainObject(parsed)) {
+      throw new ConfigError(`config file ${options.file}: expected a JSON object at the top level, got ${JSON.stringify(parsed)}`);
     }
-    Object.assign(given, parsed, options.overrides ?? {});
-    conf.load(parsed as never);
+    layers.push(parsed);
   }
-  if (options.overrides) conf.load(options.overrides as never);
-  const sensitive = new Set(schemaLeaves().filter(({ leaf }) => leaf.sensitive === true).map(({ path }) => path));
+  if (options.overrides) layers.push(options.overrides);
+  for (const layer of layers) {
+    Object.assign(given, layer);
+    const shape = shapeErrors(configSchema as unknown as SchemaNode, layer, show);
+    if (shape.length > 0) fail(shape);
+  }
+
+  let conf: ReturnType<typeof convict>;
+  try {
+    // reads the CONNTRAIL_* environment (coerced by each format's fromEnv) and keeps it over every load()
+    conf = convict(schemaWithEnv(configSchema as unknown as SchemaNode) as never, { env, args: [] });
+    for (const layer of layers) conf.load(layer as never);
+  } catch (err) {
+    // the formats' coercions do not throw: this is a bug, not a bad config
+    throw new Error(`loading the configuration: ${(err as Error).message}`, { cause: err });
+  }
+  current = () => conf.getProperties();
   try {
     conf.validate({ allowed: 'strict' });
   } catch (err) {
-    const env = options.env ?? process.env;
-    const rawValue = (key: string): string => {
-      const fromEnv = env[envName(key)];
-      if (fromEnv !== undefined) return `${JSON.stringify(fromEnv)} (from ${envName(key)})`;
-      const fromFile = lookup(given, key);
-      return JSON.stringify(fromFile !== undefined ? fromFile : lookup(conf.getProperties(), key));
-    };
-    throw new ConfigError(explain((err as Error).message, rawValue, sensitive));
+    fail(explain((err as Error).message, show));
   }
+  const config = conf.getProperties() as ConntrailConfig;
+  const broken = ruleViolations(config);
+  if (broken.length > 0) fail(broken.map(({ key, expected }) => `${key} = ${show(key)}: ${expected}`));
   return {
-    config: conf.getProperties() as ConntrailConfig,
+    config,
     printable: () => conf.toString(),
   };
 }

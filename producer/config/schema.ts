@@ -3,7 +3,7 @@
 // every key can also be set from the environment as CONNTRAIL_<PATH>, e.g.
 // kafka.batch.lingerMs -> CONNTRAIL_KAFKA_BATCH_LINGER_MS.
 import os from 'node:os';
-import { DEFAULT_LADDER, PROBE_NAMES } from 'bpf-native-loader';
+import { DEFAULT_LADDER, PROBE_NAMES, type ProbeName } from 'bpf-native-loader';
 import { ENCODINGS } from '../encode/types.ts';
 import { LOG_LEVELS } from '../log.ts';
 import { SCHEMA_MODES, SUBJECT_STRATEGIES } from '../registry/schema.ts';
@@ -12,6 +12,21 @@ import { SASL_MECHANISMS } from '../sink/kafka-security.ts';
 import { KEY_STRATEGIES } from '../sink/keys.ts';
 import { QUEUE_POLICIES } from '../sink/queue.ts';
 import { DNS_SCOPES } from '../transform/dns/cache.ts';
+import {
+  absolutePathOrEmpty, brokerList, cidrList, flag, httpUrlOrEmpty, listenAddress, listOf, name, numberOneOf, pathOrEmpty,
+  port, portList, powerOfTwo, ratio, text, topicName, wholeNumber,
+} from './formats.ts';
+
+// Bounds that come from outside this file, each where it is honoured.
+/** Largest DNS payload a kernel record carries (CT_DNS_MAX_CAP in bpf/src/conntrail.h; the loader refuses more). */
+const DNS_MAX_CAP = 4096;
+// Every key in ms (or s) is bounded under Node's longest timer, 2^31-1 ms: a longer
+// setTimeout fires after 1 ms with a TimeoutOverflowWarning.
+/** Kafka's protocol carries partition counts as int32 and replication factors as int16. */
+const KAFKA_INT32_MAX = 2 ** 31 - 1;
+const KAFKA_INT16_MAX = 2 ** 15 - 1;
+/** Acknowledgements a Kafka produce request can ask for. */
+const KAFKA_ACKS = [-1, 0, 1] as const;
 
 /**
  * A setting that takes one of `values` (convict refuses anything else), typed
@@ -25,83 +40,70 @@ export const configSchema = {
   host: {
     name: {
       doc: 'Host name written into every record (host.name). Defaults to the kernel host name.',
-      format: String,
-      default: os.hostname(),
+      ...name(os.hostname()),
     },
   },
   capture: {
     ladder: {
       doc: `Attach ladder for connect(): probes tried in order, the first that loads and attaches wins. One or more of ${PROBE_NAMES.join(', ')}. "tracepoint" reads the user copy of the address and is open to TOCTOU races.`,
-      format: 'probe-list',
-      default: [...DEFAULT_LADDER],
+      ...listOf<ProbeName>({ name: 'probe-list', expected: `a non-empty list of probes from ${JSON.stringify(PROBE_NAMES)}`, item: (p) => (PROBE_NAMES as readonly unknown[]).includes(p), minItems: 1 }, [...DEFAULT_LADDER]),
     },
     ringBufferBytes: {
-      doc: 'Size of the kernel ring buffer shared by connect records and DNS replies, in bytes (a power of two, at least one page). Size it for the longest pause of the consumer: 8 MiB holds about 80k connect records, a second at 80k connects/s.',
-      format: 'power-of-two',
-      default: 8 * 1024 * 1024,
+      doc: 'Size of the kernel ring buffer shared by connect records and DNS replies, in bytes: a power of two from one page (4096) to 1073741824 (1 GiB; the loader hands the kernel 32 bits, and the ring is locked kernel memory). Size it for the longest pause of the consumer: 8 MiB holds about 80k connect records, a second at 80k connects/s.',
+      ...powerOfTwo(4096, 2 ** 30, 8 * 1024 * 1024),
     },
     pollIntervalMs: {
-      doc: 'How often the native consumer drains the ring buffer, in ms. Records are handed to JavaScript as one batch per poll; the kernel also wakes the consumer early when a quarter of the ring is full.',
-      format: 'positive-int',
-      default: 10,
+      doc: 'How often the native consumer drains the ring buffer while records flow, in ms, from 1 to 60000 (the ring must hold that long\'s records). Records are handed to JavaScript as one batch per poll; the kernel also wakes the consumer early when a quarter of the ring is full.',
+      ...wholeNumber(1, 60_000, 10),
     },
     cgroupPath: {
-      doc: 'cgroup v2 mount to attach cgroup programs to. Empty: found from /proc/mounts.',
-      format: String,
-      default: '',
+      doc: 'cgroup v2 mount to attach cgroup programs to (an absolute path). Empty: found from /proc/mounts.',
+      ...absolutePathOrEmpty(''),
     },
     dns: {
       enabled: {
         doc: 'Capture DNS replies (UDP and TCP source port 53) to fill the DNS cache behind `results`.',
-        format: Boolean,
-        default: true,
+        ...flag(true),
       },
       payloadCap: {
-        doc: 'Bytes of each DNS reply copied out of the kernel. Larger replies are cut and counted as truncated; 512 is the classic UDP DNS maximum.',
-        format: 'positive-int',
-        default: 512,
+        doc: `Bytes of each DNS reply copied out of the kernel, from 1 to ${DNS_MAX_CAP} (the most a kernel record carries). Larger replies are cut and counted as truncated; 512 is the classic UDP DNS maximum.`,
+        ...wholeNumber(1, DNS_MAX_CAP, 512),
       },
     },
     exclude: {
       ports: {
         doc: 'Destination ports never captured (filtered in the kernel).',
-        format: 'port-list',
-        default: [] as number[],
+        ...portList([]),
       },
       cidrs: {
         doc: 'Destination networks never captured (filtered in the kernel), IPv4 or IPv6 CIDR, e.g. ["10.0.0.0/8", "fd00::/8"].',
-        format: 'cidr-list',
-        default: [] as string[],
+        ...cidrList([]),
       },
     },
   },
   enrich: {
     dnsCache: {
       maxNames: {
-        doc: 'Upper bound on DNS names (questions and CNAME targets) kept in the cache; least recently used go first. 65536 covers a busy host (a browser resolves a few thousand names a day) at about 10 MB.',
-        format: 'positive-int',
-        default: 65536,
+        doc: 'Upper bound on DNS names (questions and CNAME targets) kept in the cache; least recently used go first. 65536 covers a busy host (a browser resolves a few thousand names a day) at about 10 MB; at most 1048576 (about 160 MB of JavaScript heap).',
+        ...wholeNumber(1, 2 ** 20, 65536),
       },
       maxAddresses: {
-        doc: 'Upper bound on addresses kept in the cache (least recently used go first).',
-        format: 'positive-int',
-        default: 65536,
+        doc: 'Upper bound on addresses kept in the cache (least recently used go first), at most 1048576 (the cache lives in the JavaScript heap).',
+        ...wholeNumber(1, 2 ** 20, 65536),
       },
       scope: {
         doc: 'netns: a DNS reply only labels connects in the network namespace that received it (containers do not label each other). host: one cache for the whole host, as Tracee does.',
         ...oneOf(DNS_SCOPES, 'netns'),
       },
       maxTtlSeconds: {
-        doc: 'TTLs longer than this are cut to it, so a name cannot stay in the cache for days.',
-        format: 'positive-int',
-        default: 86400,
+        doc: 'TTLs longer than this are cut to it, so a name cannot stay in the cache for days; from 1 to 2147483647 (the largest TTL, RFC 2181).',
+        ...wholeNumber(1, 2 ** 31 - 1, 86400),
       },
     },
     processCache: {
       maxEntries: {
-        doc: 'Processes whose /proc context (ppid, executable, container id) is cached, keyed by pid and start time.',
-        format: 'positive-int',
-        default: 8192,
+        doc: 'Processes whose /proc context (ppid, executable, container id) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap).',
+        ...wholeNumber(1, 2 ** 20, 8192),
       },
     },
   },
@@ -113,9 +115,8 @@ export const configSchema = {
   },
   registry: {
     url: {
-      doc: 'Confluent-compatible schema registry URL. Empty with no brokers configured: the local stack\'s registry.',
-      format: String,
-      default: '',
+      doc: 'Confluent-compatible schema registry URL (http:// or https://). Empty with no brokers configured: the local stack\'s registry.',
+      ...httpUrlOrEmpty(''),
     },
     subjectStrategy: {
       doc: 'Subject name: "topic" = <topic>-value (TopicNameStrategy), "record" = <namespace>.<name> (RecordNameStrategy), "topic-record" = <topic>-<namespace>.<name>.',
@@ -127,61 +128,50 @@ export const configSchema = {
     },
     username: {
       doc: 'Basic-auth user for the registry (empty: none).',
-      format: String,
-      default: '',
+      ...text(''),
     },
     password: {
-      doc: 'Basic-auth password for the registry.',
-      format: String,
-      default: '',
+      doc: 'Basic-auth password for the registry (needs registry.username).',
+      ...text(''),
       sensitive: true,
     },
     startupRetryMs: {
-      doc: 'How long to keep retrying an unreachable registry at startup before giving up with exit code 1 (0: fail at once).',
-      format: 'non-negative-int',
-      default: 30000,
+      doc: 'How long to keep retrying an unreachable registry at startup before giving up with exit code 1, in ms, from 0 (fail at once) to 3600000 (an hour).',
+      ...wholeNumber(0, 3_600_000, 30000),
     },
   },
   kafka: {
     brokers: {
-      doc: 'Bootstrap brokers, host:port. Empty: `conntrail run` starts the local stack (stack/stack.sh) and uses 127.0.0.1:9092.',
-      format: 'broker-list',
-      default: [] as string[],
+      doc: 'Bootstrap brokers, host:port: a host name or IPv4 address (kafkajs takes no IPv6 literal) and a port from 1 to 65535. Empty: `conntrail run` starts the local stack (stack/stack.sh) and uses 127.0.0.1:9092.',
+      ...brokerList([]),
     },
     clientId: {
       doc: 'Kafka client id.',
-      format: String,
-      default: 'conntrail',
+      ...name('conntrail'),
     },
     topic: {
       doc: 'Topic the NetTCPConnect records are written to.',
-      format: 'topic-name',
-      default: 'conntrail.net-tcp-connect',
+      ...topicName('conntrail.net-tcp-connect'),
     },
     createTopic: {
       doc: 'Create the topic at startup when it does not exist; false: a missing topic is an error.',
-      format: Boolean,
-      default: true,
+      ...flag(true),
     },
     topicPartitions: {
-      doc: 'Partitions for a topic conntrail creates.',
-      format: 'positive-int',
-      default: 3,
+      doc: 'Partitions for a topic conntrail creates, from 1 to 2147483647 (int32 in the Kafka protocol).',
+      ...wholeNumber(1, KAFKA_INT32_MAX, 3),
     },
     topicReplicationFactor: {
-      doc: 'Replication factor for a topic conntrail creates (-1: the broker default).',
-      format: 'int',
-      default: -1,
+      doc: 'Replication factor for a topic conntrail creates, from 1 to 32767 (int16 in the Kafka protocol), or -1: the broker default.',
+      ...wholeNumber(1, KAFKA_INT16_MAX, -1, { value: -1, means: 'the broker default' }),
     },
     acks: {
       doc: 'Acknowledgements: -1 = all in-sync replicas (no loss on a leader change), 1 = leader only, 0 = none.',
-      format: [-1, 0, 1],
-      default: -1,
+      ...numberOneOf(KAFKA_ACKS, -1),
     },
     idempotent: {
-      doc: 'Idempotent producer: the broker discards duplicates of batches kafkajs retries (needs acks=-1, one request in flight). On by default: without it a partial failure on a new topic was seen to duplicate records. A broker restart can still duplicate one resent request.',
-      format: Boolean,
-      default: true,
+      doc: 'Idempotent producer: the broker discards duplicates of batches kafkajs retries (needs kafka.acks=-1 and kafka.batch.maxInFlight=1). On by default: without it a partial failure on a new topic was seen to duplicate records. A broker restart can still duplicate one resent request.',
+      ...flag(true),
     },
     compression: {
       doc: 'Batch compression: none, gzip, snappy, lz4 or zstd.',
@@ -192,104 +182,87 @@ export const configSchema = {
       ...oneOf(KEY_STRATEGIES, 'process'),
     },
     requestTimeoutMs: {
-      doc: 'Time the broker has to answer a produce request.',
-      format: 'positive-int',
-      default: 30000,
+      doc: 'Time the broker has to answer a produce request, in ms, from 1 to 900000 (librdkafka\'s request.timeout.ms range).',
+      ...wholeNumber(1, 900_000, 30000),
     },
     retry: {
       retries: {
-        doc: 'Retries of one connection or admin request (kafkajs retry.retries), and of one send by the idempotent producer. A batch is never given up for a transient error: the sink sends it again with backoff while the queue holds new records.',
-        format: 'non-negative-int',
-        default: 8,
+        doc: 'Retries of one connection or admin request (kafkajs retry.retries), and of one send by the idempotent producer, from 0 to 1000. A batch is never given up for a transient error: the sink sends it again with backoff while the queue holds new records.',
+        ...wholeNumber(0, 1000, 8),
       },
       initialRetryTimeMs: {
-        doc: 'First retry delay; later ones back off exponentially with jitter.',
-        format: 'positive-int',
-        default: 300,
+        doc: 'First retry delay, in ms, from 1 to 300000 (librdkafka\'s retry.backoff.ms range) and at most kafka.retry.maxRetryTimeMs; later ones back off exponentially with jitter.',
+        ...wholeNumber(1, 300_000, 300),
       },
       maxRetryTimeMs: {
-        doc: 'Longest delay between two retries.',
-        format: 'positive-int',
-        default: 30000,
+        doc: 'Longest delay between two retries, in ms, from 1 to 300000 (librdkafka\'s retry.backoff.max.ms range).',
+        ...wholeNumber(1, 300_000, 30000),
       },
     },
     batch: {
       maxRecords: {
-        doc: 'Flush a batch when it holds this many records (librdkafka batches up to 10,000).',
-        format: 'positive-int',
-        default: 10000,
+        doc: 'Flush a batch when it holds this many records (librdkafka batches up to 10,000), from 1 to 1000000 (librdkafka\'s batch.num.messages range).',
+        ...wholeNumber(1, 1_000_000, 10000),
       },
       maxBytes: {
-        doc: 'Flush a batch when its encoded records reach this many bytes (librdkafka: 1 MB). Keep it under the broker\'s message.max.bytes.',
-        format: 'positive-int',
-        default: 1000000,
+        doc: 'Flush a batch when its encoded records reach this many bytes (librdkafka: 1 MB), from 1 to 1000000000 (librdkafka\'s message.max.bytes range). Keep it under the broker\'s message.max.bytes.',
+        ...wholeNumber(1, 1_000_000_000, 1000000),
       },
       lingerMs: {
-        doc: 'Flush a batch at most this long after its first record arrived (librdkafka lingers 5 ms). Higher: fewer, larger requests; lower: less latency.',
-        format: 'non-negative-int',
-        default: 10,
+        doc: 'Flush a batch at most this long after its first record arrived, in ms, from 0 to 900000 (librdkafka\'s linger.ms range; it lingers 5 ms). Higher: fewer, larger requests; lower: less latency.',
+        ...wholeNumber(0, 900_000, 10),
       },
       maxInFlight: {
-        doc: 'Batches sent and not yet acknowledged at once. 1 keeps per-key order across retries. The idempotent producer (kafka.idempotent) always uses 1.',
-        format: 'positive-int',
-        default: 1,
+        doc: 'Batches sent and not yet acknowledged at once, from 1 to 1000. 1 keeps per-key order across retries. The idempotent producer (kafka.idempotent, on by default) needs 1: more than 1 needs kafka.idempotent=false.',
+        ...wholeNumber(1, 1000, 1),
       },
     },
     ssl: {
       enabled: {
         doc: 'Connect to the brokers with TLS.',
-        format: Boolean,
-        default: false,
+        ...flag(false),
       },
       caFile: {
-        doc: 'PEM file of the CA that signed the brokers\' certificates (empty: the system CAs).',
-        format: String,
-        default: '',
+        doc: 'PEM file of the CA that signed the brokers\' certificates (empty: the system CAs). Needs kafka.ssl.enabled.',
+        ...pathOrEmpty(''),
       },
       certFile: {
-        doc: 'PEM client certificate for mutual TLS (empty: none).',
-        format: String,
-        default: '',
+        doc: 'PEM client certificate for mutual TLS (empty: none). Needs kafka.ssl.enabled and kafka.ssl.keyFile.',
+        ...pathOrEmpty(''),
       },
       keyFile: {
-        doc: 'PEM private key of the client certificate.',
-        format: String,
-        default: '',
+        doc: 'PEM private key of the client certificate. Needs kafka.ssl.enabled and kafka.ssl.certFile.',
+        ...pathOrEmpty(''),
       },
       rejectUnauthorized: {
         doc: 'Refuse brokers whose certificate does not verify. Turn off only for a test cluster.',
-        format: Boolean,
-        default: true,
+        ...flag(true),
       },
     },
     sasl: {
       mechanism: {
-        doc: 'SASL mechanism: none, plain, scram-sha-256 or scram-sha-512.',
+        doc: 'SASL mechanism: none, plain, scram-sha-256 or scram-sha-512. Any but none needs kafka.sasl.username and kafka.sasl.password.',
         ...oneOf(SASL_MECHANISMS, 'none'),
       },
       username: {
-        doc: 'SASL user name.',
-        format: String,
-        default: '',
+        doc: 'SASL user name (used when kafka.sasl.mechanism is not none).',
+        ...text(''),
       },
       password: {
-        doc: 'SASL password.',
-        format: String,
-        default: '',
+        doc: 'SASL password (used when kafka.sasl.mechanism is not none).',
+        ...text(''),
         sensitive: true,
       },
     },
   },
   queue: {
     maxRecords: {
-      doc: 'Records held between enrichment and Kafka while batches wait or Kafka is down; past this the policy applies.',
-      format: 'positive-int',
-      default: 200000,
+      doc: 'Records held between enrichment and Kafka while batches wait or Kafka is down; past this the policy applies. From 1 to 10000000: the slots are allocated at start, 36 bytes each (10M: 360 MB).',
+      ...wholeNumber(1, 10_000_000, 200000),
     },
     maxBytes: {
-      doc: 'Encoded bytes held in the queue; past this the policy applies. Bounds memory while Kafka is down.',
-      format: 'positive-int',
-      default: 64 * 1024 * 1024,
+      doc: 'Encoded bytes held in the queue; past this the policy applies. Bounds memory while Kafka is down. From 1 to 17179869184 (16 GiB).',
+      ...wholeNumber(1, 2 ** 34, 64 * 1024 * 1024),
     },
     policy: {
       doc: 'When the queue is full: "drop-newest" keeps what is queued and counts the new record as dropped; "drop-oldest" makes room by dropping the oldest record. Either way capture keeps draining the ring buffer.',
@@ -298,9 +271,8 @@ export const configSchema = {
   },
   shutdown: {
     flushTimeoutMs: {
-      doc: 'On SIGINT/SIGTERM, how long to keep flushing queued records to Kafka before detaching and exiting.',
-      format: 'non-negative-int',
-      default: 10000,
+      doc: 'On SIGINT/SIGTERM, how long to keep flushing queued records to Kafka before detaching and exiting, in ms, from 0 to 3600000 (an hour; a service manager stops waiting long before: systemd after 90 s by default).',
+      ...wholeNumber(0, 3_600_000, 10000),
     },
   },
   log: {
@@ -309,46 +281,38 @@ export const configSchema = {
       ...oneOf(LOG_LEVELS, 'info'),
     },
     statsIntervalSec: {
-      doc: 'Every this many seconds one log line with events/s, drops by reason, queue depth, last publish and DNS cache size (0: never).',
-      format: 'non-negative-int',
-      default: 10,
+      doc: 'Every this many seconds one log line with events/s, drops by reason, queue depth, last publish and DNS cache size, from 0 (never) to 86400 (a day).',
+      ...wholeNumber(0, 86_400, 10),
     },
   },
   telemetry: {
     enabled: {
       doc: 'OpenTelemetry traces and metrics. Off: the SDK is not even loaded.',
-      format: Boolean,
-      default: true,
+      ...flag(true),
     },
     otlpEndpoint: {
       doc: 'OTLP/HTTP endpoint of a collector, e.g. http://127.0.0.1:4318. Empty: the standard OTEL_EXPORTER_OTLP_* variables decide, and with none set no traces are exported.',
-      format: String,
-      default: '',
+      ...httpUrlOrEmpty(''),
     },
     sampleRatio: {
       doc: 'Share of events that get a per-event trace (capture -> enrich -> encode -> queue -> Kafka ack). Batch spans are always recorded.',
-      format: 'ratio',
-      default: 0.001,
+      ...ratio(0.001),
     },
     maxTracedEventsPerSecond: {
-      doc: 'Cap on per-event traces started per second, over sampleRatio: each costs about a millisecond of CPU to build and export, so the cap bounds tracing\'s cost at any event rate (20: 0.001 of 20k events/s, about 2% of one core).',
-      format: 'positive-int',
-      default: 20,
+      doc: 'Cap on per-event traces started per second, over sampleRatio: each costs about a millisecond of CPU to build and export, so the cap bounds tracing\'s cost at any event rate (20: 0.001 of 20k events/s, about 2% of one core). From 1 to 100000.',
+      ...wholeNumber(1, 100_000, 20),
     },
     prometheusPort: {
-      doc: 'Port of the Prometheus scrape endpoint (0: off).',
-      format: 'port',
-      default: 9464,
+      doc: 'Port of the Prometheus scrape endpoint, from 1 to 65535, or 0: off.',
+      ...port(9464, 'off'),
     },
     prometheusHost: {
-      doc: 'Address the Prometheus endpoint listens on.',
-      format: String,
-      default: '127.0.0.1',
+      doc: 'Address the Prometheus endpoint listens on (an IP address or host name).',
+      ...listenAddress('127.0.0.1'),
     },
     kafkajsInstrumentation: {
       doc: 'Also load @opentelemetry/instrumentation-kafkajs (one span per message: costly at high rates).',
-      format: Boolean,
-      default: false,
+      ...flag(false),
     },
   },
 };
