@@ -52,6 +52,12 @@ export interface CaptureOptions {
   mountTracefs?: boolean;
   /** Mount securityfs at /sys/kernel/security to read the active LSM list before the lsm rung (default true). */
   mountSecurityfs?: boolean;
+  /**
+   * Open with the consumer thread not yet created (default false): nothing is
+   * drained until resume(). A thread takes its creator's credentials, so
+   * after dropPrivileges() the thread made by resume() keeps what the caller kept.
+   */
+  paused?: boolean;
   /** Called on the JS thread once per batch. */
   onBatch(batch: RawBatch): void;
   /** Called if onBatch throws (default: rethrown as an uncaught exception). */
@@ -243,7 +249,7 @@ interface NativeStats { records: number; bytes: number; batches: number; stalls:
 
 interface NativeAddon {
   open(opts: Record<string, unknown>): NativeOpenResult;
-  start(handle: object, opts: { pollMs: number; batchBytes: number; maxInflight: number },
+  start(handle: object, opts: { pollMs: number; batchBytes: number; maxInflight: number; paused: boolean },
     cb: (data: Buffer | null, counters: Buffer | null, end: boolean) => void): void;
   requestStop(handle: object): void;
   close(handle: object): void;
@@ -259,6 +265,7 @@ interface NativeAddon {
   mountTracefs(): number;
   mountSecurityfs(): number;
   libbpfVersion(): string;
+  dropPrivileges(user: string, keep: number[]): { uid: number; gid: number };
 }
 
 export const ADDON_PATH = fileURLToPath(new URL('../build/Release/bpf_native_loader.node', import.meta.url));
@@ -320,6 +327,18 @@ export function sampleRecords(): Buffer {
 
 export function libbpfVersion(): string {
   return addon().libbpfVersion();
+}
+
+/** The capabilities conntrail may keep after attaching, by their numbers in <linux/capability.h>. */
+export const CAPABILITIES = { net_admin: 12, sys_ptrace: 19, sys_admin: 21, sys_resource: 24, perfmon: 38, bpf: 39 } as const;
+export type CapabilityName = keyof typeof CAPABILITIES;
+
+/**
+ * From root to `user`, keeping only `keep` on the calling (main) thread; every
+ * other thread is left with no capability (privileges.c). For after the attach.
+ */
+export function dropPrivileges(user: string, keep: readonly CapabilityName[]): { uid: number; gid: number } {
+  return addon().dropPrivileges(user, keep.map((k) => CAPABILITIES[k]));
 }
 
 // ---------- helpers ----------
@@ -525,6 +544,7 @@ class Capture implements CaptureHandle {
       pollMs: positiveInt('pollIntervalMs', opts.pollIntervalMs, 10),
       batchBytes: positiveInt('batchBytes', opts.batchBytes, 1 << 20),
       maxInflight: positiveInt('maxInflightBatches', opts.maxInflightBatches, 4),
+      paused: opts.paused ?? false,
     }, (data, countersBuf, end) => {
       const counters = readCounters(countersBuf, layout);
       this.#lastKernel = counters;

@@ -91,7 +91,8 @@ struct capture {
 
 	/* consumer (consumer.c) */
 	pthread_t thread;
-	bool started, joined, closed;
+	bool started, joined, closed;    /* started: consumer_start() done (the thread may be deferred) */
+	bool thread_started;
 	napi_threadsafe_function tsfn;
 	napi_ref self_ref;
 	atomic_bool stop_requested;

@@ -202,7 +202,7 @@ static int make_wait_fds(struct capture *c)
 	return 0;
 }
 
-int consumer_start(napi_env env, struct capture *c, napi_value js_cb)
+int consumer_start(napi_env env, struct capture *c, napi_value js_cb, bool deferred)
 {
 	napi_value name;
 	int err;
@@ -216,11 +216,26 @@ int consumer_start(napi_env env, struct capture *c, napi_value js_cb)
 	if (napi_create_string_utf8(env, "conntrail-capture", NAPI_AUTO_LENGTH, &name) != napi_ok ||
 	    napi_create_threadsafe_function(env, js_cb, NULL, name, 0, 1, NULL, NULL, c, call_js, &c->tsfn) != napi_ok)
 		return EINVAL;
-	if (pthread_create(&c->thread, NULL, consumer_main, c)) {
-		napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
-		return EAGAIN;
-	}
 	c->started = true;
+	if (deferred) {
+		atomic_store(&c->paused, true);
+		return 0;
+	}
+	err = consumer_run(c);
+	if (err) {
+		c->started = false;
+		napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
+	}
+	return err;
+}
+
+int consumer_run(struct capture *c)
+{
+	if (!c->started || c->thread_started)
+		return 0;
+	if (pthread_create(&c->thread, NULL, consumer_main, c))
+		return EAGAIN;
+	c->thread_started = true;
 	return 0;
 }
 
@@ -232,13 +247,20 @@ void consumer_request_stop(struct capture *c)
 	if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0) {
 		/* the counter is full: a wake-up is pending already */
 	}
+	/* a deferred thread that never ran still detaches, drains and sends the end batch */
+	if (c->started && !c->thread_started && consumer_run(c)) {
+		/* no thread: consumer_join() tears down without an end batch */
+	}
 }
 
 void consumer_join(struct capture *c)
 {
 	if (c->started && !c->joined) {
 		consumer_request_stop(c);
-		pthread_join(c->thread, NULL);
+		if (c->thread_started)
+			pthread_join(c->thread, NULL);
+		else
+			napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
 		c->joined = true;
 	}
 }

@@ -21,8 +21,16 @@
 
 /* ring_buffer__new's sample callback (ctx: the capture). */
 int consumer_on_sample(void *ctx, void *data, size_t size);
-/* Starts the thread; js_cb(data: Buffer|null, counters: Buffer, end: boolean) runs once per batch. 0 or a positive errno. */
-int consumer_start(napi_env env, struct capture *c, napi_value js_cb);
+/*
+ * Sets up the consumer; js_cb(data: Buffer|null, counters: Buffer, end: boolean)
+ * runs once per batch. With deferred, the thread is created only by
+ * consumer_run() (resume, or stop): a thread takes its creator's credentials,
+ * so one made after dropPrivileges() keeps exactly what the main thread kept.
+ * 0 or a positive errno.
+ */
+int consumer_start(napi_env env, struct capture *c, napi_value js_cb, bool deferred);
+/* Creates the thread if it is not running yet (on the JS thread). 0 or a positive errno. */
+int consumer_run(struct capture *c);
 /* Asks the thread to detach, drain and send the end batch. */
 void consumer_request_stop(struct capture *c);
 /* Waits for the thread (after the end batch, or to tear down). */

@@ -17,6 +17,7 @@
 #include "layout.h"
 #include "libbpf_log.h"
 #include "napi_helpers.h"
+#include "privileges.h"
 
 #define MAX_EXCLUDES 256 /* the exclude maps' max_entries */
 
@@ -175,7 +176,7 @@ static struct capture *capture_arg(napi_env env, napi_callback_info info)
 	return capture_args(env, info, argv, &argc);
 }
 
-/* start(handle, {pollMs, batchBytes, maxInflight}, cb(data: Buffer|null, counters: Buffer, end: boolean)) */
+/* start(handle, {pollMs, batchBytes, maxInflight, paused}, cb(data: Buffer|null, counters: Buffer, end: boolean)); paused: no thread until pause(handle, false) */
 static napi_value js_start(napi_env env, napi_callback_info info)
 {
 	size_t argc = 3;
@@ -198,7 +199,7 @@ static napi_value js_start(napi_env env, napi_callback_info info)
 	c->max_inflight = (int)get_int(env, argv[1], "maxInflight", 4);
 	if (c->max_inflight < 1)
 		c->max_inflight = 1;
-	err = consumer_start(env, c, argv[2]);
+	err = consumer_start(env, c, argv[2], get_bool(env, argv[1], "paused", false));
 	if (err) {
 		napi_throw_error(env, NULL, err == ENOMEM ? "start: out of memory" : "start: the consumer thread could not start");
 		return NULL;
@@ -247,6 +248,8 @@ static napi_value js_pause(napi_env env, napi_callback_info info)
 	if (argc > 1)
 		napi_get_value_bool(env, argv[1], &p);
 	atomic_store(&c->paused, p);
+	if (!p && consumer_run(c))
+		napi_throw_error(env, NULL, "resume: the consumer thread could not start");
 	return NULL;
 }
 
@@ -376,6 +379,7 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("mountTracefs", js_mount_tracefs),
 		FN("mountSecurityfs", js_mount_securityfs),
 		FN("libbpfVersion", js_libbpf_version),
+		FN("dropPrivileges", js_drop_privileges),
 	};
 
 	libbpf_log_init();
