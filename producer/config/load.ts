@@ -151,7 +151,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     const fromEnv = Object.hasOwn(env, envName(key)) ? env[envName(key)] : undefined;
     const fromFile = lookup(given, key);
     const value = fromEnv ?? (fromFile !== undefined ? fromFile : lookup(current(), key));
-    const text = sensitive.has(key) && value !== '' ? '"[masked]"' : JSON.stringify(value);
+    const text = sensitive.has(key) && value !== '' ? '"[masked]"' : typeof value === 'number' && !Number.isFinite(value) ? String(value) : JSON.stringify(value);
     return fromEnv !== undefined ? `${text} (from ${envName(key)})` : text;
   };
   const fail = (errors: string[]): never => {

@@ -276,6 +276,19 @@ test('every numeric key has a range and says its upper bound in its doc string',
   }
 });
 
+test('capture.dns.payloadCap stops where a kernel record does (CT_DNS_MAX_CAP)', (t) => {
+  const header = fs.readFileSync('bpf/src/conntrail.h', 'utf8');
+  const cap = /#define CT_DNS_MAX_CAP (\d+)/.exec(header)?.[1];
+  t.truthy(cap);
+  t.notThrows(() => load({ file: { capture: { dns: { payloadCap: Number(cap) } } } }));
+  t.throws(() => load({ file: { capture: { dns: { payloadCap: Number(cap) + 1 } } } }), { instanceOf: ConfigError, message: new RegExp(`^capture\\.dns\\.payloadCap = ${Number(cap) + 1}: expected a whole number from 1 to ${cap}$`) });
+});
+
+test('a number JSON cannot hold is shown as what it became', (t) => {
+  const err = t.throws(() => load({ file: '{"queue": {"maxRecords": 1e400}}' }), { instanceOf: ConfigError });
+  t.is(err?.message, `queue.maxRecords = Infinity: ${whole(1, 10_000_000)}`);
+});
+
 test('every boolean key takes only true/false', (t) => {
   const booleans = schemaLeaves().filter(({ leaf }) => typeof leaf.default === 'boolean');
   t.true(booleans.length >= 7);
