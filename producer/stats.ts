@@ -53,7 +53,8 @@ export class StatsReporter {
       connectsPerSec: rate(connects, this.#last.connects),
       dnsRepliesPerSec: rate(dns, this.#last.dns),
       publishedPerSec: rate(published, this.#last.published),
-      totals: { connects, dnsReplies: dns, published, byProbe: nonZero(s.capture.received.byProbe) },
+      // dnsNoData: replies with no address for the asked type (NODATA), normal, not a drop
+      totals: { connects, dnsReplies: dns, dnsNoData: s.enrich.dnsRepliesNoData, published, byProbe: nonZero(s.capture.received.byProbe) },
       drops: {
         kernel: nonZero({ ...s.capture.drops }),
         decoder: nonZero(s.capture.malformed),

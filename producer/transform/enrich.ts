@@ -56,6 +56,8 @@ export interface EnrichStats {
   dnsRepliesParsed: number;
   /** Of those, replies cut by the capture but with whole answers stored. */
   dnsRepliesSalvaged: number;
+  /** Of those, NODATA replies: no address for the asked type (normal; nothing to store). */
+  dnsRepliesNoData: number;
   /** A/AAAA/CNAME answers not on the question's chain (ignored). */
   dnsAnswersOffChain: number;
   /** DNS messages not used, by reason. */
@@ -86,6 +88,7 @@ export class Enricher {
   dnsReplies = 0;
   dnsRepliesParsed = 0;
   dnsRepliesSalvaged = 0;
+  dnsRepliesNoData = 0;
   dnsAnswersOffChain = 0;
   readonly dnsErrors: Record<DnsParseError, number> = Object.fromEntries(DNS_PARSE_ERRORS.map((r) => [r, 0])) as Record<DnsParseError, number>;
   dnsInternalErrors = 0;
@@ -100,6 +103,7 @@ export class Enricher {
   readonly #onReply = (reply: ParsedReply): void => {
     this.dnsRepliesParsed++;
     if (reply.salvaged) this.dnsRepliesSalvaged++;
+    if (reply.nodata) this.dnsRepliesNoData++;
     this.dnsAnswersOffChain += reply.offChain;
     this.cache.insert(this.#replyNetns, reply, this.#replyNow);
   };
@@ -205,6 +209,7 @@ export class Enricher {
       dnsReplies: this.dnsReplies,
       dnsRepliesParsed: this.dnsRepliesParsed,
       dnsRepliesSalvaged: this.dnsRepliesSalvaged,
+      dnsRepliesNoData: this.dnsRepliesNoData,
       dnsAnswersOffChain: this.dnsAnswersOffChain,
       dnsErrors: { ...this.dnsErrors },
       dnsInternalErrors: this.dnsInternalErrors,

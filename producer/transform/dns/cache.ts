@@ -235,6 +235,7 @@ export class DnsCache {
 
   /** Store the links of one parsed reply seen at `nowNs` (kernel boot clock) in namespace `netnsCookie`. */
   insert(netnsCookie: number, reply: ParsedReply, nowNs: number): void {
+    if (reply.cnames.length === 0 && reply.addresses.length === 0) return; // NODATA: nothing to link
     const key = this.#scopeKey(netnsCookie);
     let scope = this.#scopes.get(key);
     if (scope === undefined) {

@@ -10,6 +10,11 @@
 // question --CNAME--> c1 --CNAME--> c2 ... and the A/AAAA records owned by a
 // name on that chain. Records off the chain (which a resolver would not accept
 // either) are dropped and counted. Names are lower-cased, without the final dot.
+//
+// A NOERROR reply with no A, AAAA or CNAME answer for the question (NODATA:
+// an AAAA query for an IPv4-only name, an HTTPS/TXT/MX query) is a normal,
+// usable reply that says "no address": it parses, with `nodata` set and
+// nothing to cache, and is not counted as an error.
 import dnsPacket from 'dns-packet';
 import { ipv6Text } from '../../model/ip.ts';
 
@@ -22,7 +27,7 @@ export const DNS_PARSE_ERRORS = [
   'not_query', // opcode other than QUERY
   'rcode_nonzero', // NXDOMAIN, SERVFAIL, REFUSED...
   'bad_question_count', // not exactly one question
-  'no_answers', // no A, AAAA or CNAME answer on the question's chain
+  'off_chain', // A/AAAA/CNAME answers, none on the question's chain (a reply with none at all is NODATA, not an error)
 ] as const;
 export type DnsParseError = (typeof DNS_PARSE_ERRORS)[number];
 
@@ -53,6 +58,8 @@ export interface ParsedReply {
   offChain: number;
   /** The payload was cut and this reply was salvaged from what arrived whole. */
   salvaged: boolean;
+  /** NODATA: no A, AAAA or CNAME answer for the question (`cnames` and `addresses` empty): nothing to cache. Absent: false. */
+  nodata?: boolean;
 }
 
 export type ParseOutcome =
@@ -106,7 +113,6 @@ export function parseDnsMessage(msg: Buffer, cut: boolean): ParseOutcome {
   const qdcount = msg.readUInt16BE(4);
   const ancount = msg.readUInt16BE(6);
   if (qdcount !== 1) return FAIL.bad_question_count;
-  if (ancount === 0) return FAIL.no_answers;
 
   let offset = HEADER_BYTES;
   let question: string;
@@ -180,9 +186,11 @@ export function parseDnsMessage(msg: Buffer, cut: boolean): ParseOutcome {
     else offChain++;
   }
   if (cnames.length === 0 && addresses.length === 0) {
-    return salvaged ? FAIL.truncated : FAIL.no_answers;
+    if (salvaged) return FAIL.truncated;
+    if (offChain > 0) return FAIL.off_chain;
+    return { ok: true, reply: { question, cnames, addresses, offChain, salvaged, nodata: true } };
   }
-  return { ok: true, reply: { question, cnames, addresses, offChain, salvaged } };
+  return { ok: true, reply: { question, cnames, addresses, offChain, salvaged, nodata: false } };
 }
 
 /**
