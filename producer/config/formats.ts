@@ -245,7 +245,7 @@ export function listenAddress(defaultValue: string): { format: string; default: 
     format: define({
       name: 'listen-address',
       expected: 'an IPv4 or IPv6 address or a host name, e.g. "127.0.0.1" or "::1"',
-      check: (v) => net.isIP(v as string) !== 0 || isHostName(v),
+      check: (v) => typeof v === 'string' && (net.isIP(v) !== 0 || isHostName(v)),
     }),
     default: defaultValue,
   };
