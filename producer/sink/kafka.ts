@@ -17,6 +17,8 @@ import type { QueuedMessage } from './queue.ts';
 
 export type KafkaSection = ConntrailConfig['kafka'];
 
+const requireCjs = createRequire(import.meta.url);
+
 export function brokersOf(k: Pick<KafkaSection, 'brokers'>): string[] {
   return k.brokers.length > 0 ? [...k.brokers] : [...LOCAL_BROKERS];
 }
@@ -51,14 +53,53 @@ const EXPECTED_KAFKAJS_WARNINGS = [
   'Limiting retries for the idempotent producer may invalidate EoS guarantees',
 ];
 
+/** Prefixes kafkajs puts before the error it reports in a line's message. */
+const KAFKAJS_PREFIXES = ['Failed to send messages: ', 'Failed to connect to seed broker, trying another broker from the list: '];
+/** kafkajs's connection errors (KafkaJSConnectionError, KafkaJSConnectionClosedError, KafkaJSRequestTimeoutError): retriable, kafkajs reconnects. */
+const KAFKAJS_CONNECTION_ERROR = /^(Connection error|Connection timeout|Closed connection|Connection closed by the server|Failed to connect|Not connected)\b|^Request .* timed out$/;
+
+let protocolRetriable: Map<string, boolean> | undefined;
+/** Whether the kafkajs protocol error with this message is retriable (undefined: not one), from kafkajs's own table (src/protocol/error.js). */
+function protocolErrorRetriable(message: string): boolean | undefined {
+  protocolRetriable ??= new Map((requireCjs(path.join(path.dirname(requireCjs.resolve('kafkajs')), 'src', 'protocol', 'error.js')) as {
+    errorCodes: { message: string; retriable: boolean }[];
+  }).errorCodes.map((e) => [e.message, e.retriable]));
+  return protocolRetriable.get(message);
+}
+
+/**
+ * The level of a kafkajs log line in conntrail's log, by what the error it
+ * reports means (kafkajs logs every failed attempt at error level, even the
+ * ones it retries):
+ * - a retriable protocol error (the broker answered "the coordinator is
+ *   loading", "no leader yet"...): the broker resolves it and kafkajs retries:
+ *   debug. If it lasts, the send or the startup fails and conntrail says so
+ *   itself (the sink's warning, /readyz, or the startup error);
+ * - a connection error (refused, timeout, closed): kafkajs reconnects, but a
+ *   broker is unreachable: warn;
+ * - anything else keeps kafkajs's level.
+ */
+export function kafkajsLineLevel(level: number, message: string, error?: unknown): 'debug' | 'info' | 'warn' | 'error' {
+  const { logLevel } = kafkajs;
+  if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return 'debug';
+  const own = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : level === logLevel.INFO ? 'info' : 'debug';
+  if (own !== 'error' && own !== 'warn') return own;
+  let text = typeof error === 'string' ? error : message;
+  for (const p of KAFKAJS_PREFIXES) if (text.startsWith(p)) text = text.slice(p.length);
+  const retriable = protocolErrorRetriable(text);
+  if (retriable === true) return 'debug';
+  if (retriable === undefined && KAFKAJS_CONNECTION_ERROR.test(text)) return 'warn';
+  return own;
+}
+
 /**
  * Routes kafkajs's own log lines (it is created at warn level) to a
- * pino-compatible logger. The same line (namespace + message) is logged at
- * most once per `repeatWindowMs` (default 10 s): while a broker is down kafkajs
- * logs every connection attempt. The next one carries `suppressed: n`.
+ * pino-compatible logger, at the level kafkajsLineLevel says. The same line
+ * (namespace + message) is logged at most once per `repeatWindowMs` (default
+ * 10 s): while a broker is down kafkajs logs every connection attempt. The
+ * next one carries `suppressed: n`.
  */
 export function kafkajsLogCreator(logger: LoggerLike, repeatWindowMs = 10_000): logCreator {
-  const { logLevel } = kafkajs;
   const recent = new Map<string, { at: number; suppressed: number }>();
   return () => ({ namespace, level, log }) => {
     const { message, timestamp: _ts, stack: _stack, ...extra } = log;
@@ -73,11 +114,7 @@ export function kafkajsLogCreator(logger: LoggerLike, repeatWindowMs = 10_000): 
     recent.set(key, { at: now, suppressed: 0 });
     const obj: Record<string, unknown> = { component: 'kafkajs', namespace, ...extra };
     if (seen && seen.suppressed > 0) obj.suppressed = seen.suppressed;
-    if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) logger.debug(obj, message);
-    else if (level === logLevel.ERROR) logger.error(obj, message);
-    else if (level === logLevel.WARN) logger.warn(obj, message);
-    else if (level === logLevel.INFO) logger.info(obj, message);
-    else logger.debug(obj, message);
+    logger[kafkajsLineLevel(level, message, extra.error)](obj, message);
   };
 }
 
@@ -96,7 +133,6 @@ export function kafkaClientConfig(k: KafkaSection, logger: LoggerLike = silentLo
   };
 }
 
-const requireCjs = createRequire(import.meta.url);
 
 /**
  * kafkajs's DefaultPartitioner (Java-compatible murmur2 of the key), with the
