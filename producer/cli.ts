@@ -10,6 +10,7 @@ const USAGE = `usage: conntrail <command> [--config <file>]
 commands:
   run                       capture connects, enrich, publish to Kafka (default)
   doctor [--json]           try every capture rung and the DNS program here (no Kafka needed); exit 0 if one captures
+  status [--json]           ask the running conntrail (telemetry.prometheusHost:prometheusPort) for /healthz and /readyz; exit 0 if ready
   config                    print the effective configuration (secrets masked)
   config --reference        print the configuration reference (Markdown)
   schema register           register schemas/NetTCPConnect.avsc under the configured subject
@@ -75,6 +76,12 @@ async function main(argv: string[]): Promise<void> {
       const report = await runDoctor(config.capture.cgroupPath ? { cgroupPath: config.capture.cgroupPath } : {});
       process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report));
       process.exitCode = report.ok ? 0 : 1;
+      return;
+    }
+    case 'status': {
+      const { config } = load();
+      const { statusCommand } = await import('./status-command.ts');
+      process.exitCode = await statusCommand(config, values.json === true);
       return;
     }
     case 'schema': {

@@ -22,6 +22,8 @@ import type { KafkaSink, SinkHooks } from './sink/sink.ts';
 import { Enricher } from './transform/enrich.ts';
 import { readHostIdentity } from './transform/host-identity.ts';
 import { StatsReporter, type PipelineStats } from './stats.ts';
+import { Health, kafkaCheck, notReady, ok, queueCheck } from './health.ts';
+import { startEndpoint } from './telemetry/http.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
 import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
 import type { PipelineTracer } from './telemetry/types.ts';
@@ -49,6 +51,8 @@ export interface RunningPipeline<S extends PipelineSource = CaptureSource> {
   enricher: Enricher;
   sink: KafkaSink;
   log: Logger;
+  /** What /healthz and /readyz serve (telemetry.prometheusHost:prometheusPort). */
+  health: Health;
   /** Stops capture, flushes the queue (bounded by `flushTimeoutMs`, default shutdown.flushTimeoutMs), closes Kafka. */
   stop(flushTimeoutMs?: number): Promise<void>;
 }
@@ -76,17 +80,30 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     registry: { ...cfg.registry, url: endpoints.registryUrl },
   };
 
+  // /healthz and /readyz (health.ts) beside /metrics, with telemetry on or off; port 0: no endpoint.
+  const health = new Health();
+  health.set('capture', notReady('attaching the connect probe'));
+  if (cfg.encoding.format === 'avro') health.set('registry', notReady(`resolving the writer schema at ${endpoints.registryUrl}`));
+  health.set('kafka', notReady(`connecting to ${endpoints.brokers.join(',')}`));
+  const { prometheusHost, prometheusPort } = cfg.telemetry;
+  const endpoint = prometheusPort !== 0 ? await startEndpoint({ host: prometheusHost, port: prometheusPort, health }) : null;
+  const closeHealth = async (): Promise<void> => {
+    health.close();
+    await endpoint?.close();
+  };
+
   // Telemetry before kafkajs is imported (instrumentation-kafkajs hooks the import).
   const host = readHostIdentity({ name: cfg.host.name });
   const telOptions = options.telemetry ?? {};
   const tel = await startTelemetry(cfg.telemetry, { hostName: host.name, machineId: host.machineId, bootId: host.bootId }, {
-    topic: cfg.kafka.topic, logger: log, ...(telOptions.env ? { env: telOptions.env } : {}),
+    topic: cfg.kafka.topic, logger: log, ...(telOptions.env ? { env: telOptions.env } : {}), ...(endpoint ? { endpoint } : {}),
+  }).catch(async (err: unknown) => {
+    await closeHealth();
+    throw err;
   });
   let statsOf: (() => PipelineStats) | null = null;
   const metrics = tel ? tel.registerMetrics(() => (statsOf ? snapshotOf(statsOf()) : {})) : null;
   const pt = tel ? new PipelineTelemetry(telOptions.wrapTracer ? telOptions.wrapTracer(tel.tracer) : tel.tracer, metrics) : null;
-  if (tel) log.info({ traces: tel.traces, prometheus: tel.prometheusUrl, sampleRatio: cfg.telemetry.sampleRatio, kafkajsInstrumentation: tel.kafkajsInstrumented }, 'telemetry on');
-  else log.info('telemetry off');
 
   const { CaptureSource: Source } = await import('./source/capture.ts');
   const { ProcessContextCache } = await import('./source/process-context.ts');
@@ -118,11 +135,16 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     });
   } catch (err) {
     await tel?.shutdown();
+    await closeHealth();
     throw err;
   }
   source.pause?.();
   // The first lines a user sees: which probe attached, and why the others did not.
   for (const line of source.report()) log.info({ probe: source.probe }, line);
+  health.set('capture', ok(`connect probe ${source.probe} attached`));
+  const healthUrl = endpoint ? `${endpoint.url}/readyz` : null;
+  if (tel) log.info({ traces: tel.traces, prometheus: tel.prometheusUrl, health: healthUrl, sampleRatio: cfg.telemetry.sampleRatio, kafkajsInstrumentation: tel.kafkajsInstrumented }, 'telemetry on');
+  else log.info({ health: healthUrl }, 'telemetry off');
   let scope = cfg.enrich.dnsCache.scope;
   if (scope === 'netns' && source.dns?.attached && !source.dns.netnsScoped) {
     scope = 'host';
@@ -144,6 +166,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   const hooks = chainHooks(pt?.hooks, options.hooks);
   if (hooks) sinkOptions.hooks = hooks;
   if (pt) sinkOptions.wrapEncoder = (e) => pt.wrapEncoder(e);
+  if (cfg.encoding.format === 'avro') sinkOptions.onEncoder = () => health.set('registry', ok('writer schema resolved'));
   let started: KafkaSink;
   try {
     if (options.transport) sinkOptions.transport = await options.transport(effective.kafka);
@@ -151,8 +174,11 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   } catch (err) {
     await source.stop();
     await tel?.shutdown();
+    await closeHealth();
     throw err;
   }
+  health.set('kafka', () => kafkaCheck(started.stats()));
+  health.set('queue', () => queueCheck(started.stats()));
   log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
 
   deliver = (events) => {
@@ -176,16 +202,18 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   let stopping: Promise<void> | undefined;
   const stop = (flushTimeoutMs = cfg.shutdown.flushTimeoutMs): Promise<void> => {
     stopping ??= (async () => {
+      health.stopping();
       stats.stop();
       await source.stop(); // delivers what is left in the ring into the queue
       await started.stop(flushTimeoutMs);
       pt?.close();
       await tel?.shutdown();
+      await closeHealth();
       stats.logOnce();
     })();
     return stopping;
   };
-  return { source, enricher: enrich, sink: started, log, stop };
+  return { source, enricher: enrich, sink: started, log, health, stop };
 }
 
 /** The main command: runs until SIGINT/SIGTERM, then flushes, detaches and exits 0. */

@@ -74,6 +74,8 @@ export class Delivery {
   publishFailed = 0;
   lastPublishAt: number | null = null;
   lastError: string | null = null;
+  /** Epoch ms of the first failed send since the last acknowledgement; null when the last send was acknowledged (or none failed). */
+  failingSince: number | null = null;
 
   readonly #o: DeliveryOptions;
   readonly #backoffMax: number;
@@ -81,6 +83,8 @@ export class Delivery {
   #latencyCount = 0;
   #retrying = 0;
   #stopped = false;
+  /** Batches being delivered, with the epoch ms their delivery started (in order: the first is the oldest). */
+  readonly #inFlightSince = new Map<SinkBatch, number>();
   readonly #sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
 
   constructor(options: DeliveryOptions) {
@@ -94,6 +98,12 @@ export class Delivery {
     return this.#retrying > 0;
   }
 
+  /** Epoch ms the oldest batch still being delivered was first sent (null: none in flight). */
+  get inFlightSince(): number | null {
+    for (const at of this.#inFlightSince.values()) return at;
+    return null;
+  }
+
   /** Sends one batch until acknowledged, given up, or stop(). Never rejects. */
   async deliver(batch: SinkBatch): Promise<void> {
     try {
@@ -102,7 +112,12 @@ export class Delivery {
       this.#o.logger.warn({ err: (err as Error)?.message }, 'onBatchSend hook threw');
     }
     const t0 = performance.now();
-    await this.#sendParts(batch, batch.messages, t0);
+    this.#inFlightSince.set(batch, Date.now());
+    try {
+      await this.#sendParts(batch, batch.messages, t0);
+    } finally {
+      this.#inFlightSince.delete(batch);
+    }
   }
 
   /** No more attempts: a batch in flight or waiting to retry ends (its records are the sink's to count). */
@@ -133,6 +148,7 @@ export class Delivery {
         this.publishErrors++;
         failures++;
         this.lastError = this.#o.describe(err);
+        this.failingSince ??= Date.now();
         const kind = this.#o.classify(err);
         if (kind === 'too-large' && messages.length > 1) {
           const half = messages.length >> 1;
@@ -164,6 +180,7 @@ export class Delivery {
       this.published.records += messages.length;
       this.published.bytes += messages === batch.messages ? batch.bytes : messages.reduce((s, m) => s + m.value.length + (m.key?.length ?? 0), 0);
       this.lastPublishAt = ackedAt;
+      this.failingSince = null;
       this.#latencies[this.#latencyCount++ % this.#latencies.length] = latencyMs;
       if (failures > 0) logger.info({ batch: batch.id, failures }, 'Kafka send succeeded after retries');
       try {

@@ -73,12 +73,18 @@ export interface SinkStats {
    * still have been appended.
    */
   resent: { batches: number; records: number };
-  inFlight: { batches: number; records: number };
+  /** Batches sent and not yet acknowledged; `since`: epoch ms the oldest of them was first sent (null: none). */
+  inFlight: { batches: number; records: number; since: number | null };
   /** True while a batch waits to be sent again after a failure. */
   retrying: boolean;
   /** Epoch ms of the last acknowledged batch, null before the first. */
   lastPublishAt: number | null;
   lastError: string | null;
+  /**
+   * Epoch ms of the first failed send since the last acknowledgement (null: the
+   * last send was acknowledged, or none failed). Health's kafka check reads it.
+   */
+  failingSince: number | null;
   /** Over the last `latencySamples` acknowledged batches. */
   ackLatencyMs: { samples: number; p50: number; p99: number; max: number };
 }
@@ -245,10 +251,11 @@ export class KafkaSink {
       published: { ...d.published },
       publishErrors: d.publishErrors,
       resent: { ...d.resent },
-      inFlight: { batches: this.#inFlightBatches, records: this.#inFlightRecords },
+      inFlight: { batches: this.#inFlightBatches, records: this.#inFlightRecords, since: d.inFlightSince },
       retrying: d.retrying,
       lastPublishAt: d.lastPublishAt,
       lastError: d.lastError,
+      failingSince: d.failingSince,
       ackLatencyMs: d.ackLatency(),
     };
   }

@@ -15,9 +15,14 @@ export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kaf
  * step: RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError,
  * KafkaUnavailableError, TopicMissingError.
  */
-export async function startSink(cfg: PublishConfig, logger: LoggerLike = silentLogger, options: KafkaSinkOptions & { wrapEncoder?: (e: RecordEncoder) => RecordEncoder } = {}): Promise<KafkaSink> {
-  const { wrapEncoder, ...sinkOptions } = options;
+export async function startSink(cfg: PublishConfig, logger: LoggerLike = silentLogger, options: KafkaSinkOptions & {
+  wrapEncoder?: (e: RecordEncoder) => RecordEncoder;
+  /** Called once the encoder is made (Avro: the schema resolved), before Kafka is connected (readiness). */
+  onEncoder?: (e: RecordEncoder) => void;
+} = {}): Promise<KafkaSink> {
+  const { wrapEncoder, onEncoder, ...sinkOptions } = options;
   const encoder = await createEncoder(cfg, { logger });
+  onEncoder?.(encoder);
   const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue }, wrapEncoder ? wrapEncoder(encoder) : encoder, logger, sinkOptions);
   await sink.start();
   return sink;

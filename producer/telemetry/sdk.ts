@@ -13,7 +13,8 @@
 //   else none, and the pipeline tracer is the no-op one (no per-event cost).
 //   OTEL_TRACES_EXPORTER=none turns traces off in every case.
 // - metrics: a Prometheus scrape endpoint on prometheusHost:prometheusPort
-//   (port 0: none), plus OTLP metrics to telemetry.otlpEndpoint
+//   (port 0: none; /metrics of the endpoint run.ts started, http.ts, which
+//   also serves /healthz and /readyz, or one of its own), plus OTLP metrics to telemetry.otlpEndpoint
 //   (<endpoint>/v1/metrics) or to what OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT /
 //   OTEL_METRICS_EXPORTER=otlp say.
 // - OTEL_SDK_DISABLED=true turns everything off, like telemetry.enabled=false.
@@ -26,11 +27,13 @@ import type { PipelineStatsSnapshot, PipelineTracer, Telemetry, TelemetryResourc
 import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { Endpoint } from './http.ts';
 
 export type TelemetryConfig = ConntrailConfig['telemetry'];
 
 export class TelemetryError extends Error {
   override name = 'TelemetryError';
+  readonly userFacing = true;
 }
 
 export interface TelemetryOptions {
@@ -42,6 +45,11 @@ export interface TelemetryOptions {
   env?: NodeJS.ProcessEnv;
   /** Random source for the event sampler (tests). */
   random?: () => number;
+  /**
+   * The HTTP endpoint (http.ts) already listening on prometheusHost:prometheusPort
+   * to serve /metrics on; without it startTelemetry listens there itself.
+   */
+  endpoint?: Endpoint;
   /** shutdown() waits at most this long for the last exports (an unreachable collector is retried for ~8 s). Default 3000. */
   shutdownTimeoutMs?: number;
 }
@@ -235,18 +243,23 @@ export async function startTelemetry(
   sdk.start();
 
   let prometheusUrl: string | null = null;
+  let endpoint: Endpoint | null = null;
   if (prometheus) {
-    try {
-      await prometheus.startServer();
-    } catch (e) {
-      await sdk.shutdown().catch(() => {});
-      throw new TelemetryError(
-        `telemetry.prometheusPort ${cfg.prometheusPort} on ${cfg.prometheusHost}: ${(e as Error).message}`,
-      );
+    const exporter = prometheus;
+    endpoint = options.endpoint ?? null;
+    if (!endpoint) {
+      const { startEndpoint } = await import('./http.ts');
+      try {
+        endpoint = await startEndpoint({ host: cfg.prometheusHost, port: cfg.prometheusPort });
+      } catch (e) {
+        await sdk.shutdown().catch(() => {});
+        throw new TelemetryError((e as Error).message);
+      }
     }
-    const host = cfg.prometheusHost.includes(':') ? `[${cfg.prometheusHost}]` : cfg.prometheusHost;
-    prometheusUrl = `http://${host}:${cfg.prometheusPort}/metrics`;
+    endpoint.setMetrics((req, res) => exporter.getMetricsRequestHandler(req, res));
+    prometheusUrl = `${endpoint.url}/metrics`;
   }
+  const ownEndpoint = endpoint && endpoint !== options.endpoint ? endpoint : null;
 
   const version = info.serviceVersion;
   const tracer: PipelineTracer =
@@ -284,8 +297,10 @@ export async function startTelemetry(
         }),
         timeout,
       ])
-        .finally(() => {
+        .finally(async () => {
           clearTimeout(timer);
+          endpoint?.setMetrics(null);
+          await ownEndpoint?.close();
           // Leave the process as before: a later startTelemetry() registers afresh.
           api.trace.disable();
           api.metrics.disable();

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -18,9 +19,24 @@ export interface RunningConntrail {
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-run-'));
 
-/** Starts `node producer/cli.ts run --config <file>`; killed at the test's teardown if still running. */
+/** A TCP port free on 127.0.0.1 now. */
+export async function freeLocalPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Starts `node producer/cli.ts run --config <file>`; killed at the test's teardown if still running.
+ * Without telemetry.prometheusPort in `config`, the endpoint (/metrics, /healthz, /readyz) gets a free
+ * port, so that runs in parallel do not fight over the default 9464.
+ */
 export async function startConntrail(t: ExecutionContext, config: unknown, attachTimeoutMs = 60_000): Promise<RunningConntrail> {
   const file = path.join(tmp, `${randomUUID()}.json`);
+  const c = config as { telemetry?: { prometheusPort?: number } };
+  if (c.telemetry?.prometheusPort === undefined) c.telemetry = { ...c.telemetry, prometheusPort: await freeLocalPort() };
   fs.writeFileSync(file, JSON.stringify(config));
   const child = spawn(process.execPath, ['producer/cli.ts', 'run', '--config', file], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
