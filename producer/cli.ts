@@ -98,9 +98,15 @@ async function main(argv: string[]): Promise<void> {
 
 // kafkajs 2.2.4 arms timers with negative delays, which Node 24 warns about on
 // stderr; the delay is clamped to 1 ms, so the warning says nothing to a user.
+// Any other warning is shown once: one emitted per timer or per request would
+// otherwise fill stderr.
 process.removeAllListeners('warning');
+const warned = new Set<string>();
 process.on('warning', (w) => {
-  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`conntrail: ${w.name}: ${w.message}\n`);
+  const line = `conntrail: ${w.name}: ${w.message}`;
+  if (w.name === 'TimeoutNegativeWarning' || warned.has(line)) return;
+  if (warned.size < 100) warned.add(line);
+  process.stderr.write(`${line}\n`);
 });
 
 main(process.argv.slice(2)).catch((err: unknown) => {
