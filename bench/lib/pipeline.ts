@@ -131,7 +131,7 @@ export interface BenchPipelineOptions<S extends PipelineSource> extends Pick<Pip
  * shared machine); OTEL_* variables of the environment are not read.
  */
 export async function startBenchPipeline<S extends PipelineSource = CaptureSource>(cfg: ConntrailConfig, options: BenchPipelineOptions<S> = {}): Promise<RunningPipeline<S>> {
-  if (cfg.telemetry.enabled && cfg.telemetry.prometheusPort !== 0) cfg.telemetry.prometheusPort = await freePort();
+  if (cfg.telemetry.prometheusPort !== 0) cfg.telemetry.prometheusPort = await freePort();
   const { hooks, tap, openSource, countSampled: count, ...whatIf } = options;
   return startPipeline<S>(cfg, pino({ name: 'conntrail', level: 'warn' }, pino.destination(2)), {
     ...(hooks ? { hooks } : {}),
