@@ -17,7 +17,7 @@ function configFile(body: unknown): string {
 }
 
 for (const [name, body, expected] of [
-  ['a string for a number', { kafka: { batch: { maxRecords: 'many' } } }, 'conntrail: bad config: kafka.batch.maxRecords = "many": expected a whole number greater than 0\n'],
+  ['a string for a number', { kafka: { batch: { maxRecords: 'many' } } }, 'conntrail: bad config: kafka.batch.maxRecords = "many": expected a whole number from 1 to 1000000\n'],
   ['an unknown key', { telemetry: { enable: true } }, 'conntrail: bad config: unknown config key "telemetry.enable" (value true): not a conntrail setting; `conntrail config --reference` lists them\n'],
 ] as const) {
   test(`${name}: one line on stderr, exit code 2`, (t) => {
