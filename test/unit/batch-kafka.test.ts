@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
-import { loadConfig } from '../../producer/config/load.ts';
+import { ConfigError, loadConfig } from '../../producer/config/load.ts';
 import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf, cachingPartitioner } from '../../producer/sink/kafka.ts';
 import { kafkajsPatched } from '../../producer/sink/kafkajs-patch.ts';
 import { KafkaConfigError, KafkaUnavailableError } from '../../producer/sink/errors.ts';
@@ -52,8 +52,14 @@ test('SASL mechanisms map to kafkajs', (t) => {
   }
 });
 
-test('idempotent needs acks=-1', (t) => {
-  t.throws(() => new KafkaTransport(kafkaCfg({ idempotent: true, acks: 1 })), { instanceOf: KafkaConfigError });
+test('idempotent needs acks=-1: refused at config load, and by the transport itself', (t) => {
+  // the config refuses it first, as one line naming both keys
+  t.throws(() => kafkaCfg({ idempotent: true, acks: 1 }), {
+    instanceOf: ConfigError,
+    message: 'kafka.acks = 1: expected -1 while kafka.idempotent is true (the idempotent producer needs every in-sync replica\'s ack); set kafka.acks to -1 or kafka.idempotent to false',
+  });
+  // the transport's own guard, for a section that did not come through loadConfig
+  t.throws(() => new KafkaTransport({ ...kafkaCfg({ idempotent: true }), acks: 1 }), { instanceOf: KafkaConfigError, message: 'kafka.idempotent needs kafka.acks=-1' });
   t.notThrows(() => new KafkaTransport(kafkaCfg({ idempotent: true })));
 });
 
