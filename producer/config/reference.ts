@@ -14,7 +14,7 @@ export function configReferenceMarkdown(): string {
     'Generated from `producer/config/schema.ts` by `conntrail config --reference`; do not edit by hand.',
     'Set keys in a JSON (or JSONC) file given with `--config <file>`, or in the environment: every key has a `CONNTRAIL_*` variable, which wins over the file.',
     'A file gives JSON values of the key\'s own type (`true`, not `"true"` or `"yes"`; `10`, not `"10"`). The environment gives text: booleans as `true`, `false`, `1` or `0`; numbers as digits; lists comma-separated or as a JSON list.',
-    'Every value is checked before anything starts, and so are the rules between keys (e.g. `kafka.idempotent` needs `kafka.acks` -1 and `kafka.batch.maxInFlight` 1; a `kafka.sasl.mechanism` needs a user name and password; `kafka.ssl.*File` needs `kafka.ssl.enabled`). A bad config exits with code 2 and one line naming the key, the value given and what is expected.',
+    'Every value is checked before anything starts, and so are the rules between keys (e.g. `kafka.idempotent` needs `kafka.acks` -1, `kafka.batch.maxInFlight` 1 and `kafka.retry.retries` at least 1; a `kafka.sasl.mechanism` needs a user name and password; `kafka.ssl.*File` needs `kafka.ssl.enabled`). A bad config exits with code 2 and one line naming the key, the value given and what is expected.',
     '',
     '| key | environment | accepts | default | what it does |',
     '| --- | --- | --- | --- | --- |',

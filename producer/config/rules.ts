@@ -20,6 +20,10 @@ const rules: Rule[] = [
   (c) => c.kafka.idempotent && c.kafka.batch.maxInFlight !== 1
     ? { key: 'kafka.batch.maxInFlight', expected: 'expected 1 while kafka.idempotent is true (the idempotent producer sends one batch at a time); set kafka.idempotent to false for more' }
     : undefined,
+  // kafkajs refuses an idempotent producer without retries (it threw at startup, after the probes attached)
+  (c) => c.kafka.idempotent && c.kafka.retry.retries < 1
+    ? { key: 'kafka.retry.retries', expected: 'expected at least 1 while kafka.idempotent is true (the idempotent producer must be allowed to retry a send); set kafka.retry.retries to 1 or more or kafka.idempotent to false' }
+    : undefined,
   (c) => c.kafka.retry.initialRetryTimeMs > c.kafka.retry.maxRetryTimeMs
     ? { key: 'kafka.retry.initialRetryTimeMs', expected: `expected at most kafka.retry.maxRetryTimeMs (${c.kafka.retry.maxRetryTimeMs})` }
     : undefined,

@@ -170,7 +170,7 @@ export const configSchema = {
       ...numberOneOf(KAFKA_ACKS, -1),
     },
     idempotent: {
-      doc: 'Idempotent producer: the broker discards duplicates of batches kafkajs retries (needs kafka.acks=-1 and kafka.batch.maxInFlight=1). On by default: without it a partial failure on a new topic was seen to duplicate records. A broker restart can still duplicate one resent request.',
+      doc: 'Idempotent producer: the broker discards duplicates of batches kafkajs retries (needs kafka.acks=-1, kafka.batch.maxInFlight=1 and kafka.retry.retries of at least 1). On by default: without it a partial failure on a new topic was seen to duplicate records. A broker restart can still duplicate one resent request.',
       ...flag(true),
     },
     compression: {
@@ -187,7 +187,7 @@ export const configSchema = {
     },
     retry: {
       retries: {
-        doc: 'Retries of one connection or admin request (kafkajs retry.retries), and of one send by the idempotent producer, from 0 to 1000. A batch is never given up for a transient error: the sink sends it again with backoff while the queue holds new records.',
+        doc: 'Retries of one connection or admin request (kafkajs retry.retries), and of one send by the idempotent producer, from 0 to 1000 (at least 1 while kafka.idempotent is true). A batch is never given up for a transient error: the sink sends it again with backoff while the queue holds new records.',
         ...wholeNumber(0, 1000, 8),
       },
       initialRetryTimeMs: {

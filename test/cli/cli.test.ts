@@ -18,6 +18,7 @@ function configFile(body: unknown): string {
 
 for (const [name, body, expected] of [
   ['a string for a number', { kafka: { batch: { maxRecords: 'many' } } }, 'conntrail: bad config: kafka.batch.maxRecords = "many": expected a whole number from 1 to 1000000\n'],
+  ['no retries with the idempotent producer (kafkajs threw at startup, exit 70)', { kafka: { retry: { retries: 0 } } }, 'conntrail: bad config: kafka.retry.retries = 0: expected at least 1 while kafka.idempotent is true (the idempotent producer must be allowed to retry a send); set kafka.retry.retries to 1 or more or kafka.idempotent to false\n'],
   ['an unknown key', { telemetry: { enable: true } }, 'conntrail: bad config: unknown config key "telemetry.enable" (value true): not a conntrail setting; `conntrail config --reference` lists them\n'],
 ] as const) {
   test(`${name}: one line on stderr, exit code 2`, (t) => {

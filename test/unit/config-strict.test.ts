@@ -32,6 +32,7 @@ const TOPIC = 'expected a Kafka topic name: 1-249 of [A-Za-z0-9._-], not "." or 
 const URL_OR_EMPTY = 'expected an http:// or https:// URL, or empty';
 const NAME = 'expected a non-empty string of at most 255 characters, no control characters';
 const IDEMPOTENT_ACKS = 'expected -1 while kafka.idempotent is true (the idempotent producer needs every in-sync replica\'s ack); set kafka.acks to -1 or kafka.idempotent to false';
+const IDEMPOTENT_RETRIES = 'expected at least 1 while kafka.idempotent is true (the idempotent producer must be allowed to retry a send); set kafka.retry.retries to 1 or more or kafka.idempotent to false';
 const UNKNOWN = 'not a conntrail setting; `conntrail config --reference` lists them';
 const section = (name: string): string => `expected an object (the ${name} section)`;
 const fromEnv = (value: string, variable: string): string => `${JSON.stringify(value)} (from ${variable})`;
@@ -165,6 +166,8 @@ const cases: Record<string, BadCase> = {
   'acks 1 with the idempotent producer (the default)': { file: { kafka: { acks: 1 } }, key: 'kafka.acks', value: '1', expected: IDEMPOTENT_ACKS },
   'acks 0 from the environment with the idempotent producer': { env: { CONNTRAIL_KAFKA_ACKS: '0' }, key: 'kafka.acks', value: fromEnv('0', 'CONNTRAIL_KAFKA_ACKS'), expected: IDEMPOTENT_ACKS },
   'maxInFlight 5 with the idempotent producer': { file: { kafka: { batch: { maxInFlight: 5 } } }, key: 'kafka.batch.maxInFlight', value: '5', expected: 'expected 1 while kafka.idempotent is true (the idempotent producer sends one batch at a time); set kafka.idempotent to false for more' },
+  'no retries with the idempotent producer (kafkajs threw at startup, exit 70)': { file: { kafka: { retry: { retries: 0 } } }, key: 'kafka.retry.retries', value: '0', expected: IDEMPOTENT_RETRIES },
+  'no retries from the environment with kafka.idempotent true': { file: { kafka: { idempotent: true } }, env: { CONNTRAIL_KAFKA_RETRY_RETRIES: '0' }, key: 'kafka.retry.retries', value: fromEnv('0', 'CONNTRAIL_KAFKA_RETRY_RETRIES'), expected: IDEMPOTENT_RETRIES },
   'first retry delay over the longest': { file: { kafka: { retry: { initialRetryTimeMs: 5000, maxRetryTimeMs: 1000 } } }, key: 'kafka.retry.initialRetryTimeMs', value: '5000', expected: 'expected at most kafka.retry.maxRetryTimeMs (1000)' },
   'a SASL mechanism without a user name': { file: { kafka: { sasl: { mechanism: 'plain', password: 'p' } } }, key: 'kafka.sasl.username', value: '""', expected: 'expected a user name: kafka.sasl.mechanism is "plain"' },
   'a SASL mechanism without a password': { env: { CONNTRAIL_KAFKA_SASL_MECHANISM: 'scram-sha-512', CONNTRAIL_KAFKA_SASL_USERNAME: 'u' }, key: 'kafka.sasl.password', value: '""', expected: 'expected a password (e.g. in CONNTRAIL_KAFKA_SASL_PASSWORD): kafka.sasl.mechanism is "scram-sha-512"' },
@@ -244,6 +247,7 @@ const valid: Record<string, { file?: unknown; env?: Record<string, string>; chec
     check: (c) => c.kafka.acks === -1 && c.telemetry.sampleRatio === 0.5 && c.queue.maxRecords === 1000,
   },
   'acks 1 and more in flight without idempotence': { file: { kafka: { idempotent: false, acks: 1, batch: { maxInFlight: 5 } } } },
+  'no retries without idempotence': { file: { kafka: { idempotent: false, retry: { retries: 0 } } }, check: (c) => c.kafka.retry.retries === 0 },
   'SASL and mutual TLS complete': {
     file: { kafka: { ssl: { enabled: true, caFile: 'ca.pem', certFile: '/c.pem', keyFile: '/k.pem' }, sasl: { mechanism: 'scram-sha-256', username: 'u' } } },
     env: { CONNTRAIL_KAFKA_SASL_PASSWORD: 'p' },
@@ -313,6 +317,7 @@ for (const name of [
   'a number for the kafka section',
   'a typo in a key',
   'acks 1 with the idempotent producer (the default)',
+  'no retries with the idempotent producer (kafkajs threw at startup, exit 70)',
 ] as const) {
   const c = cases[name] as BadCase;
   test(`conntrail config: ${name}: exit 2, one line on stderr`, (t) => {
