@@ -287,7 +287,7 @@ export const configSchema = {
   },
   telemetry: {
     enabled: {
-      doc: 'OpenTelemetry traces and metrics. Off: the SDK is not even loaded.',
+      doc: 'OpenTelemetry traces and metrics. Off: the SDK is not even loaded; /healthz and /readyz still listen on telemetry.prometheusPort unless it is 0.',
       ...flag(true),
     },
     otlpEndpoint: {
@@ -303,11 +303,11 @@ export const configSchema = {
       ...wholeNumber(1, 100_000, 20),
     },
     prometheusPort: {
-      doc: 'Port of the Prometheus scrape endpoint, from 1 to 65535, or 0: off.',
+      doc: 'Port of conntrail\'s HTTP endpoint, from 1 to 65535: /metrics (the Prometheus scrape), /healthz and /readyz (what `conntrail status` asks). It listens with telemetry.enabled false too (/metrics is then a 404). 0: off, no /metrics, /healthz or /readyz.',
       ...port(9464, 'off'),
     },
     prometheusHost: {
-      doc: 'Address the Prometheus endpoint listens on (an IP address or host name).',
+      doc: 'Address the HTTP endpoint of telemetry.prometheusPort listens on, for /metrics, /healthz and /readyz alike (an IP address or host name). `conntrail status` asks a wildcard address (0.0.0.0, ::) on loopback.',
       ...listenAddress('127.0.0.1'),
     },
     kafkajsInstrumentation: {
