@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
+import { KEPT_CAPABILITIES } from '../../producer/privileges.ts';
 import { integrationRequired } from '../helpers/require.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -93,11 +94,14 @@ test('the pods run `conntrail run` on the ConfigMap, as the image entrypoint doe
 
 test('the pods have the three capabilities, the host PID namespace and the host paths, on every node', (t) => {
   const sc = container.securityContext;
-  t.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN'] });
+  // The three that capture, and what conntrail's own leave-root step needs
+  // (bounding set, uid, gid; it keeps bpf and sys_ptrace): exactly that.
+  const leaveRoot = ['SETPCAP', 'SETUID', 'SETGID', ...KEPT_CAPABILITIES.filter((c) => c !== 'bpf').map((c) => c.toUpperCase())];
+  t.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', ...leaveRoot] });
   t.is(sc.privileged, false);
   t.is(sc.allowPrivilegeEscalation, false);
   t.is(sc.readOnlyRootFilesystem, true);
-  t.is(sc.runAsUser, 0, 'uid 0: Kubernetes gives a non-root uid no effective capability (no ambient caps)');
+  t.is(sc.runAsUser, 0, 'uid 0: Kubernetes gives a non-root uid no effective capability (no ambient caps); conntrail leaves root itself');
   t.is(podSpec.hostPID, true);
   t.is(podSpec.hostNetwork, false);
   t.is(podSpec.automountServiceAccountToken, false);
