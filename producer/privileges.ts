@@ -15,9 +15,12 @@ import type { LoggerLike } from './log.ts';
  */
 export const KEPT_CAPABILITIES: readonly CapabilityName[] = ['bpf', 'sys_ptrace'];
 
+/** What leaving root takes: a new uid and gid, and cutting the bounding set. */
+const SWITCH_CAPABILITIES = { setgid: 6, setuid: 7, setpcap: 8 } as const;
+
 /** The capabilities in a /proc status mask, by name (unknown bits as cap_<n>). */
 export function capabilityNames(mask: bigint): string[] {
-  const byNumber = new Map<number, string>(Object.entries(CAPABILITIES).map(([k, v]) => [v, k]));
+  const byNumber = new Map<number, string>([...Object.entries(CAPABILITIES), ...Object.entries(SWITCH_CAPABILITIES)].map(([k, v]) => [v, k]));
   const out: string[] = [];
   for (let bit = 0; bit < 64; bit++) if (mask & (1n << BigInt(bit))) out.push(byNumber.get(bit) ?? `cap_${bit}`);
   return out;
@@ -78,7 +81,17 @@ export function leaveRoot(log: LoggerLike, opts: LeaveRootOptions = {}): void {
     log.info({ uid: process.geteuid?.(), capabilities: self ? capabilityNames(self.capEff) : [] }, 'not started as root: running with the capabilities given');
     return;
   }
-  const keep = opts.keep ?? KEPT_CAPABILITIES;
+  const self = threadCredentials().find((t) => t.tid === process.pid);
+  const held = self ? self.capEff : 0n;
+  const has = (n: number): boolean => (held & (1n << BigInt(n))) !== 0n;
+  // root in a container may lack what changing user needs: then it stays as it was started
+  const missing = Object.entries(SWITCH_CAPABILITIES).filter(([, n]) => !has(n)).map(([k]) => k);
+  if (missing.length > 0) {
+    log.warn({ uid: 0, capabilities: capabilityNames(held), missing },
+      `started as root without ${missing.join(', ')}: staying root with the capabilities given`);
+    return;
+  }
+  const keep = (opts.keep ?? KEPT_CAPABILITIES).filter((k) => has(CAPABILITIES[k]));
   const users = opts.users ?? ['conntrail', 'nobody'];
   let lastError: unknown;
   for (const user of users) {

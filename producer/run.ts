@@ -14,6 +14,7 @@
 import type { ConntrailConfig } from './config/load.ts';
 import { resolveEndpoints } from './local-stack.ts';
 import { createLogger, type Logger } from './log.ts';
+import { leaveRoot } from './privileges.ts';
 import type { NetTCPConnect } from './model/net-tcp-connect.ts';
 import type { CaptureSource, CaptureSourceOptions } from './source/capture.ts';
 import type { CaptureEvent } from './source/types.ts';
@@ -42,6 +43,8 @@ export interface PipelineOptions<S extends PipelineSource = CaptureSource> {
   tap?(events: CaptureEvent[], records: NetTCPConnect[]): void;
   /** Opens the source instead of CaptureSource.open(), with the same options (e.g. a feed of synthetic ring-buffer batches). */
   openSource?(options: CaptureSourceOptions): S;
+  /** Runs once capture is attached and the sink is up, before the consumer thread starts (conntrail run leaves root here). */
+  beforeCapture?(): void;
   /** startTelemetry's environment (default process.env), and a wrapper around its tracer. */
   telemetry?: { env?: NodeJS.ProcessEnv; wrapTracer?(tracer: PipelineTracer): PipelineTracer };
 }
@@ -126,6 +129,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       excludePorts: cfg.capture.exclude.ports,
       excludeCidrs: cfg.capture.exclude.cidrs,
       excludeSelf: true,
+      paused: true,
       ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
       processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
       onEvents(events) {
@@ -193,6 +197,15 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     tap?.(events, records);
   };
   for (const events of early.splice(0)) deliver(events);
+  try {
+    options.beforeCapture?.();
+  } catch (err) {
+    await started.stop(0);
+    await source.stop();
+    await tel?.shutdown();
+    await closeHealth();
+    throw err;
+  }
   source.resume?.();
 
   statsOf = () => ({ capture: source.counters(), enrich: enrich.stats(), sink: started.stats() });
@@ -219,7 +232,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
 /** The main command: runs until SIGINT/SIGTERM, then flushes, detaches and exits 0. */
 export async function runPipeline(cfg: ConntrailConfig): Promise<void> {
   const log = createLogger(cfg.log.level);
-  const pipeline = await startPipeline(cfg, log);
+  const pipeline = await startPipeline(cfg, log, { beforeCapture: () => leaveRoot(log) });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       log.info({ signal, flushTimeoutMs: cfg.shutdown.flushTimeoutMs }, 'stopping: flushing queued records, detaching probes');

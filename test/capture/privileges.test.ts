@@ -81,3 +81,24 @@ await captureTest('privileges: after the attach, root is left on every thread, b
   t.true(threads.some((th) => th.tid !== child.pid && th.eff === KEPT), 'a thread made after the drop (the consumer) holds what the main thread kept');
   t.is(await new Promise((resolve) => child.on('exit', resolve)), 0);
 });
+
+await captureTest('privileges: root without setuid/setgid/setpcap (a restricted container) stays as started, says so, and captures', async (t) => {
+  const keep = 'bpf,perfmon,net_admin,sys_ptrace';
+  const server = await listener('127.0.0.1');
+  const child = spawn('setpriv', ['--inh-caps=-all', `--bounding-set=-all,${keep.split(',').map((k) => '+' + k).join(',')}`, '--', NODE, FIXTURE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(async () => { if (child.exitCode === null) child.kill('SIGKILL'); await server.close().catch(() => {}); });
+  const out = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const r = await out.next();
+    if (r.done) throw new Error('the fixture exited early');
+    return JSON.parse(r.value) as Record<string, unknown>;
+  };
+  const ready = await next() as { ready: boolean; log: string[] };
+  t.true(ready.log.some((l) => l.startsWith('started as root without setgid, setuid, setpcap: staying root')), ready.log.join('\n'));
+  child.stdin.write(`go ${server.port}\n`);
+  const r = await next() as unknown as Result;
+  t.is(r.self, 10, 'capture works');
+  const main = r.threads.find((th) => th.tid === child.pid);
+  t.is(main?.uid, 0);
+  t.deepEqual(capabilityNames(BigInt(main?.capEff ?? '0')).sort(), keep.split(',').sort());
+});

@@ -77,6 +77,7 @@ await integrationTest('run: connects made by another process arrive on the topic
   producer.child.kill('SIGTERM');
   t.is(await producer.exited, 0, 'SIGTERM flushes and exits 0');
   t.true(producer.lines.some((l) => l.includes('"msg":"stopped"')));
+  t.true(producer.lines.some((l) => l.includes('left root after attaching')), 'started as root, it leaves root once attached');
 
   t.is(records.length, N, 'exactly one record per connect');
   const exe = fs.realpathSync(process.execPath);
