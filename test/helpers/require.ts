@@ -21,15 +21,17 @@
  *              stack's) answers 200 within 2 s
  *  - root:     process.getuid() === 0
  *  - bpf:      root, and /sys/kernel/btf/vmlinux exists (CO-RE needs BTF)
+ *  - vm:       qemu-system-x86_64 runs (tools/vm/run.sh; .ci/setup installs it)
  *
  * Use it with top-level `await` in the test file so ava sees the declaration.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import test, { type ExecutionContext, type ImplementationFn } from 'ava';
 import { LOCAL_BROKERS, LOCAL_REGISTRY_URL } from '../../producer/local-stack.ts';
 
-export type Need = 'kafka' | 'registry' | 'root' | 'bpf';
+export type Need = 'kafka' | 'registry' | 'root' | 'bpf' | 'vm';
 
 /** Broker list for tests, comma-separated host:port (env CONNTRAIL_KAFKA_BROKERS). */
 export const KAFKA_BROKERS: string = process.env.CONNTRAIL_KAFKA_BROKERS ?? LOCAL_BROKERS.join(',');
@@ -92,6 +94,10 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   async bpf() {
     if (process.getuid?.() !== 0) return 'BPF needs root (uid 0)';
     return existsSync('/sys/kernel/btf/vmlinux') ? undefined : 'BPF needs kernel BTF (/sys/kernel/btf/vmlinux missing)';
+  },
+  async vm() {
+    const r = spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
+    return r.status === 0 ? undefined : 'the VM tests need qemu-system-x86_64 (apt-get install qemu-system-x86, or bash .ci/setup)';
   },
 };
 

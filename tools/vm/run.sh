@@ -4,11 +4,15 @@
 # write anywhere, the writes vanish) and runs ONE command in it as root, in the
 # caller's working directory; streams its stdout/stderr; exits with its code.
 #   bash tools/vm/run.sh --kernel NAME [--lsm bpf|default|nobpf] [--env KEY=VALUE]...
-#        [--share DIR]... [--timeout SECONDS] [--mem 4G] [--smp N] [--verbose] -- COMMAND [ARGS...]
+#        [--share DIR]... [--timeout SECONDS] [--mem 4G] [--smp N] [--init systemd] [--net]
+#        [--verbose] -- COMMAND [ARGS...]
 # --lsm bpf (default): lsm=lockdown,capability,landlock,yama,bpf; default: the
 #   kernel's built-in list; nobpf: the bpf list without bpf.
 # --share DIR: DIR read-write at the same path inside (results written back).
 # --timeout: the whole run, boot included (default 3600; 0: none).
+# --init systemd: boot the host's systemd as PID 1 (ctvm.target: basic.target
+#   and the command as a service), for tests of the packaged unit.
+# --net: a virtio NIC on qemu's user network: the host's loopback is 10.0.2.2.
 # --verbose: the kernel console on stderr (full log level) and the boot time.
 # Exit: COMMAND's code; 124 timeout; 125 the VM failed (boot never reached the
 # command, kernel panic, qemu error), with the last console lines.
@@ -21,10 +25,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VM_DIE_CODE=125 # the harness's own failures (arguments, fetch, qemu) exit 125
 
-usage() { sed -n '6,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+usage() { sed -n '6,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 kernel= lsm=bpf timeout=3600 mem=${CONNTRAIL_VM_MEM:-4G} smp=${CONNTRAIL_VM_SMP:-2}
 verbose=${CONNTRAIL_VM_VERBOSE:-}
+init= net=
 envs=() shares=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -40,6 +45,10 @@ while [ $# -gt 0 ]; do
     --mem) mem=${2:?--mem needs a size}; shift 2 ;;
     --smp) smp=${2:?--smp needs a count}; shift 2 ;;
     --verbose) verbose=1; shift ;;
+    --init)
+      [ "${2:-}" = systemd ] || die "--init takes systemd, got '${2:-}'"
+      init=systemd; shift 2 ;;
+    --net) net=1; shift ;;
     --) shift; break ;;
     -h|--help) usage ;;
     -*) die "unknown option $1 (see the top of $0)" ;;
@@ -91,6 +100,7 @@ cp "$VM_DIR/guest-init.sh" "$run/guest-init.sh"
   printf ' )\nCTVM_SHARES=('
   for s in ${shares[@]+"${shares[@]}"}; do printf ' %q' "$s"; done
   printf ' )\n'
+  printf 'CTVM_INIT=%q CTVM_NET=%q\n' "$init" "$net"
   printf 'CTVM_NOFILE_SOFT=%q CTVM_NOFILE_HARD=%q CTVM_MEMLOCK=%q\n' "$(ulimit -Sn)" "$(ulimit -Hn)" "$(ulimit -l)"
 } >"$run/config.sh"
 for s in ${shares[@]+"${shares[@]}"}; do
@@ -112,17 +122,20 @@ loglevel=${CONNTRAIL_VM_LOGLEVEL:-$loglevel}
 # read an emulated MMIO access (bpf_ktime_get_ns too). cryptomgr.notests: the
 # boot-time crypto self-tests cost 0.5 s under TCG.
 kargs="tsc=reliable cryptomgr.notests"
+# --net: eth0 keeps its name (guest-init.sh configures it before udev could rename it)
+[ -z "$net" ] || kargs+=" net.ifnames=0"
 p9=(security_model=none)
 qesc() { printf '%s' "${1//,/,,}"; } # a comma in a qemu option value is doubled
 # q35: 0.4-0.9 s faster to boot than the default i440fx (measured, all three).
 qemu=(qemu-system-x86_64 -M q35 -nodefaults -no-user-config -display none -monitor none -no-reboot
-  "${accel[@]}" -smp "$smp" -m "$mem" -nic none
+  "${accel[@]}" -smp "$smp" -m "$mem"
   -kernel "$boot_image" -initrd "$K_DIR/initramfs.cpio"
   -append "console=ttyS0 $loglevel panic=-1 rdinit=/init$lsm_arg $kargs${CONNTRAIL_VM_APPEND:+ $CONNTRAIL_VM_APPEND}"
   -serial "file:$run/console.log"
   -fsdev "local,id=root,path=/,readonly=on,multidevs=remap,${p9[*]}" -device virtio-9p-pci,fsdev=root,mount_tag=root
   -fsdev "local,id=run,path=$(qesc "$run"),${p9[*]}" -device virtio-9p-pci,fsdev=run,mount_tag=ctvm_run
   -fsdev "local,id=modules,path=$(qesc "$moddir"),readonly=on,${p9[*]}" -device virtio-9p-pci,fsdev=modules,mount_tag=modules)
+if [ -n "$net" ]; then qemu+=(-nic user,model=virtio-net-pci); else qemu+=(-nic none); fi
 for i in "${!shares[@]}"; do
   qemu+=(-fsdev "local,id=share$i,path=$(qesc "${shares[$i]}"),multidevs=remap,${p9[*]}" -device "virtio-9p-pci,fsdev=share$i,mount_tag=share$i")
 done
