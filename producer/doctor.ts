@@ -70,8 +70,12 @@ function dnsCheck(d: DnsAttachStatus, captured: boolean): RungCheck['dns'] {
   };
 }
 
-/** A loopback DNS exchange: a server on 127.53.x.y:53 answers one A query. Resolves with the server's address. */
-async function dnsExchange(): Promise<string> {
+/**
+ * A loopback DNS exchange: a server on 127.53.x.y:53 answers one A query.
+ * Resolves with the server's address, or why there was no exchange (port 53
+ * needs root or CAP_NET_BIND_SERVICE: the service's user has neither).
+ */
+async function dnsExchange(): Promise<string | { notTried: string }> {
   const address = `127.53.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
   const server = createSocket('udp4');
   const client = createSocket('udp4');
@@ -85,7 +89,13 @@ async function dnsExchange(): Promise<string> {
       server.send(reply, rinfo.port, rinfo.address);
     });
     server.bind(53, address);
-    await once(server, 'listening');
+    try {
+      await once(server, 'listening');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw err;
+      return { notTried: `attached; no test reply sent: binding ${address}:53 needs root or CAP_NET_BIND_SERVICE (${code})` };
+    }
     client.bind(0, '127.0.0.1');
     await once(client, 'listening');
     const query = dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'doctor.conntrail.test' }] });
@@ -139,13 +149,16 @@ async function checkRung(probe: ProbeName, cgroupPath: string | undefined): Prom
   try {
     const attempt = source.attempts.at(-1);
     const port = await refusedConnect();
-    const dnsServer = source.dns.attached ? await dnsExchange() : undefined;
+    const exchange = source.dns.attached ? await dnsExchange() : undefined;
+    const dnsServer = typeof exchange === 'string' ? exchange : undefined;
     const connectSeen = await waitFor(() => events.some((e) => e.kind === 'connect' && e.pid === process.pid && e.dstPort === port), 3000);
     const dnsSeen = dnsServer !== undefined && await waitFor(() => events.some((e) => e.kind === 'dns' && e.srcIP === dnsServer), 3000);
+    const dns = dnsCheck(source.dns, dnsSeen);
+    if (typeof exchange === 'object') dns.reason = exchange.notTried;
     return {
       probe, target: PROBE_TARGETS[probe], loaded: true, attached: true, captured: connectSeen, features: attempt?.features,
       ...(connectSeen ? {} : { reason: 'attached, but the test connect on loopback was not seen' }),
-      dns: dnsCheck(source.dns, dnsSeen),
+      dns,
     };
   } finally {
     await source.stop();

@@ -40,4 +40,15 @@ if (process.env.CONNTRAIL_VM === undefined) {
     t.is(report.defaultProbe, k.winner);
     t.is(report.rungs.length, 5);
   });
+
+  await captureTest('conntrail doctor as an unprivileged user with the capture capabilities: a report, not a crash (no port 53 for its test reply)', (t) => {
+    const caps = '+bpf,+perfmon,+net_admin';
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--',
+      process.execPath, 'producer/cli.ts', 'doctor', '--json'], { encoding: 'utf8', timeout: 90_000 });
+    t.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    const winner = report.rungs.find((x) => x.probe === report.defaultProbe);
+    t.truthy(winner, 'a rung captures as that user');
+    t.regex(winner?.dns.reason ?? '', /needs root or CAP_NET_BIND_SERVICE/);
+  });
 }
