@@ -34,9 +34,10 @@ pid=$(systemctl show -p MainPID --value conntrail)
 put main-pid "$pid"
 cat "/proc/$pid/status" >"$results/proc-status" 2>&1
 for t in /proc/"$pid"/task/*; do cat "$t/status"; echo; done >"$results/task-status" 2>&1
-# connect attempts by root (bash) to a port nothing listens on: one record each
-for _ in 1 2 3; do timeout 2 bash -c "echo >/dev/tcp/127.0.0.1/$marker" 2>/dev/null; done
-sleep 3
+# Three connect attempts by root (one bash) to a port nothing listens on: one
+# record each. The bash stays a while, so its /proc entry is there when the
+# service reads it (a process gone by then has no exe: issue 12's exec capture).
+bash -c "for i in 1 2 3; do echo >/dev/tcp/127.0.0.1/$marker; done 2>/dev/null; sleep 6"
 systemd-analyze security conntrail.service --no-pager >"$results/security.txt" 2>&1
 systemctl stop conntrail
 put stop-result "$(systemctl show -p Result --value conntrail) $(systemctl show -p ExecMainStatus --value conntrail)"
