@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { CAPABILITIES } from 'bpf-native-loader';
 import { capabilityNames, threadCredentials } from '../../producer/privileges.ts';
 import { captureTest, listener, NODE } from './support.ts';
@@ -27,17 +28,22 @@ function expectedUser(): { user: string; uid: number } {
   throw new Error('neither a conntrail nor a nobody user exists');
 }
 
+/** The fixture's JSON lines, one per call; throws when it exits first. */
+function fixtureReplies(child: { stdout: Readable }): () => Promise<Record<string, unknown>> {
+  const out = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return async () => {
+    const r = await out.next();
+    if (r.done) throw new Error('the fixture exited early');
+    return JSON.parse(r.value) as Record<string, unknown>;
+  };
+}
+
 await captureTest('privileges: after the attach, root is left on every thread, bpf + sys_ptrace kept, capture still works', async (t) => {
   const { user, uid } = expectedUser();
   const server = await listener('127.0.0.1');
   const child = spawn(NODE, [FIXTURE], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  const out = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<Record<string, unknown>> => {
-    const r = await out.next();
-    if (r.done) throw new Error('the fixture exited early');
-    return JSON.parse(r.value) as Record<string, unknown>;
-  };
+  const next = fixtureReplies(child);
   const ready = await next() as { ready: boolean; log: string[] };
   t.true(ready.ready);
   t.true(ready.log.some((l) => l.startsWith(`left root after attaching: running as ${user} (uid ${uid})`)), ready.log.join('\n'));
@@ -88,12 +94,7 @@ await captureTest('privileges: root without setuid/setgid/setpcap (a restricted 
   const server = await listener('127.0.0.1');
   const child = spawn('setpriv', ['--inh-caps=-all', `--bounding-set=-all,${keep.split(',').map((k) => '+' + k).join(',')}`, '--', NODE, FIXTURE], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(async () => { if (child.exitCode === null) child.kill('SIGKILL'); await server.close().catch(() => {}); });
-  const out = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<Record<string, unknown>> => {
-    const r = await out.next();
-    if (r.done) throw new Error('the fixture exited early');
-    return JSON.parse(r.value) as Record<string, unknown>;
-  };
+  const next = fixtureReplies(child);
   const ready = await next() as { ready: boolean; log: string[] };
   t.true(ready.log.some((l) => l.startsWith('started as root without setgid, setuid, setpcap: staying root')), ready.log.join('\n'));
   child.stdin.write(`go ${server.port}\n`);
