@@ -53,7 +53,9 @@ export class Health {
   #stopping = false;
 
   constructor() {
-    this.#loop = monitorEventLoopDelay({ resolution: 20 });
+    // One sample a second: a loop held up for longer still shows in max, and an
+    // idle agent is not woken 50 times a second to measure itself.
+    this.#loop = monitorEventLoopDelay({ resolution: 1000 });
     this.#loop.enable();
   }
 
