@@ -1,8 +1,10 @@
-// Bounded queue between enrichment and Kafka: a ring buffer of preallocated
-// slots (parallel arrays, no per-record node, no O(n) shift), bounded in
-// records (queue.maxRecords) and encoded bytes (queue.maxBytes). push() never
-// blocks: when a bound is hit the policy decides what is dropped, and every
-// drop is counted by reason.
+// Bounded queue between enrichment and Kafka: a ring buffer of slots
+// (parallel arrays, no per-record node, no O(n) shift), bounded in records
+// (queue.maxRecords) and encoded bytes (queue.maxBytes). The slots start at
+// INITIAL_SLOTS and double when full, up to maxRecords: a quiet host does not
+// hold the ~7 MiB that 200,000 slots take, and a busy one allocates only log2
+// times. push() never blocks: when a bound is hit the policy decides what is
+// dropped, and every drop is counted by reason.
 
 export const QUEUE_POLICIES = ['drop-newest', 'drop-oldest'] as const;
 export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
@@ -27,8 +29,11 @@ export function emptyDropCounts(): DropCounts {
   return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as DropCounts;
 }
 
+/** Slots allocated when the queue is made (doubled when full, up to maxRecords). */
+export const INITIAL_SLOTS = 1024;
+
 export interface QueueOptions {
-  /** Most records held (queue.maxRecords). The slots are allocated up front. */
+  /** Most records held (queue.maxRecords). */
   maxRecords: number;
   /** Most bytes held, counting value and key lengths (queue.maxBytes). */
   maxBytes: number;
@@ -52,11 +57,13 @@ export class RecordQueue {
   /** Drops counted by this queue (queue_full_records, queue_full_bytes, record_too_large). */
   readonly drops: DropCounts = emptyDropCounts();
 
-  readonly #values: (Buffer | undefined)[];
-  readonly #keys: (string | null)[];
-  readonly #timestamps: Float64Array;
-  readonly #enqueuedAt: Float64Array;
-  readonly #sizes: Uint32Array;
+  #values: (Buffer | undefined)[];
+  #keys: (string | null)[];
+  #timestamps: Float64Array;
+  #enqueuedAt: Float64Array;
+  #sizes: Uint32Array;
+  /** Slots allocated: the ring's length. */
+  #slots: number;
   #head = 0;
   #length = 0;
   #bytes = 0;
@@ -67,13 +74,17 @@ export class RecordQueue {
     this.maxRecords = options.maxRecords;
     this.maxBytes = options.maxBytes;
     this.policy = options.policy ?? 'drop-newest';
-    const n = options.maxRecords;
+    const n = Math.min(INITIAL_SLOTS, options.maxRecords);
+    this.#slots = n;
     this.#values = new Array<Buffer | undefined>(n).fill(undefined);
     this.#keys = new Array<string | null>(n).fill(null);
     this.#timestamps = new Float64Array(n);
     this.#enqueuedAt = new Float64Array(n);
     this.#sizes = new Uint32Array(n);
   }
+
+  /** Slots allocated now (grows to maxRecords with the load; for stats and tests). */
+  get slots(): number { return this.#slots; }
 
   /** Records queued. */
   get length(): number { return this.#length; }
@@ -114,8 +125,9 @@ export class RecordQueue {
         this.drops.queue_full_bytes++;
       }
     }
+    if (this.#length === this.#slots) this.#grow();
     let tail = this.#head + this.#length;
-    if (tail >= this.maxRecords) tail -= this.maxRecords;
+    if (tail >= this.#slots) tail -= this.#slots;
     this.#values[tail] = value;
     this.#keys[tail] = key;
     this.#timestamps[tail] = timestampMs;
@@ -152,6 +164,30 @@ export class RecordQueue {
     return n;
   }
 
+  /** Doubles the slots (up to maxRecords), the queued records moved to 0..length-1 in order. */
+  #grow(): void {
+    const n = Math.min(this.#slots * 2, this.maxRecords);
+    const values = new Array<Buffer | undefined>(n).fill(undefined);
+    const keys = new Array<string | null>(n).fill(null);
+    const timestamps = new Float64Array(n);
+    const enqueuedAt = new Float64Array(n);
+    const sizes = new Uint32Array(n);
+    for (let i = 0, h = this.#head; i < this.#length; i++, h = h + 1 === this.#slots ? 0 : h + 1) {
+      values[i] = this.#values[h];
+      keys[i] = this.#keys[h] as string | null;
+      timestamps[i] = this.#timestamps[h] as number;
+      enqueuedAt[i] = this.#enqueuedAt[h] as number;
+      sizes[i] = this.#sizes[h] as number;
+    }
+    this.#values = values;
+    this.#keys = keys;
+    this.#timestamps = timestamps;
+    this.#enqueuedAt = enqueuedAt;
+    this.#sizes = sizes;
+    this.#slots = n;
+    this.#head = 0;
+  }
+
   #dropHead(): void {
     this.#release(this.#head, this.#sizes[this.#head] as number);
   }
@@ -161,6 +197,6 @@ export class RecordQueue {
     this.#keys[h] = null;
     this.#bytes -= size;
     this.#length--;
-    this.#head = h + 1 === this.maxRecords ? 0 : h + 1;
+    this.#head = h + 1 === this.#slots ? 0 : h + 1;
   }
 }

@@ -127,10 +127,9 @@ export async function startTelemetry(
     throw new TelemetryError('telemetry.kafkajsInstrumentation: kafkajs was imported before startTelemetry(); it cannot be instrumented');
   }
 
-  const [api, { NodeSDK }, resources, sdkMetrics, { PrometheusExporter }, tracing, metricsMod, { NOOP_TRACER }] =
+  const [api, resources, sdkMetrics, { PrometheusExporter }, tracing, metricsMod, { NOOP_TRACER }] =
     await Promise.all([
       import('@opentelemetry/api'),
-      import('@opentelemetry/sdk-node'),
       import('@opentelemetry/resources'),
       import('@opentelemetry/sdk-metrics'),
       import('@opentelemetry/exporter-prometheus'),
@@ -239,8 +238,20 @@ export async function startTelemetry(
     sdkConfig.instrumentations = [];
   }
 
-  const sdk = new NodeSDK(sdkConfig);
-  sdk.start();
+  // Metrics only (the default without an OTLP endpoint): the MeterProvider the
+  // NodeSDK would make, without loading the SDK's trace, log and exporter
+  // packages (~12 MiB of RSS on an idle agent).
+  let sdk: { shutdown(): Promise<void> };
+  if (traces === 'none' && !instrumentKafkajs) {
+    const provider = new sdkMetrics.MeterProvider({ resource, readers });
+    api.metrics.setGlobalMeterProvider(provider);
+    sdk = provider;
+  } else {
+    const { NodeSDK } = await import('@opentelemetry/sdk-node');
+    const nodeSdk = new NodeSDK(sdkConfig);
+    nodeSdk.start();
+    sdk = nodeSdk;
+  }
 
   let prometheusUrl: string | null = null;
   let endpoint: Endpoint | null = null;

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { RecordQueue } from '../../producer/sink/queue.ts';
+import { INITIAL_SLOTS, RecordQueue } from '../../producer/sink/queue.ts';
 
 const val = (n: number, size = 10): Buffer => Buffer.alloc(size, n & 0xff);
 const ids = (msgs: { timestamp: string }[]): number[] => msgs.map((m) => Number(m.timestamp));
@@ -17,6 +17,33 @@ test('FIFO order across wrap-around of the ring', (t) => {
   t.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i));
   t.is(q.length, 0);
   t.is(q.bytes, 0);
+});
+
+test('the slots start small and double while full, up to maxRecords, keeping FIFO order from a wrapped head', (t) => {
+  const max = 3 * INITIAL_SLOTS + 5; // not a power of two: the last step is cut to it
+  const q = new RecordQueue({ maxRecords: max, maxBytes: 1e9 });
+  t.is(q.slots, INITIAL_SLOTS, 'a quiet queue holds only the first slots');
+  let next = 0;
+  let expected = 0;
+  const order: boolean[] = [];
+  // Wrap the head first, so that the growth copies a ring that crosses its end.
+  for (let i = 0; i < INITIAL_SLOTS; i++) q.push(val(next), null, next++, 0);
+  for (const m of q.take(INITIAL_SLOTS / 2, 1e9).messages) order.push(Number(m.timestamp) === expected++);
+  const sizes = [q.slots];
+  while (q.push(val(next), null, next, 0)) {
+    next++;
+    if (q.slots !== sizes.at(-1)) sizes.push(q.slots);
+  }
+  t.deepEqual(sizes, [INITIAL_SLOTS, 2 * INITIAL_SLOTS, max]);
+  t.is(q.length, max);
+  t.is(q.drops.queue_full_records, 1);
+  for (let m = q.take(97, 1e9).messages; m.length > 0; m = q.take(97, 1e9).messages) {
+    for (const r of m) order.push(Number(r.timestamp) === expected++);
+  }
+  t.is(expected, next);
+  t.true(order.every(Boolean), 'records came out in the order they went in');
+  t.is(q.bytes, 0);
+  t.is(q.slots, max, 'the slots stay at the peak');
 });
 
 test('drop-newest: record bound keeps the oldest and counts queue_full_records', (t) => {
