@@ -4,6 +4,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <sys/mount.h>
 #include <time.h>
@@ -73,5 +74,16 @@ napi_value js_libbpf_version(napi_env env, napi_callback_info info)
 	napi_value out;
 	(void)info;
 	CHECK(env, napi_create_string_utf8(env, libbpf_version_string(), NAPI_AUTO_LENGTH, &out));
+	return out;
+}
+
+napi_value js_release_freed_memory(napi_env env, napi_callback_info info)
+{
+	napi_value out;
+	int released = 0;
+#ifdef __GLIBC__
+	released = malloc_trim(0);
+#endif
+	CHECK(env, napi_get_boolean(env, released == 1, &out));
 	return out;
 }

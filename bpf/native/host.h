@@ -11,6 +11,12 @@ napi_value js_boottime(napi_env env, napi_callback_info info);
 /* mountTracefs() / mountSecurityfs() -> 0 or errno */
 napi_value js_mount_tracefs(napi_env env, napi_callback_info info);
 napi_value js_mount_securityfs(napi_env env, napi_callback_info info);
+/*
+ * releaseFreedMemory() -> boolean: glibc's malloc_trim(0), which hands the
+ * pages malloc holds free (start-up's compiler zones, mostly) back to the
+ * kernel; true when some were. False without glibc.
+ */
+napi_value js_release_freed_memory(napi_env env, napi_callback_info info);
 /* libbpfVersion() -> "v1.1" */
 napi_value js_libbpf_version(napi_env env, napi_callback_info info);
 

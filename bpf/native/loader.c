@@ -379,6 +379,7 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("mountTracefs", js_mount_tracefs),
 		FN("mountSecurityfs", js_mount_securityfs),
 		FN("libbpfVersion", js_libbpf_version),
+		FN("releaseFreedMemory", js_release_freed_memory),
 		FN("dropPrivileges", js_drop_privileges),
 	};
 

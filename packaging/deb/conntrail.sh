@@ -1,3 +1,3 @@
 #!/bin/sh
 # /usr/bin/conntrail: the CLI on the package's own Node.js runtime.
-exec /opt/conntrail/node/bin/node /opt/conntrail/producer/cli.ts "$@"
+exec /opt/conntrail/node/bin/node /opt/conntrail/producer/cli.js "$@"

@@ -33,9 +33,14 @@ mkdir -p "$opt/bpf/build/Release" "$opt/node/bin" "$root/usr/bin" "$root/etc/con
   "$root/lib/systemd/system" "$root/usr/share/doc/conntrail" "$root/DEBIAN"
 
 # The app: what `conntrail run` loads, and the lock file its dependencies come from.
-cp -r package.json package-lock.json patches producer schemas "$opt/"
+# As JavaScript: tsc strips the types once here, so that the service does not
+# load Node's TypeScript stripper at every start (~18 MiB of RSS, measured).
+cp -r package.json package-lock.json patches schemas "$opt/"
 mkdir -p "$opt/config" && cp -r config/default.json config/examples "$opt/config/"
-cp -r bpf/package.json bpf/lib "$opt/bpf/"
+cp bpf/package.json "$opt/bpf/"
+"$src/node_modules/.bin/tsc" -p tools/package/tsconfig.json --outDir "$opt" || die "tsc (the app to JavaScript) failed"
+sed -i 's#"main": "lib/index.ts"#"main": "lib/index.js"#' "$opt/bpf/package.json"
+grep -q '"main": "lib/index.js"' "$opt/bpf/package.json" || die "bpf/package.json: main is not lib/index.ts"
 cp "$addon" "$opt/bpf/build/Release/"
 # Production dependencies only, exactly as locked; no install scripts (the addon is
 # built already), then the kafkajs patch that postinstall applies in a checkout.
