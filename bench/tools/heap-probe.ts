@@ -1,0 +1,22 @@
+// Bench-only preload for the footprint section: `node --import
+// ./bench/tools/heap-probe.ts producer/cli.ts run` with BENCH_HEAP_FILE set.
+// On SIGUSR2 it writes one JSON line (appended) to that file: the JS heap as
+// the process has it (process.memoryUsage(), v8.getHeapStatistics()), then the
+// same after a full GC (what is still referenced: the live heap). Nothing else
+// of the process changes; without BENCH_HEAP_FILE it does nothing.
+import { appendFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+const file = process.env.BENCH_HEAP_FILE;
+if (file) {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  let seq = 0;
+  process.on('SIGUSR2', () => {
+    const before = { mem: process.memoryUsage(), heap: v8.getHeapStatistics() };
+    gc();
+    const afterGc = { mem: process.memoryUsage(), heap: v8.getHeapStatistics() };
+    appendFileSync(file, JSON.stringify({ seq: ++seq, time: Date.now(), before, afterGc }) + '\n');
+  });
+}
