@@ -3,7 +3,7 @@
 //
 //   --quick              tiny sizes, one run each (CI smoke; seconds, not minutes)
 //   --runs N             runs per figure (default 3; --quick: 1)
-//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, live, overhead, rungs
+//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, live, overhead, rungs, footprint
 //   --out DIR            write BENCHMARKS.md and results.json into DIR
 //                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
 //                        --quick writes into bench/out/quick/)
@@ -14,18 +14,23 @@
 // running) and, for the live and overhead sections, root and a BPF-capable
 // kernel (skipped with the reason otherwise). Each measurement runs in its own
 // Node process (bench/workers/); the Kafka baseline is Apache Kafka's
-// ProducerPerformance (stack/stack.sh kafka-run).
+// ProducerPerformance (stack/stack.sh kafka-run), and Debian's kcat (librdkafka)
+// sending the ceiling's own encoded records (bench/lib/native-client.ts).
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuilt } from 'bpf-native-loader';
 import type { CeilingOptions, CeilingResult } from './workers/ceiling.ts';
 import type { EncodingOptions, EncodingResult } from './workers/encoding.ts';
+import type { FootprintOptions, FootprintResult } from './workers/footprint.ts';
 import type { LiveOptions, LiveResult } from './workers/live.ts';
+import type { NativeRecordsOptions, NativeRecordsResult } from './workers/native-records.ts';
 import type { OverheadMode, OverheadOptions, OverheadResult } from './workers/overhead.ts';
 import { buildGenerator } from './lib/gen.ts';
+import { nativeClientMissing, nativeClientVersion, runNativeClient } from './lib/native-client.ts';
+import type { NativeResult } from './lib/native-client.ts';
 import { BENCH_TOPIC_PREFIX, benchConfig } from './lib/pipeline.ts';
 import { machineCpu, machineInfo, procCpuRss } from './lib/proc.ts';
 import type { MachineInfo } from './lib/proc.ts';
@@ -38,7 +43,7 @@ import { runWorker } from './lib/worker.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STACK = path.join(ROOT, 'stack', 'stack.sh');
 
-export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'live', 'overhead', 'rungs'] as const;
+export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'live', 'overhead', 'rungs', 'footprint'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 // ---------------------------------------------------------------- arguments
@@ -86,6 +91,13 @@ export interface Sizes {
   liveRates: { rate: number; seconds: number }[];
   liveWarmupSeconds: number;
   overheadSeconds: number;
+  /** footprint: seconds at 1 connect/s, at footprintRate, idle settles, idle after each DNS fill; replies per fill. */
+  footprintIdleSeconds: number;
+  footprintRate: number;
+  footprintLoadSeconds: number;
+  footprintSettleSeconds: number;
+  footprintFloodIdleSeconds: number;
+  footprintFloodReplies: number;
 }
 
 const sizes: Sizes = args.quick
@@ -94,12 +106,14 @@ const sizes: Sizes = args.quick
       encodingRecords: 5_000, encodingMinPassMs: 50,
       liveRates: [{ rate: 10000, seconds: 1 }, { rate: 0, seconds: 1 }],
       liveWarmupSeconds: 0, overheadSeconds: 0.5,
+      footprintIdleSeconds: 3, footprintRate: 10000, footprintLoadSeconds: 2, footprintSettleSeconds: 1, footprintFloodIdleSeconds: 2, footprintFloodReplies: 40_000,
     }
   : {
       ceilingRecords: 500_000, ceilingInput: 150_000, ceilingWarmup: 50_000, maxOutstanding: 50_000,
       encodingRecords: 100_000, encodingMinPassMs: 300,
       liveRates: [{ rate: 1, seconds: 10 }, { rate: 5000, seconds: 10 }, { rate: 10000, seconds: 15 }, { rate: 20000, seconds: 60 }, { rate: 50000, seconds: 10 }, { rate: 0, seconds: 10 }],
       liveWarmupSeconds: 1, overheadSeconds: 5,
+      footprintIdleSeconds: 60, footprintRate: 10000, footprintLoadSeconds: 30, footprintSettleSeconds: 5, footprintFloodIdleSeconds: 10, footprintFloodReplies: 40_000,
     };
 
 const outDir = args.out ?? (args.quick ? path.join(ROOT, 'bench', 'out', 'quick') : null);
@@ -249,6 +263,15 @@ export interface BenchResults {
   notes: string[];
   ceiling?: { runs: CeilingResult[]; summary: Record<string, Summary>; profile?: CeilingResult['profile'] };
   kafkaTool?: { runs: ToolResult[]; summary: Record<string, Summary>; recordSize: number; ratio: Summary };
+  /** Section kafka-tool too: the ceiling's own encoded records produced by kcat (librdkafka), bench/lib/native-client.ts. Ratios pair the runs of a round. */
+  nativeClient?: {
+    client: string; runs: NativeResult[]; summary: Record<string, Summary>;
+    input: { records: number; bytes: number; avgKeyBytes: number; avgValueBytes: number; schemaId: number };
+    /** conntrail / native client, records/s. */
+    ratio: Summary;
+    /** native client / ProducerPerformance, records/s. */
+    ratioToTool: Summary;
+  };
   /** What-ifs (not shipped code): no Kafka client at all; @platformatic/kafka instead of kafkajs. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
   nullClient?: Variant;
   platformatic?: Variant;
@@ -276,6 +299,8 @@ export interface BenchResults {
     /** Generator CPU per connect, not attached / attached: the rate ratio the generator would see with a core of its own. */
     costRatios: Record<Exclude<OverheadMode, 'bare'>, Summary>;
   };
+  /** `conntrail run` itself (bench/workers/footprint.ts): idle, at 10k/s, DNS cache empty / full; summary by FootprintResult.figures key. */
+  footprint?: { runs: FootprintResult[]; summary: Record<string, Summary> };
 }
 
 const CEILING_KEYS = ['recordsPerS', 'mbPerS', 'cpuSPer100k', 'cores', 'peakRssMiB', 'maxRssMiB', 'rssBeforeMiB', 'avgMessageBytes', 'avgValueBytes', 'avgKeyBytes', 'namedShare', 'ipv6Share', 'avgBatchRecords', 'drops', 'ackLatencyP50Ms', 'brokerCores', 'otherCores'] as const;
@@ -318,6 +343,20 @@ async function main(): Promise<void> {
     const sampleRatio = benchConfig().telemetry.sampleRatio;
     let recordSize = 0;
     if (has('kafka-tool')) await createTopic(`${BENCH_TOPIC_PREFIX}kafka-tool`, benchConfig().kafka.topicPartitions);
+    // the native client (kcat) sends the ceiling's own encoded records: captured once, from the ceiling's input and pipeline
+    const native: NativeResult[] = [];
+    const nativeTopic = `${BENCH_TOPIC_PREFIX}native`;
+    const nativeMissing = has('kafka-tool') ? nativeClientMissing() : 'not asked for';
+    if (has('kafka-tool') && nativeMissing) results.notes.push(`kafka-tool: the native client (kcat) was skipped: ${nativeMissing}`);
+    let nativeInput: NativeRecordsResult | null = null;
+    if (!nativeMissing) {
+      await createTopic(nativeTopic, benchConfig().kafka.topicPartitions);
+      log(`native client input: the ceiling's ${sizes.ceilingRecords} records as its pipeline encodes them (no Kafka client), for ${nativeClientVersion()}`);
+      nativeInput = await runWorker<NativeRecordsResult>('native-records', {
+        topic: nativeTopic, records: sizes.ceilingRecords, inputConnects: sizes.ceilingInput, warmupRecords: sizes.ceilingWarmup,
+        maxOutstanding: sizes.maxOutstanding, file: path.join(ROOT, 'bench', 'out', 'native-records.bin'),
+      } satisfies NativeRecordsOptions);
+    }
     // the throughput figures are the noisiest on a shared machine: more rounds in the full run
     const rounds = args.quick ? args.runs : Math.max(args.runs, 5);
     const run = async (label: string, opts: CeilingOptions, into: CeilingResult[]): Promise<void> => {
@@ -342,6 +381,11 @@ async function main(): Promise<void> {
         log(`Kafka ProducerPerformance ${n}: ${sizes.ceilingRecords} records of ${recordSize} bytes, acks=all`);
         tool.push(await runKafkaTool(`${BENCH_TOPIC_PREFIX}kafka-tool`, sizes.ceilingRecords, recordSize, pid));
         log(`  ${Math.round(tool.at(-1)!.recordsPerS)} records/s, other load ${tool.at(-1)!.otherCores.toFixed(2)} cores`);
+        if (nativeInput) {
+          log(`native client ${n}: kcat, the ceiling's ${nativeInput.records} encoded records, acks=all`);
+          native.push(await runNativeClient(nativeInput, nativeTopic, benchConfig().kafka.brokers, pid));
+          log(`  ${Math.round(native.at(-1)!.recordsPerS)} records/s, ${native.at(-1)!.cpuSPer100k.toFixed(2)} CPU-s/100k, other load ${native.at(-1)!.otherCores.toFixed(2)} cores`);
+        }
       }
     }
     const rps = (xs: CeilingResult[]): number[] => xs.map((x) => x.recordsPerS);
@@ -352,6 +396,16 @@ async function main(): Promise<void> {
         runs: tool, recordSize, summary: pick(tool, ['recordsPerS', 'mbPerS', 'avgLatencyMs', 'p99LatencyMs', 'cpuS', 'maxRssMiB', 'otherCores']),
         ratio: ratios(rps(off), tool.map((x) => x.recordsPerS)),
       };
+    }
+    if (nativeInput && native.length) {
+      const { file: _file, keyDelim: _k, delim: _d, ...input } = nativeInput;
+      results.nativeClient = {
+        client: native[0]!.client, runs: native, input,
+        summary: pick(native, ['recordsPerS', 'mbPerS', 'cpuS', 'cpuSPer100k', 'maxRssMiB', 'elapsedS', 'brokerCores', 'otherCores']),
+        ratio: ratios(rps(off), native.map((x) => x.recordsPerS)),
+        ratioToTool: ratios(native.map((x) => x.recordsPerS), tool.map((x) => x.recordsPerS)),
+      };
+      rmSync(nativeInput.file, { force: true });
     }
     const variant = (xs: CeilingResult[]): Variant => ({
       runs: xs, summary: pick(xs, [...CEILING_KEYS, 'sampledEvents']), ratioToDefault: ratios(rps(xs), rps(off)), cpuRatioToDefault: ratios(cpu(xs), cpu(off)),
@@ -463,6 +517,27 @@ async function main(): Promise<void> {
         .catch((err: unknown) => { results.notes.push(`rungs in the 6.1 VM: ${(err as Error).message.split('\n')[0]}`); return undefined; });
       if (vm) results.rungsVm = JSON.parse(vm.stdout.trim().split('\n').at(-1)!) as RungCostResult;
     }
+  }
+
+  // ---- issue 15: footprint of `conntrail run` itself
+  if (has('footprint') && blocker) results.skipped.footprint = blocker;
+  else if (has('footprint')) {
+    buildGenerator();
+    const pid = brokerPid();
+    const topic = `${BENCH_TOPIC_PREFIX}footprint`;
+    await createTopic(topic, benchConfig().kafka.topicPartitions);
+    const runs: FootprintResult[] = [];
+    for (let r = 0; r < args.runs; r++) {
+      log(`footprint run ${r + 1}/${args.runs}: conntrail run, idle ${sizes.footprintIdleSeconds} s, ${sizes.footprintRate}/s ${sizes.footprintLoadSeconds} s, DNS floods of ${sizes.footprintFloodReplies} replies`);
+      const res = await runWorker<FootprintResult>('footprint', {
+        topic, idleSeconds: sizes.footprintIdleSeconds, loadRate: sizes.footprintRate, loadSeconds: sizes.footprintLoadSeconds, settleSeconds: sizes.footprintSettleSeconds,
+        floodIdleSeconds: sizes.footprintFloodIdleSeconds, floodReplies: sizes.footprintFloodReplies, ...(pid ? { brokerPid: pid } : {}),
+      } satisfies FootprintOptions);
+      runs.push(res);
+      log(`  idle ${res.idle.cores.toFixed(4)} cores, ${Math.round(res.idle.wakeupsPerS)} wake-ups/s, RSS ${res.idle.mem.rssMiB.toFixed(0)} MiB; ${res.load.coresPer10kEvents.toFixed(3)} cores per 10k events/s, peak RSS ${res.load.peakRssMiB.toFixed(0)} MiB; DNS cache full +${res.figures['dns.growthRssMiB']!.toFixed(0)} MiB RSS`);
+    }
+    const keys = [...new Set(runs.flatMap((x) => Object.keys(x.figures)))];
+    results.footprint = { runs, summary: pick(runs.map((x) => x.figures), keys) };
   }
 
   await deleteBenchTopics().catch((err: unknown) => log(`could not delete the bench topics: ${(err as Error).message}`));

@@ -35,7 +35,8 @@ function goals(r: BenchResults): Goal[] {
   const out: Goal[] = [];
   const c = r.ceiling?.summary;
   out.push({ goal: 'Pipeline ceiling ≥ 200,000 records/s', figure: fmt(c?.recordsPerS, 0, 'records/s'), met: c ? c.recordsPerS!.median >= 200_000 : null });
-  out.push({ goal: 'Ceiling ≥ 60% of Kafka\'s own producer tool (same run)', figure: r.kafkaTool ? fmt(r.kafkaTool.ratio, 2) : 'n/a', met: r.kafkaTool ? r.kafkaTool.ratio.median >= 0.6 : null });
+  const nc = r.nativeClient ? `; to kcat (librdkafka) sending conntrail's own records: ${fmt(r.nativeClient.ratio, 2)}` : '';
+  out.push({ goal: 'Ceiling ≥ 60% of Kafka\'s own producer tool (same run)', figure: r.kafkaTool ? fmt(r.kafkaTool.ratio, 2) + nc : 'n/a', met: r.kafkaTool ? r.kafkaTool.ratio.median >= 0.6 : null });
   const at = (rate: number) => r.live?.rates.find((x) => x.rate === rate);
   const l20 = at(20000);
   out.push({
@@ -98,21 +99,27 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push(`Synthetic ring-buffer batches (real \`conntrail.h\` frames, ~1 MiB each; ${fmt(c.namedShare, 2)} of connects named by DNS replies in the stream, ${fmt(c.ipv6Share, 2)} IPv6) → ` +
       'RecordDecoder → process context → Enricher → Avro (registry) → KafkaSink (default config: batches of ≤10,000 records / 1 MB, linger 10 ms, 1 in flight, no compression, acks=-1, idempotence as configured; telemetry off, see section 5) → local broker. ' +
       `${num(r.sizes.ceilingRecords, 0)} records per run after a ${num(r.sizes.ceilingWarmup, 0)}-record warm-up, from the first push to the last acknowledgement; the feed holds back while ${num(r.sizes.maxOutstanding, 0)} records are unacknowledged (the loader's backpressure), so nothing is dropped.`, '');
-    L.push('| | conntrail | Kafka ProducerPerformance |', '| --- | ---: | ---: |');
+    const k = r.nativeClient?.summary;
+    const ki = r.nativeClient?.input;
+    L.push(`| | conntrail | Kafka ProducerPerformance | ${r.nativeClient ? r.nativeClient.client : 'kcat (librdkafka)'}, conntrail's records |`, '| --- | ---: | ---: | ---: |');
     const t = r.kafkaTool?.summary;
-    L.push(`| records/s | ${fmt(c.recordsPerS)} | ${fmt(t?.recordsPerS)} |`);
-    L.push(`| MB/s (MiB, keys + values) | ${fmt(c.mbPerS, 1)} | ${fmt(t?.mbPerS, 1)} |`);
-    L.push(`| ratio conntrail / Kafka tool | ${r.kafkaTool ? fmt(r.kafkaTool.ratio, 2) : 'n/a'} | |`);
-    L.push(`| bytes per message | ${fmt(c.avgMessageBytes, 0)} (value ${fmt(c.avgValueBytes, 0)}, key ${fmt(c.avgKeyBytes, 0)}) | ${r.kafkaTool?.recordSize ?? 'n/a'} (value only) |`);
-    L.push(`| producer CPU-seconds per 100k records | ${fmt(c.cpuSPer100k, 2)} | ${t?.cpuS ? fmt({ ...t.cpuS, median: (t.cpuS.median / r.sizes.ceilingRecords) * 1e5, min: (t.cpuS.min / r.sizes.ceilingRecords) * 1e5, max: (t.cpuS.max / r.sizes.ceilingRecords) * 1e5 }, 2) + ' (JVM start included)' : 'n/a'} |`);
-    L.push(`| cores busy during the run | ${fmt(c.cores, 2)} | |`);
-    L.push(`| peak RSS, MiB | ${fmt(c.peakRssMiB)} (${fmt(c.rssBeforeMiB)} before the measured window, input ~${num(r.ceiling.runs[0]!.inputMiB, 0)} MiB) | ${fmt(t?.maxRssMiB)} |`);
-    L.push(`| records per Kafka batch | ${fmt(c.avgBatchRecords)} | (tool defaults: batch.size 16384, linger.ms 5) |`);
-    L.push(`| ack latency per batch, p50 | ${fmt(c.ackLatencyP50Ms, 1, 'ms')} | avg ${fmt(t?.avgLatencyMs, 0, 'ms')}, p99 ${fmt(t?.p99LatencyMs, 0, 'ms')} per record |`);
-    L.push(`| records dropped | ${fmt(c.drops)} | |`);
-    L.push(`| broker cores during the run | ${fmt(c.brokerCores, 2)} | |`);
-    L.push(`| other load on the machine, cores | ${fmt(c.otherCores, 2)} | ${fmt(t?.otherCores, 2)} |`);
+    L.push(`| records/s | ${fmt(c.recordsPerS)} | ${fmt(t?.recordsPerS)} | ${fmt(k?.recordsPerS)} |`);
+    L.push(`| MB/s (MiB, keys + values) | ${fmt(c.mbPerS, 1)} | ${fmt(t?.mbPerS, 1)} | ${fmt(k?.mbPerS, 1)} |`);
+    L.push(`| ratio conntrail / Kafka tool | ${r.kafkaTool ? fmt(r.kafkaTool.ratio, 2) : 'n/a'} | | |`);
+    L.push(`| ratio conntrail / kcat | ${r.nativeClient ? fmt(r.nativeClient.ratio, 2) : 'n/a'} | | ${r.nativeClient ? `(kcat / Kafka tool: ${fmt(r.nativeClient.ratioToTool, 2)})` : ''} |`);
+    L.push(`| bytes per message | ${fmt(c.avgMessageBytes, 0)} (value ${fmt(c.avgValueBytes, 0)}, key ${fmt(c.avgKeyBytes, 0)}) | ${r.kafkaTool?.recordSize ?? 'n/a'} (value only) | ${ki ? `${num(ki.avgKeyBytes + ki.avgValueBytes, 0)} (value ${num(ki.avgValueBytes, 0)}, key ${num(ki.avgKeyBytes, 0)}; the same records)` : 'n/a'} |`);
+    L.push(`| producer CPU-seconds per 100k records | ${fmt(c.cpuSPer100k, 2)} | ${t?.cpuS ? fmt({ ...t.cpuS, median: (t.cpuS.median / r.sizes.ceilingRecords) * 1e5, min: (t.cpuS.min / r.sizes.ceilingRecords) * 1e5, max: (t.cpuS.max / r.sizes.ceilingRecords) * 1e5 }, 2) + ' (JVM start included)' : 'n/a'} | ${k ? fmt(k.cpuSPer100k, 2) + ' (reading its input included)' : 'n/a'} |`);
+    L.push(`| cores busy during the run | ${fmt(c.cores, 2)} | | ${k ? fmt(summarize(r.nativeClient!.runs.map((x) => x.cpuS / x.elapsedS)), 2) : ''} |`);
+    L.push(`| peak RSS, MiB | ${fmt(c.peakRssMiB)} (${fmt(c.rssBeforeMiB)} before the measured window, input ~${num(r.ceiling.runs[0]!.inputMiB, 0)} MiB) | ${fmt(t?.maxRssMiB)} | ${fmt(k?.maxRssMiB)} |`);
+    L.push(`| records per Kafka batch | ${fmt(c.avgBatchRecords)} | (tool defaults: batch.size 16384, linger.ms 5) | (librdkafka defaults: batch.num.messages 10000, batch.size 1 MB, linger.ms 5) |`);
+    L.push(`| ack latency per batch, p50 | ${fmt(c.ackLatencyP50Ms, 1, 'ms')} | avg ${fmt(t?.avgLatencyMs, 0, 'ms')}, p99 ${fmt(t?.p99LatencyMs, 0, 'ms')} per record | |`);
+    L.push(`| records dropped | ${fmt(c.drops)} | | ${r.nativeClient ? num(r.nativeClient.runs.reduce((n, x) => n + x.records - x.delivered, 0), 0) : ''} |`);
+    L.push(`| broker cores during the run | ${fmt(c.brokerCores, 2)} | | ${fmt(k?.brokerCores, 2)} |`);
+    L.push(`| other load on the machine, cores | ${fmt(c.otherCores, 2)} | ${fmt(t?.otherCores, 2)} | ${fmt(k?.otherCores, 2)} |`);
     L.push('');
+    if (r.nativeClient) {
+      L.push(`kcat (bench/lib/native-client.ts) sends the records conntrail's pipeline encodes in this run (the ceiling's input, warm-up and record count; keys and Confluent-framed Avro values, schema id ${r.nativeClient.input.schemaId}) with librdkafka's default batching, acks=all, the idempotent producer and the murmur2 partitioner (the keys land on conntrail's partitions); timed from its start to its exit, once every record is acknowledged (process start and metadata included).`, '');
+    }
     L.push('Throughput on this shared 2-core machine moves with the other load (last row); CPU-seconds per record move less (though contention raises them too).', '');
     if (r.nullClient || r.platformatic) {
       L.push('**What-ifs (not shipped code), in the same rounds:**', '');
@@ -225,8 +232,85 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push('');
   }
 
+  L.push(...footprintSection(r));
+
   if (existsSync(opts.analysisPath)) {
     L.push(readFileSync(opts.analysisPath, 'utf8').trim(), '');
   }
   return L.join('\n');
+}
+
+/** Section 6 (issue 15): `conntrail run` itself, idle, at 10k/s, DNS cache empty and full, with the goals beside the figures. */
+function footprintSection(r: BenchResults): string[] {
+  if (!r.footprint && !r.skipped.footprint) return [];
+  const L: string[] = ['## 6. Footprint of `conntrail run`', ''];
+  if (r.skipped.footprint) return [...L, `Skipped: ${r.skipped.footprint}.`, ''];
+  const f = r.footprint!;
+  const s = (k: string): Summary | undefined => f.summary[k];
+  const med = (k: string): number => s(k)?.median ?? NaN;
+  const sz = r.sizes;
+  L.push(`The real CLI as a user runs it: \`node producer/cli.ts run\` (default config: telemetry on, Prometheus endpoint, no OTLP; pointed at the local stack, its own topic, a free port for /metrics), started fresh for each run and measured from outside through /proc once /readyz answers 200 ` +
+    `(after ${fmt(s('startupS'), 1, 's')}). Phases, in this order: idle (connect-flood at 1 connect/s for ${sz.footprintIdleSeconds} s, after ${sz.footprintSettleSeconds} s of settling), ${num(sz.footprintRate, 0)} connects/s for ${sz.footprintLoadSeconds} s (CPU window: the generator's run and 1 s of drain), ` +
+    `then the DNS flood (bench/tools/dns-flood.ts: replies from 127.0.0.1:53, each a new name r<i>.flood.example, a CNAME to e<i>.cdn.example and A records to addresses of its own): ${num(sz.footprintFloodReplies, 0)} replies with one address each (the name bound fills: 65,536 names, 32,768 addresses), ` +
+    `then ${num(sz.footprintFloodReplies, 0)} with two (both default bounds: 65,536 names, 65,536 addresses), each followed by ${sz.footprintFloodIdleSeconds} s idle. ` +
+    'CPU: utime + stime of /proc/<pid>/task/*; wake-ups: voluntary + nonvoluntary context switches. RSS from /proc/<pid>/status, read before the heap, which a bench-only preload (bench/tools/heap-probe.ts, `node --import`) writes on SIGUSR2: process.memoryUsage() as it is, then after a full GC ("live"). /metrics is scraped only between CPU windows. ' +
+    'The machine has 2 cores shared with the broker and other work ("other load"): the CPU figures are noisy, the idle ones most.', '');
+
+  const verdictOf = (figure: number, goal: number): string => (Number.isFinite(figure) ? (figure <= goal ? 'met' : '**not met**') : 'not measured');
+  const full = med('dns.fullNames') >= 65_536 && med('dns.fullAddresses') >= 65_536;
+  L.push('| figure | measured | goal | |', '| --- | ---: | ---: | --- |');
+  L.push(`| idle (1 connect/s), producer CPU | ${fmt(s('idle.cores'), 4, 'cores')} | ≤ 0.005 cores | ${verdictOf(med('idle.cores'), 0.005)} |`);
+  L.push(`| idle, RSS (peak over the phase) | ${fmt(s('idle.peakRssMiB'), 0, 'MiB')} | ≤ 100 MiB | ${verdictOf(med('idle.peakRssMiB'), 100)} |`);
+  L.push(`| ${num(sz.footprintRate, 0)} connects/s, CPU per 10k events/s | ${fmt(s('load.coresPer10kEvents'), 3, 'cores')} | ≤ 0.04 cores | ${verdictOf(med('load.coresPer10kEvents'), 0.04)} |`);
+  L.push(`| ${num(sz.footprintRate, 0)} connects/s, RSS (peak) | ${fmt(s('load.peakRssMiB'), 0, 'MiB')} | ≤ 160 MiB | ${verdictOf(med('load.peakRssMiB'), 160)} |`);
+  L.push(`| DNS cache full (${fmt(s('dns.fullNames'))} names / ${fmt(s('dns.fullAddresses'))} addresses), RSS over empty | ${fmt(s('dns.growthRssMiB'), 0, 'MiB')} | ≤ 64 MiB | ${full ? verdictOf(med('dns.growthRssMiB'), 64) : 'not measured (the cache did not reach its bounds)'} |`);
+  L.push(`| bytes per name, measured (live heap; RSS) | ${fmt(s('dns.heapSplit.perName'), 0)}; ${fmt(s('dns.rssSplit.perName'), 0)} | stated | measured |`);
+  L.push(`| bytes per address, measured (live heap; RSS) | ${fmt(s('dns.heapSplit.perAddress'), 0)}; ${fmt(s('dns.rssSplit.perAddress'), 0)} | stated | measured |`);
+  L.push('');
+
+  const ph = [['idle', `idle (1/s, ${sz.footprintIdleSeconds} s)`], ['load', `${num(sz.footprintRate, 0)}/s (${sz.footprintLoadSeconds} s)`]] as const;
+  const pts = [['empty', 'DNS cache empty'], ['names', 'names full (1 address per reply)'], ['full', 'both bounds full']] as const;
+  L.push(`| | ${ph.map((p) => p[1]).join(' | ')} | ${pts.map((p) => p[1]).join(' | ')} |`, `| --- |${' ---: |'.repeat(ph.length + pts.length)}`);
+  const row = (label: string, phase: (p: string) => string, point: (p: string) => string): void => {
+    L.push(`| ${label} | ${ph.map(([k]) => phase(k)).join(' | ')} | ${pts.map(([k]) => point(k)).join(' | ')} |`);
+  };
+  row('producer cores', (p) => fmt(s(`${p}.cores`), p === 'idle' ? 4 : 3), () => '');
+  row('wake-ups/s (all threads)', (p) => fmt(s(`${p}.wakeupsPerS`), 0), () => '');
+  row('connect events/s read', (p) => fmt(s(`${p}.eventsPerS`), p === 'idle' ? 1 : 0), () => '');
+  row('names / addresses in the DNS cache', () => '', (p) => `${fmt(s(`dns.${p}Names`))} / ${fmt(s(`dns.${p}Addresses`))}`);
+  row('RSS, MiB (end of the phase)', (p) => fmt(s(`${p}.mem.rssMiB`)), (p) => fmt(s(`dns.${p}RssMiB`)));
+  row('peak RSS, MiB', (p) => fmt(s(`${p}.peakRssMiB`)), () => '');
+  row('RssAnon / RssFile, MiB', (p) => `${fmt(s(`${p}.mem.rssAnonMiB`))} / ${fmt(s(`${p}.mem.rssFileMiB`))}`, (p) => `${fmt(s(`dns.${p}RssAnonMiB`))} / ${fmt(s(`dns.${p}RssFileMiB`))}`);
+  row('JS heap used / total, MiB', (p) => `${fmt(s(`${p}.mem.heap.heapUsedMiB`))} / ${fmt(s(`${p}.mem.heap.heapTotalMiB`))}`, (p) => `${fmt(s(`dns.${p}HeapUsedMiB`))} / ${fmt(s(`dns.${p}HeapTotalMiB`))}`);
+  row('live JS heap + external after a full GC, MiB', (p) => `${fmt(s(`${p}.mem.heap.liveHeapUsedMiB`))} + ${fmt(s(`${p}.mem.heap.liveExternalMiB`))}`, (p) => fmt(s(`dns.${p}LiveHeapMiB`)));
+  row('other load on the machine, cores', (p) => fmt(s(`${p}.otherCores`), 2), () => '');
+  L.push('');
+
+  // by thread: labels from the summary keys (comm; threads the addon does not name inherit MainThread)
+  const labels = [...new Set(Object.keys(f.summary).map((k) => /^(?:idle|load)\.threads\.(.+)\.cores$/.exec(k)?.[1]).filter((x): x is string => !!x))];
+  labels.sort((a, b) => med(`load.threads.${b}.cores`) - med(`load.threads.${a}.cores`));
+  L.push('By thread (threads of that name, summed; wake-ups: voluntary + nonvoluntary context switches per second, of which voluntary: the thread slept and was woken):', '');
+  L.push(`| thread | count | idle cores | idle wake-ups/s | of which voluntary | ${num(sz.footprintRate, 0)}/s cores | ${num(sz.footprintRate, 0)}/s wake-ups/s |`, '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const t of labels) {
+    const k = (p: string, x: string): Summary | undefined => s(`${p}.threads.${t}.${x}`);
+    L.push(`| ${t} | ${fmt(k('idle', 'threads'))} | ${fmt(k('idle', 'cores'), 4)} | ${fmt(k('idle', 'wakeupsPerS'), 1)} | ${fmt(k('idle', 'voluntaryPerS'), 1)} | ${fmt(k('load', 'cores'), 3)} | ${fmt(k('load', 'wakeupsPerS'), 0)} |`);
+  }
+  L.push('');
+
+  L.push(`DNS flood: ${fmt(s('dns.repliesSent'))} replies at ${fmt(s('dns.floodRate'))}/s (flat out), ${fmt(s('dns.dnsEvents'))} read by conntrail, ${fmt(s('dns.dnsKernelDrops'))} lost to a full ring. ` +
+    `Growth from empty to both bounds full: RSS ${fmt(s('dns.growthRssMiB'), 1, 'MiB')} (RssAnon ${fmt(s('dns.growthRssAnonMiB'), 1, 'MiB')}), live JS heap + external ${fmt(s('dns.growthLiveHeapMiB'), 1, 'MiB')}. ` +
+    `Bytes per name and per address: the two fills (names full: ${fmt(s('dns.namesAddresses'))} addresses; both bounds: ${fmt(s('dns.fullAddresses'))}) solved for growth = names × a + addresses × b; a name carries its CNAME link, an address its A link. ` +
+    `Live heap: ${fmt(s('dns.heapSplit.perName'), 0)} B per name, ${fmt(s('dns.heapSplit.perAddress'), 0)} B per address; RSS: ${fmt(s('dns.rssSplit.perName'), 0)} and ${fmt(s('dns.rssSplit.perAddress'), 0)} B ` +
+    `(RSS also holds the heap the flood's garbage grew, which V8 keeps: total heap ${fmt(s('dns.emptyHeapTotalMiB'))} → ${fmt(s('dns.fullHeapTotalMiB'))} MiB). ` +
+    (med('dns.fullNames') === med('dns.fullAddresses')
+      ? `The whole growth divided by the names (as many as the addresses at both bounds) instead: RSS ${fmt(s('dns.rssBytesPerNameAll'), 0)} B, live heap ${fmt(s('dns.heapBytesPerNameAll'), 0)} B per name and address.`
+      : `The whole growth divided by each count instead: RSS ${fmt(s('dns.rssBytesPerNameAll'), 0)} B per name or ${fmt(s('dns.rssBytesPerAddressAll'), 0)} B per address; live heap ${fmt(s('dns.heapBytesPerNameAll'), 0)} B or ${fmt(s('dns.heapBytesPerAddressAll'), 0)} B.`), '');
+  for (const [i, x] of f.runs.entries()) {
+    // another benchmark or flood on the machine: conntrail captures every process's connects and DNS replies
+    if (x.idle.eventsPerS > 20 || x.dns.empty.names > 1000) {
+      L.push(`Note: run ${i + 1} was disturbed by other work on the machine: ${num(x.idle.eventsPerS, 0)} connect events/s read in the idle phase, ${num(x.dns.empty.names, 0)} names in the DNS cache before the flood (its figures count in the medians).`, '');
+    }
+    if (x.load.published < x.load.connectEvents) L.push(`Note: run ${i + 1} had published ${num(x.load.published, 0)} of the ${num(x.load.connectEvents, 0)} connects read in the ${num(sz.footprintRate, 0)}/s phase by the end of its CPU window.`, '');
+  }
+  return L;
 }

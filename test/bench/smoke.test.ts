@@ -60,7 +60,16 @@ await integrationTest('npm run bench -- --quick writes a report and a JSON with 
   const o = r.overhead!;
   for (const m of ['raw', 'decoded', 'pipeline'] as const) finite(o.ratios[m].median, `overhead ${m}`);
 
+  const fp = r.footprint!;
+  const f = fp.runs[0]!;
+  for (const k of ['startupS', 'idle.cores', 'idle.wakeupsPerS', 'idle.mem.rssMiB', 'idle.mem.heap.heapUsedMiB', 'load.cores', 'load.coresPer10kEvents', 'load.peakRssMiB',
+    'dns.emptyRssMiB', 'dns.fullRssMiB', 'dns.growthRssMiB', 'dns.growthLiveHeapMiB', 'dns.heapSplit.perName', 'dns.heapSplit.perAddress']) finite(fp.summary[k]?.median, `footprint ${k}`);
+  t.truthy(f.idle.threads['main thread (JS)'], 'footprint: CPU of the main thread');
+  t.true(f.load.connectEvents + f.load.kernelDrops >= f.load.generated, 'footprint: conntrail read every generated connect or counted its drop');
+  t.true(f.dns.dnsEvents + f.dns.dnsKernelDrops >= f.dns.repliesSent, 'footprint: conntrail read every flood reply or counted its drop');
+  t.true(f.dns.full.names >= 65_536 && f.dns.full.addresses >= 65_536, `footprint: the DNS cache at its default bounds (${f.dns.full.names} names, ${f.dns.full.addresses} addresses)`);
+
   const md = readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8');
-  for (const h of ['## Goals', '## 1. Pipeline ceiling', '## 2. Live capture', '## 3. Overhead', '## 4. Encoding', '## 5. Telemetry']) t.true(md.includes(h), h);
+  for (const h of ['## Goals', '## 1. Pipeline ceiling', '## 2. Live capture', '## 3. Overhead', '## 4. Encoding', '## 5. Telemetry', '## 6. Footprint']) t.true(md.includes(h), h);
   t.notRegex(md, /\bNaN\b/);
 });
