@@ -113,7 +113,7 @@ const sizes: Sizes = args.quick
       encodingRecords: 100_000, encodingMinPassMs: 300,
       liveRates: [{ rate: 1, seconds: 10 }, { rate: 5000, seconds: 10 }, { rate: 10000, seconds: 15 }, { rate: 20000, seconds: 60 }, { rate: 50000, seconds: 10 }, { rate: 0, seconds: 10 }],
       liveWarmupSeconds: 1, overheadSeconds: 5,
-      footprintIdleSeconds: 60, footprintRate: 10000, footprintLoadSeconds: 30, footprintSettleSeconds: 5, footprintFloodIdleSeconds: 10, footprintFloodReplies: 40_000,
+      footprintIdleSeconds: 60, footprintRate: 10000, footprintLoadSeconds: 30, footprintSettleSeconds: 5, footprintFloodIdleSeconds: 30, footprintFloodReplies: 40_000,
     };
 
 const outDir = args.out ?? (args.quick ? path.join(ROOT, 'bench', 'out', 'quick') : null);

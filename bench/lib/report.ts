@@ -249,11 +249,11 @@ function footprintSection(r: BenchResults): string[] {
   const s = (k: string): Summary | undefined => f.summary[k];
   const med = (k: string): number => s(k)?.median ?? NaN;
   const sz = r.sizes;
-  L.push(`The real CLI as a user runs it: \`node producer/cli.ts run\` (default config: telemetry on, Prometheus endpoint, no OTLP; pointed at the local stack, its own topic, a free port for /metrics), started fresh for each run and measured from outside through /proc once /readyz answers 200 ` +
+  L.push(`The real CLI as a host runs it: \`node producer/cli.js run\`, the app compiled to JavaScript as the package ships it (bench/lib/app-js.ts; no TypeScript stripper in the process) (default config: telemetry on, Prometheus endpoint, no OTLP; pointed at the local stack, its own topic, a free port for /metrics), started fresh for each run and measured from outside through /proc once /readyz answers 200 ` +
     `(after ${fmt(s('startupS'), 1, 's')}). Phases, in this order: idle (connect-flood at 1 connect/s for ${sz.footprintIdleSeconds} s, after ${sz.footprintSettleSeconds} s of settling), ${num(sz.footprintRate, 0)} connects/s for ${sz.footprintLoadSeconds} s (CPU window: the generator's run and 1 s of drain), ` +
     `then the DNS flood (bench/tools/dns-flood.ts: replies from 127.0.0.1:53, each a new name r<i>.flood.example, a CNAME to e<i>.cdn.example and A records to addresses of its own): ${num(sz.footprintFloodReplies, 0)} replies with one address each (the name bound fills: 65,536 names, 32,768 addresses), ` +
-    `then ${num(sz.footprintFloodReplies, 0)} with two (both default bounds: 65,536 names, 65,536 addresses), each followed by ${sz.footprintFloodIdleSeconds} s idle. ` +
-    'CPU: utime + stime of /proc/<pid>/task/*; wake-ups: voluntary + nonvoluntary context switches. RSS from /proc/<pid>/status, read before the heap, which a bench-only preload (bench/tools/heap-probe.ts, `node --import`) writes on SIGUSR2: process.memoryUsage() as it is, then after a full GC ("live"). /metrics is scraped only between CPU windows. ' +
+    `then ${num(sz.footprintFloodReplies, 0)} with two (both default bounds: 65,536 names, 65,536 addresses), each followed by ${sz.footprintFloodIdleSeconds} s idle (V8's memory reducer gives back the heap a burst grew some seconds after it: measured 368 MiB 10 s after a flood, 190 MiB at 30 s). ` +
+    'CPU: utime + stime of /proc/<pid>/task/*; wake-ups: voluntary + nonvoluntary context switches. RSS from /proc/<pid>/status, read before the heap, which a bench-only preload (bench/tools/heap-probe.js, `node --import`) writes on SIGUSR2: process.memoryUsage() as it is, then after a full GC ("live"). /metrics is scraped only between CPU windows. ' +
     'The machine has 2 cores shared with the broker and other work ("other load"): the CPU figures are noisy, the idle ones most.', '');
 
   const verdictOf = (figure: number, goal: number): string => (Number.isFinite(figure) ? (figure <= goal ? 'met' : '**not met**') : 'not measured');
@@ -279,7 +279,7 @@ function footprintSection(r: BenchResults): string[] {
   row('connect events/s read', (p) => fmt(s(`${p}.eventsPerS`), p === 'idle' ? 1 : 0), () => '');
   row('names / addresses in the DNS cache', () => '', (p) => `${fmt(s(`dns.${p}Names`))} / ${fmt(s(`dns.${p}Addresses`))}`);
   row('RSS, MiB (end of the phase)', (p) => fmt(s(`${p}.mem.rssMiB`)), (p) => fmt(s(`dns.${p}RssMiB`)));
-  row('peak RSS, MiB', (p) => fmt(s(`${p}.peakRssMiB`)), () => '');
+  row('peak RSS, MiB (DNS: when the last reply was read, before V8 shrinks its heap)', (p) => fmt(s(`${p}.peakRssMiB`)), (p) => (p === 'empty' ? '' : fmt(s(`dns.${p}RssAfterFloodMiB`))));
   row('RssAnon / RssFile, MiB', (p) => `${fmt(s(`${p}.mem.rssAnonMiB`))} / ${fmt(s(`${p}.mem.rssFileMiB`))}`, (p) => `${fmt(s(`dns.${p}RssAnonMiB`))} / ${fmt(s(`dns.${p}RssFileMiB`))}`);
   row('JS heap used / total, MiB', (p) => `${fmt(s(`${p}.mem.heap.heapUsedMiB`))} / ${fmt(s(`${p}.mem.heap.heapTotalMiB`))}`, (p) => `${fmt(s(`dns.${p}HeapUsedMiB`))} / ${fmt(s(`dns.${p}HeapTotalMiB`))}`);
   row('live JS heap + external after a full GC, MiB', (p) => `${fmt(s(`${p}.mem.heap.liveHeapUsedMiB`))} + ${fmt(s(`${p}.mem.heap.liveExternalMiB`))}`, (p) => fmt(s(`dns.${p}LiveHeapMiB`)));

@@ -1,7 +1,8 @@
-// Footprint (issue 15): the real CLI as a user runs it. Spawns `node
-// producer/cli.ts run` (default config, pointed at the local stack, its own
-// topic and a free Prometheus port), with a bench-only preload
-// (bench/tools/heap-probe.ts) that writes the JS heap to a file on SIGUSR2,
+// Footprint (issue 15): the real CLI as a host runs it. Spawns `node
+// <app>/producer/cli.js run`, the app compiled to JavaScript as the package
+// ships it (bench/lib/app-js.ts; default config, pointed at the local stack,
+// its own topic and a free Prometheus port), with a bench-only preload
+// (bench/tools/heap-probe.js) that writes the JS heap to a file on SIGUSR2,
 // waits for /readyz, then measures it from outside, through /proc:
 //
 //   idle    connect-flood at 1 connect/s: cores in all and by thread
@@ -23,6 +24,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildAppJs } from '../lib/app-js.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, freePort } from '../lib/pipeline.ts';
 import { cpuSeconds, followProcCpu, machineCpu, procCpuRss } from '../lib/proc.ts';
@@ -77,7 +79,13 @@ export interface PhaseFigures {
   otherCores: number;
 }
 
-export interface CachePoint { names: number; addresses: number; mem: MemFigures }
+export interface CachePoint {
+  names: number;
+  addresses: number;
+  mem: MemFigures;
+  /** RSS when conntrail had read the last reply, before the idle settle (V8 shrinks its heap some seconds after a burst). */
+  rssAfterFloodMiB?: number;
+}
 
 export interface FootprintResult {
   port: number;
@@ -174,7 +182,8 @@ Object.assign(env, {
 });
 let log = '';
 const t0 = performance.now();
-const child: ChildProcess = spawn(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'bench', 'tools', 'heap-probe.ts')).href, path.join(ROOT, 'producer', 'cli.ts'), 'run'],
+const cli = await buildAppJs();
+const child: ChildProcess = spawn(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'bench', 'tools', 'heap-probe.js')).href, cli, 'run'],
   { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
 const onOut = (c: Buffer): void => { log += c.toString(); if (log.length > 1 << 20) log = log.slice(-(1 << 19)); };
 child.stdout!.on('data', onOut);
@@ -314,10 +323,11 @@ async function fill(start: number, addresses: number, cached: (names: number, ad
     await sleep(250);
     m = await metrics();
   }
+  const rssAfterFloodMiB = rss(pid).rssMiB;
   await sleep(o.floodIdleSeconds * 1000);
   const mm = await mem();
   m = await metrics();
-  return { point: { names: metric(m, 'conntrail_dns_cache_size'), addresses: metric(m, 'conntrail_dns_cache_addresses'), mem: mm }, sent: f.sent, seconds: f.seconds };
+  return { point: { names: metric(m, 'conntrail_dns_cache_size'), addresses: metric(m, 'conntrail_dns_cache_addresses'), mem: mm, rssAfterFloodMiB }, sent: f.sent, seconds: f.seconds };
 }
 
 function flatten(prefix: string, x: unknown, out: Record<string, number>): void {
@@ -379,6 +389,7 @@ try {
   flatten('dns', {
     emptyNames: empty.names, emptyAddresses: empty.addresses, namesNames: a.point.names, namesAddresses: a.point.addresses, fullNames: b.point.names, fullAddresses: b.point.addresses,
     emptyRssMiB: empty.mem.rssMiB, namesRssMiB: a.point.mem.rssMiB, fullRssMiB: b.point.mem.rssMiB,
+    namesRssAfterFloodMiB: a.point.rssAfterFloodMiB ?? NaN, fullRssAfterFloodMiB: b.point.rssAfterFloodMiB ?? NaN,
     emptyLiveHeapMiB: liveOf(empty), namesLiveHeapMiB: liveOf(a.point), fullLiveHeapMiB: liveOf(b.point),
     emptyHeapUsedMiB: empty.mem.heap?.heapUsedMiB ?? NaN, namesHeapUsedMiB: a.point.mem.heap?.heapUsedMiB ?? NaN, fullHeapUsedMiB: b.point.mem.heap?.heapUsedMiB ?? NaN,
     emptyHeapTotalMiB: empty.mem.heap?.heapTotalMiB ?? NaN, namesHeapTotalMiB: a.point.mem.heap?.heapTotalMiB ?? NaN, fullHeapTotalMiB: b.point.mem.heap?.heapTotalMiB ?? NaN,

@@ -1,5 +1,7 @@
 // Bench-only preload for the footprint section: `node --import
-// ./bench/tools/heap-probe.ts producer/cli.ts run` with BENCH_HEAP_FILE set.
+// ./bench/tools/heap-probe.js <app>/producer/cli.js run` with BENCH_HEAP_FILE set.
+// Plain JavaScript, as the app it measures: a .ts preload would load Node's
+// TypeScript stripper (~18 MiB of RSS) into the process measured.
 // On SIGUSR2 it writes one JSON line (appended) to that file: the JS heap as
 // the process has it (process.memoryUsage(), v8.getHeapStatistics()), then the
 // same after a full GC (what is still referenced: the live heap). Nothing else
@@ -11,7 +13,8 @@ import vm from 'node:vm';
 const file = process.env.BENCH_HEAP_FILE;
 if (file) {
   v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
+  /** @type {() => void} */
+  const gc = vm.runInNewContext('gc');
   let seq = 0;
   process.on('SIGUSR2', () => {
     const before = { mem: process.memoryUsage(), heap: v8.getHeapStatistics() };
