@@ -42,7 +42,7 @@ export interface DnsCacheOptions {
   minTtlSeconds?: number;
   /** Names reported per address at most. Default 32. */
   maxResults?: number;
-  /** Owners per address, CNAME parents per name, addresses per name, at most (oldest link dropped). Default 16. */
+  /** Owners per address, CNAME parents per name, addresses per name, at most (oldest link dropped). Default 16; keep it small: links are scanned linearly. */
   linksPerNode?: number;
   /** Keep each address's last result until a link it depends on changes or expires (default true; false walks on every lookup, for comparisons). */
   memoize?: boolean;
@@ -72,17 +72,66 @@ export interface DnsCacheStats {
 
 const NS_PER_S = 1e9;
 
+/**
+ * A node's links to nodes of one kind, oldest first (a re-asserted link moves
+ * to the end): null for none, the node itself for one, an array for two or
+ * more. Almost every name has one parent or one address, so it needs no
+ * collection at all; arrays, not Sets, for the others: a Set of two takes
+ * about 230 bytes, an array of two 64, and there are at most linksPerNode
+ * (16) links to scan.
+ */
+type Links<T extends NameNode | AddrNode> = T | T[] | null;
+
+function linkCount<T extends NameNode | AddrNode>(links: Links<T>): number {
+  return links === null ? 0 : Array.isArray(links) ? links.length : 1;
+}
+
+function hasLink<T extends NameNode | AddrNode>(links: Links<T>, node: T): boolean {
+  return Array.isArray(links) ? links.includes(node) : links === node;
+}
+
+/** `links` with `node` as the most recent. */
+function withLink<T extends NameNode | AddrNode>(links: Links<T>, node: T): Links<T> {
+  if (links === null || links === node) return node;
+  if (!Array.isArray(links)) return [links, node];
+  const i = links.indexOf(node);
+  if (i < 0) return [...links, node]; // exactly one slot more (push grows the array by 16 or more)
+  links.copyWithin(i, i + 1);
+  links[links.length - 1] = node;
+  return links;
+}
+
+/** `links` without `node` (the one node left itself, not an array of one). */
+function withoutLink<T extends NameNode | AddrNode>(links: Links<T>, node: T): Links<T> {
+  if (!Array.isArray(links)) return links === node ? null : links;
+  const i = links.indexOf(node);
+  if (i < 0) return links;
+  if (links.length === 2) return links[1 - i]!;
+  links.splice(i, 1);
+  return links;
+}
+
+function oldestLink<T extends NameNode | AddrNode>(links: Links<T>): T | null {
+  return Array.isArray(links) ? links[0]! : links;
+}
+
+/** `links` as an array, oldest first: a copy, to iterate while the links change. */
+function linkArray<T extends NameNode | AddrNode>(links: Links<T>): T[] {
+  return links === null ? [] : Array.isArray(links) ? links.slice() : [links];
+}
+
 class NameNode {
   readonly name: string;
   readonly scope: Scope;
   prev: NameNode | null = null;
   next: NameNode | null = null;
-  /** This name's CNAME target (the expiry is in target.parents). */
+  /** This name's CNAME target, and that link's expiry (a name has at most one CNAME). */
   cname: NameNode | null = null;
-  /** Names whose CNAME is this name -> link expiry. Insertion order = assertion order. */
-  parents: Map<NameNode, number> | null = null;
-  /** Addresses this name has A/AAAA links to (the expiry is in addr.owners). */
-  addrs: Set<AddrNode> | null = null;
+  cnameExpiry = 0;
+  /** Names whose CNAME is this name (the expiry is their cnameExpiry). */
+  parents: Links<NameNode> = null;
+  /** Addresses this name has A/AAAA links to (the expiry is in the address). */
+  addrs: Links<AddrNode> = null;
   constructor(name: string, scope: Scope) {
     this.name = name;
     this.scope = scope;
@@ -94,25 +143,84 @@ class AddrNode {
   readonly scope: Scope;
   prev: AddrNode | null = null;
   next: AddrNode | null = null;
-  /** Names with an A/AAAA record to this address -> link expiry. Insertion order = assertion order. */
-  readonly owners = new Map<NameNode, number>();
   /**
-   * The last result (null: none, or dropped because a link it depends on
-   * changed), valid for lookups before memoUntil (the earliest expiry of the
-   * links it walked), and the names that walk touched, in order: a memo hit
-   * touches them again, so the LRU order is the one a walk would leave.
+   * Names with an A/AAAA record to this address, oldest first, with each
+   * link's expiry: one name (the usual case) with its expiry in ownerExpiry,
+   * or a Map name -> expiry for two or more (few addresses have several names).
    */
-  memo: string[] | null = null;
-  memoUntil = 0;
-  memoTouched: NameNode[] | null = null;
+  owners: NameNode | Map<NameNode, number> | null = null;
+  ownerExpiry = 0;
+  /** The last result (null: not looked up yet, or dropped because a link it depends on changed). */
+  memo: Memo | null = null;
   constructor(ip: string, scope: Scope) {
     this.ip = ip;
     this.scope = scope;
   }
+
+  get ownerCount(): number {
+    const owners = this.owners;
+    return owners === null ? 0 : owners instanceof Map ? owners.size : 1;
+  }
+
+  hasOwner(owner: NameNode): boolean {
+    const owners = this.owners;
+    return owners instanceof Map ? owners.has(owner) : owners === owner;
+  }
+
+  oldestOwner(): NameNode | null {
+    const owners = this.owners;
+    return owners instanceof Map ? owners.keys().next().value! : owners;
+  }
+
+  /** Link `owner` (again) as the most recent owner, expiring at `expiry`; true for a new link. */
+  linkOwner(owner: NameNode, expiry: number): boolean {
+    const owners = this.owners;
+    if (owners === null || owners === owner) {
+      this.owners = owner;
+      this.ownerExpiry = expiry;
+      return owners === null;
+    }
+    if (owners instanceof Map) {
+      const had = owners.delete(owner); // re-insert: most recently asserted last
+      owners.set(owner, expiry);
+      return !had;
+    }
+    this.owners = new Map([[owners, this.ownerExpiry], [owner, expiry]]);
+    return true;
+  }
+
+  /** Remove the link from `owner`, if any. */
+  unlinkOwner(owner: NameNode): void {
+    const owners = this.owners;
+    if (!(owners instanceof Map)) {
+      if (owners === owner) this.owners = null;
+      return;
+    }
+    owners.delete(owner);
+    if (owners.size === 1) [this.owners, this.ownerExpiry] = owners.entries().next().value!;
+  }
+
   /** Drop the memoized result (a link it depends on changed). */
   forget(): void {
     this.memo = null;
-    this.memoTouched = null;
+  }
+}
+
+/**
+ * An address's last result, valid for lookups before `until` (the earliest
+ * expiry of the links its walk went through), and the names that walk
+ * touched, in order: a memo hit touches them again, so the LRU order is the
+ * one a walk would leave. Made by a lookup: most addresses of a full cache
+ * have none.
+ */
+class Memo {
+  readonly names: string[];
+  readonly touched: NameNode[];
+  readonly until: number;
+  constructor(names: string[], touched: NameNode[], until: number) {
+    this.names = names;
+    this.touched = touched;
+    this.until = until;
   }
 }
 
@@ -278,26 +386,25 @@ export class DnsCache {
     }
     this.#addrs.touch(addr);
     const memo = addr.memo;
-    if (memo !== null && nowNs < addr.memoUntil) {
+    if (memo !== null && nowNs < memo.until) {
       this.#memoHits++;
-      const touched = addr.memoTouched!;
+      const touched = memo.touched;
       for (let i = 0; i < touched.length; i++) this.#names.touch(touched[i]!);
-      if (memo.length === 0) {
+      if (memo.names.length === 0) {
         this.#expiredMisses++;
         return [];
       }
       this.#hits++;
-      return memo.slice();
+      return memo.names.slice();
     }
     this.#computes++;
     const touched: NameNode[] = [];
     this.#touched = touched;
     const out = this.#compute(addr, nowNs);
-    if (addr.owners.size === 0) {
+    if (addr.owners === null) {
       this.#removeAddr(addr);
     } else if (this.memoize) {
-      addr.memo = out;
-      addr.memoTouched = touched;
+      addr.memo = new Memo(out, touched, this.#memoUntil);
     }
     if (out.length === 0) {
       this.#expiredMisses++;
@@ -357,6 +464,14 @@ export class DnsCache {
     let addrs = 0;
     let aLinks = 0;
     let cLinks = 0;
+    // The representation: a collection only for two links or more, no link twice, at most linksPerNode.
+    const checkLinks = (count: number, collection: boolean, what: string): void => {
+      if (count > this.linksPerNode) throw new Error(`${what}: ${count} links`);
+      if (collection && count < 2) throw new Error(`${what}: a collection for ${count} link`);
+    };
+    const checkNoDuplicates = (links: Links<NameNode> | Links<AddrNode>, what: string): void => {
+      if (Array.isArray(links) && new Set<NameNode | AddrNode>(links).size !== links.length) throw new Error(`${what}: a link twice`);
+    };
     for (const [key, s] of this.#scopes) {
       if (s.names.size === 0 && s.addrs.size === 0) throw new Error(`empty scope ${key} kept`);
       names += s.names.size;
@@ -364,19 +479,22 @@ export class DnsCache {
       for (const n of s.names.values()) {
         if (n.cname !== null) {
           cLinks++;
-          if (n.cname.parents?.has(n) !== true) throw new Error(`cname ${n.name} -> ${n.cname.name} without reverse link`);
+          if (!hasLink(n.cname.parents, n)) throw new Error(`cname ${n.name} -> ${n.cname.name} without reverse link`);
+          if (s.names.get(n.cname.name) !== n.cname) throw new Error(`cname target ${n.cname.name} of ${n.name} is not in the cache`);
         }
-        if (n.parents) for (const p of n.parents.keys()) if (p.cname !== n) throw new Error(`parent ${p.name} of ${n.name} does not point to it`);
-        if (n.addrs) for (const a of n.addrs) if (!a.owners.has(n)) throw new Error(`addr ${a.ip} of ${n.name} without owner link`);
-        if (n.addrs && n.addrs.size > this.linksPerNode) throw new Error(`name ${n.name} has ${n.addrs.size} addresses`);
-        if (n.parents && n.parents.size > this.linksPerNode) throw new Error(`name ${n.name} has ${n.parents.size} parents`);
+        checkLinks(linkCount(n.parents), Array.isArray(n.parents), `parents of ${n.name}`);
+        checkNoDuplicates(n.parents, `parents of ${n.name}`);
+        for (const p of linkArray(n.parents)) if (p.cname !== n) throw new Error(`parent ${p.name} of ${n.name} does not point to it`);
+        checkLinks(linkCount(n.addrs), Array.isArray(n.addrs), `addresses of ${n.name}`);
+        checkNoDuplicates(n.addrs, `addresses of ${n.name}`);
+        for (const a of linkArray(n.addrs)) if (!a.hasOwner(n)) throw new Error(`addr ${a.ip} of ${n.name} without owner link`);
       }
       for (const a of s.addrs.values()) {
-        if (a.owners.size === 0) throw new Error(`address ${a.ip} without owners kept`);
-        if (a.owners.size > this.linksPerNode) throw new Error(`address ${a.ip} has ${a.owners.size} owners`);
-        aLinks += a.owners.size;
-        for (const n of a.owners.keys()) {
-          if (n.addrs?.has(a) !== true) throw new Error(`owner ${n.name} of ${a.ip} without forward link`);
+        if (a.owners === null) throw new Error(`address ${a.ip} without owners kept`);
+        checkLinks(a.ownerCount, a.owners instanceof Map, `owners of ${a.ip}`);
+        aLinks += a.ownerCount;
+        for (const n of a.owners instanceof Map ? a.owners.keys() : [a.owners]) {
+          if (!hasLink(n.addrs, a)) throw new Error(`owner ${n.name} of ${a.ip} without forward link`);
           if (s.names.get(n.name) !== n) throw new Error(`owner ${n.name} of ${a.ip} is not in the cache`);
         }
       }
@@ -413,10 +531,10 @@ export class DnsCache {
   }
 
   #setCname(owner: NameNode, target: NameNode, expiry: number): void {
-    if (owner.cname === target && target.parents!.size === 1 && expiry >= target.parents!.get(owner)!) {
+    if (owner.cname === target && target.parents === owner && expiry >= owner.cnameExpiry) {
       // The sole parent re-asserted, expiring no earlier: the same results below it, and every memo
       // of them ends at or before the old expiry already. Keep them.
-      target.parents!.set(owner, expiry);
+      owner.cnameExpiry = expiry;
       return;
     }
     // target's parents change (a new link, a new expiry or a new order): so do the results below it.
@@ -426,12 +544,10 @@ export class DnsCache {
       owner.cname = target;
       this.#cnameLinks++;
     }
-    const parents = (target.parents ??= new Map());
-    parents.delete(owner); // re-insert: most recently asserted last
-    parents.set(owner, expiry);
-    if (parents.size > this.linksPerNode) {
-      const oldest = parents.keys().next().value!;
-      this.#unlinkCname(oldest);
+    owner.cnameExpiry = expiry;
+    target.parents = withLink(target.parents, owner);
+    if (linkCount(target.parents) > this.linksPerNode) {
+      this.#unlinkCname(oldestLink(target.parents)!);
       this.#droppedLinks++;
     }
   }
@@ -439,50 +555,38 @@ export class DnsCache {
   #unlinkCname(owner: NameNode): void {
     const target = owner.cname!;
     this.#invalidateBelow(target);
-    target.parents!.delete(owner);
+    target.parents = withoutLink(target.parents, owner);
     owner.cname = null;
     this.#cnameLinks--;
   }
 
   #setOwner(addr: AddrNode, owner: NameNode, expiry: number): void {
-    if (addr.owners.size === 1) {
-      const old = addr.owners.get(owner);
-      if (old !== undefined && expiry >= old) {
-        // The sole owner re-asserted, expiring no earlier: the same results; the memo (ending at or
-        // before `old`) stays. The address becomes the owner's most recent one.
-        addr.owners.set(owner, expiry);
-        const addrs = owner.addrs!;
-        if (addrs.size > 1) {
-          addrs.delete(addr);
-          addrs.add(addr);
-        }
-        return;
-      }
+    if (addr.owners === owner && expiry >= addr.ownerExpiry) {
+      // The sole owner re-asserted, expiring no earlier: the same results; the memo (ending at or
+      // before the old expiry) stays. The address becomes the owner's most recent one.
+      addr.ownerExpiry = expiry;
+      owner.addrs = withLink(owner.addrs, addr);
+      return;
     }
     addr.forget();
-    if (addr.owners.delete(owner)) this.#addressLinks--;
-    addr.owners.set(owner, expiry);
-    this.#addressLinks++;
-    const addrs = (owner.addrs ??= new Set());
-    addrs.delete(addr);
-    addrs.add(addr);
-    if (addr.owners.size > this.linksPerNode) {
-      const oldest = addr.owners.keys().next().value!;
-      this.#unlinkOwner(addr, oldest);
+    if (addr.linkOwner(owner, expiry)) this.#addressLinks++;
+    owner.addrs = withLink(owner.addrs, addr);
+    if (addr.ownerCount > this.linksPerNode) {
+      this.#unlinkOwner(addr, addr.oldestOwner()!);
       this.#droppedLinks++;
     }
-    if (addrs.size > this.linksPerNode) {
-      const oldest = addrs.values().next().value!;
+    if (linkCount(owner.addrs) > this.linksPerNode) {
+      const oldest = oldestLink(owner.addrs)!;
       this.#unlinkOwner(oldest, owner);
       this.#droppedLinks++;
-      if (oldest.owners.size === 0) this.#removeAddr(oldest);
+      if (oldest.owners === null) this.#removeAddr(oldest);
     }
   }
 
   #unlinkOwner(addr: AddrNode, owner: NameNode): void {
     addr.forget();
-    addr.owners.delete(owner);
-    owner.addrs!.delete(addr);
+    addr.unlinkOwner(owner);
+    owner.addrs = withoutLink(owner.addrs, addr);
     this.#addressLinks--;
   }
 
@@ -502,20 +606,15 @@ export class DnsCache {
   #removeName(n: NameNode): void {
     this.#invalidateBelow(n);
     if (n.cname !== null) this.#unlinkCname(n);
-    if (n.parents !== null) {
-      for (const p of n.parents.keys()) {
-        p.cname = null;
-        this.#cnameLinks--;
-      }
-      n.parents = null;
-    }
-    if (n.addrs !== null) {
-      for (const a of n.addrs) {
-        a.owners.delete(n);
-        this.#addressLinks--;
-        if (a.owners.size === 0) this.#removeAddr(a);
-      }
-      n.addrs = null;
+    for (const p of linkArray(n.parents)) p.cname = null;
+    this.#cnameLinks -= linkCount(n.parents);
+    n.parents = null;
+    const addrs = linkArray(n.addrs);
+    n.addrs = null;
+    for (const a of addrs) {
+      a.unlinkOwner(n);
+      this.#addressLinks--;
+      if (a.owners === null) this.#removeAddr(a);
     }
     n.scope.names.delete(n.name);
     this.#names.remove(n);
@@ -523,9 +622,14 @@ export class DnsCache {
   }
 
   #removeAddr(a: AddrNode): void {
-    for (const n of a.owners.keys()) n.addrs!.delete(a);
-    this.#addressLinks -= a.owners.size;
-    a.owners.clear();
+    const owners = a.owners;
+    if (owners instanceof Map) {
+      for (const n of owners.keys()) n.addrs = withoutLink(n.addrs, a);
+    } else if (owners !== null) {
+      owners.addrs = withoutLink(owners.addrs, a);
+    }
+    this.#addressLinks -= a.ownerCount;
+    a.owners = null;
     a.forget();
     a.scope.addrs.delete(a.ip);
     this.#addrs.remove(a);
@@ -541,7 +645,9 @@ export class DnsCache {
   #invalidateBelow(n: NameNode): void {
     let x: NameNode | null = n;
     for (let k = 0; x !== null && k < MAX_CHAIN; k++, x = x.cname) {
-      if (x.addrs !== null) for (const a of x.addrs) a.forget();
+      const addrs = x.addrs;
+      if (Array.isArray(addrs)) for (let i = 0; i < addrs.length; i++) addrs[i]!.forget();
+      else addrs?.forget();
     }
   }
 
@@ -555,36 +661,32 @@ export class DnsCache {
   // --- lookup ----------------------------------------------------------------
 
   #memoUntil = Infinity;
-  /** Names touched by the walk in progress, in order (becomes the address's memoTouched). */
+  /** Names touched by the walk in progress, in order (becomes its Memo's touched). */
   #touched: NameNode[] = [];
 
   #compute(addr: AddrNode, now: number): string[] {
     const out: string[] = [];
     this.#memoUntil = Infinity;
     const owners = addr.owners;
-    if (owners.size === 1) {
-      const [owner, exp] = owners.entries().next().value!;
-      if (exp <= now) this.#expireOwner(addr, owner);
-      else this.#walkOwner(owner, exp, out, now);
-    } else {
+    if (owners instanceof Map) {
       // Most recently asserted first.
       const entries = Array.from(owners);
       for (let i = entries.length - 1; i >= 0 && out.length < this.maxResults; i--) {
         const [owner, exp] = entries[i]!;
-        if (exp <= now) this.#expireOwner(addr, owner);
-        else this.#walkOwner(owner, exp, out, now);
+        this.#walkOwner(addr, owner, exp, out, now);
       }
+    } else if (owners !== null) {
+      this.#walkOwner(addr, owners, addr.ownerExpiry, out, now);
     }
-    addr.memoUntil = this.#memoUntil;
     return out;
   }
 
-  #expireOwner(addr: AddrNode, owner: NameNode): void {
-    this.#unlinkOwner(addr, owner);
-    this.#expiredLinks++;
-  }
-
-  #walkOwner(owner: NameNode, exp: number, out: string[], now: number): void {
+  #walkOwner(addr: AddrNode, owner: NameNode, exp: number, out: string[], now: number): void {
+    if (exp <= now) {
+      this.#unlinkOwner(addr, owner);
+      this.#expiredLinks++;
+      return;
+    }
     if (exp < this.#memoUntil) this.#memoUntil = exp;
     this.#walkUp(owner, 0, out, now);
   }
@@ -597,22 +699,15 @@ export class DnsCache {
     this.#touched.push(node);
     let walked = false;
     const parents = node.parents;
-    if (parents !== null && parents.size > 0 && depth + 1 < MAX_CHAIN) {
-      const entries = parents.size === 1 ? [parents.entries().next().value!] : Array.from(parents);
-      for (let i = entries.length - 1; i >= 0 && out.length < this.maxResults; i--) {
-        const [p, exp] = entries[i]!;
-        if (exp <= now) {
-          this.#unlinkCname(p);
-          this.#expiredLinks++;
-          continue;
+    if (parents !== null && depth + 1 < MAX_CHAIN) {
+      if (Array.isArray(parents)) {
+        // Most recently asserted first; a copy, as expired links are removed on the way.
+        const ps = parents.slice();
+        for (let i = ps.length - 1; i >= 0 && out.length < this.maxResults; i--) {
+          if (this.#walkParent(ps[i]!, depth, out, now)) walked = true;
         }
-        // A link skipped as a loop still bounds the memo: a walk after its expiry would remove it.
-        if (exp < this.#memoUntil) this.#memoUntil = exp;
-        let loop = false;
-        for (let k = 0; k <= depth; k++) if (path[k] === p) loop = true;
-        if (loop) continue;
-        walked = true;
-        this.#walkUp(p, depth + 1, out, now);
+      } else {
+        walked = this.#walkParent(parents, depth, out, now);
       }
     }
     if (!walked) {
@@ -621,6 +716,22 @@ export class DnsCache {
         if (!out.includes(name)) out.push(name);
       }
     }
+  }
+
+  /** Walk on up from path[depth] to its parent `p`: false if that link expired (it is removed) or closes a loop. */
+  #walkParent(p: NameNode, depth: number, out: string[], now: number): boolean {
+    const exp = p.cnameExpiry;
+    if (exp <= now) {
+      this.#unlinkCname(p);
+      this.#expiredLinks++;
+      return false;
+    }
+    // A link skipped as a loop still bounds the memo: a walk after its expiry would remove it.
+    if (exp < this.#memoUntil) this.#memoUntil = exp;
+    const path = this.#path;
+    for (let k = 0; k <= depth; k++) if (path[k] === p) return false;
+    this.#walkUp(p, depth + 1, out, now);
+    return true;
   }
 }
 
