@@ -158,6 +158,14 @@ function threadFigures(a: Map<number, Task>, b: Map<number, Task>, seconds: numb
   return out;
 }
 
+/** The Node flags the package's launcher (/usr/bin/conntrail) runs the app with: what ships is what is measured. */
+function launcherNodeFlags(): string[] {
+  const launcher = readFileSync(path.join(ROOT, 'packaging', 'deb', 'conntrail.sh'), 'utf8');
+  const m = /^exec \S+\/node((?: --\S+)*) \S+\/cli\.js "\$@"$/m.exec(launcher);
+  if (!m) throw new Error('packaging/deb/conntrail.sh: no "exec .../node [--flags] .../cli.js" line');
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 function rss(pid: number): { rssMiB: number; rssAnonMiB: number; rssFileMiB: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) / 1024;
@@ -183,7 +191,7 @@ Object.assign(env, {
 let log = '';
 const t0 = performance.now();
 const cli = await buildAppJs();
-const child: ChildProcess = spawn(process.execPath, ['--import', pathToFileURL(path.join(ROOT, 'bench', 'tools', 'heap-probe.js')).href, cli, 'run'],
+const child: ChildProcess = spawn(process.execPath, [...launcherNodeFlags(), '--import', pathToFileURL(path.join(ROOT, 'bench', 'tools', 'heap-probe.js')).href, cli, 'run'],
   { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
 const onOut = (c: Buffer): void => { log += c.toString(); if (log.length > 1 << 20) log = log.slice(-(1 << 19)); };
 child.stdout!.on('data', onOut);

@@ -57,7 +57,8 @@ cat > "$out/bin/conntrail" <<'SH'
 #!/bin/sh
 # conntrail with the Node 24 it ships with.
 here="$(dirname "$(readlink -f "$0")")"
-exec "$here/node" "$here/../producer/cli.ts" "$@"
+# The package's launcher's Node flags (packaging/deb/conntrail.sh says why).
+exec "$here/node" --max-semi-space-size=4 "$here/../producer/cli.ts" "$@"
 SH
 chmod 0755 "$out/bin/conntrail"
 "$out/bin/conntrail" --help >/dev/null
