@@ -286,7 +286,7 @@ function footprintSection(r: BenchResults): string[] {
   row('other load on the machine, cores', (p) => fmt(s(`${p}.otherCores`), 2), () => '');
   L.push('');
 
-  // by thread: labels from the summary keys (comm; threads the addon does not name inherit MainThread)
+  // by thread: labels from the summary keys (comm; the consumer thread is ct-consumer)
   const labels = [...new Set(Object.keys(f.summary).map((k) => /^(?:idle|load)\.threads\.(.+)\.cores$/.exec(k)?.[1]).filter((x): x is string => !!x))];
   labels.sort((a, b) => med(`load.threads.${b}.cores`) - med(`load.threads.${a}.cores`));
   L.push('By thread (threads of that name, summed; wake-ups: voluntary + nonvoluntary context switches per second, of which voluntary: the thread slept and was woken):', '');

@@ -134,8 +134,8 @@ function tasks(pid: number): Map<number, Task> {
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
       const num = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-      // threads the addon starts without a name inherit their creator's comm (MainThread)
-      const label = Number(t) === pid ? 'main thread (JS)' : comm === 'MainThread' ? 'MainThread (unnamed: capture consumer)' : comm;
+      // the addon names its consumer thread ct-consumer (before that it inherited MainThread)
+      const label = Number(t) === pid ? 'main thread (JS)' : comm === 'ct-consumer' || comm === 'MainThread' ? 'ct-consumer (capture consumer)' : comm;
       out.set(Number(t), { label, cpu: (Number(f[11]) + Number(f[12])) / TICKS, vol: num('voluntary_ctxt_switches'), invol: num('nonvoluntary_ctxt_switches') });
     } catch {
       // the thread ended

@@ -235,6 +235,8 @@ int consumer_run(struct capture *c)
 		return 0;
 	if (pthread_create(&c->thread, NULL, consumer_main, c))
 		return EAGAIN;
+	/* a name for top -H and ps -L; it would inherit "MainThread" */
+	pthread_setname_np(c->thread, "ct-consumer");
 	c->thread_started = true;
 	return 0;
 }
