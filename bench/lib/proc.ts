@@ -134,27 +134,48 @@ export function followProcCpu(pid: number, intervalMs = 50): { stop(): number } 
   };
 }
 
-/** CPU seconds of each thread of this process, grouped: the JS thread, V8's workers (GC, compiler), libuv's pool, the rest (the capture addon's consumer thread...). */
-export function threadCpu(): Record<string, number> {
-  const out: Record<string, number> = {};
-  const self = process.pid;
+/** One thread of a process, from /proc/<pid>/task/<tid>/{stat,status}. */
+export interface ProcThread {
+  tid: number;
+  comm: string;
+  /** utime + stime, seconds. */
+  cpuS: number;
+  /** Context switches: the thread slept and was woken (voluntary), or was preempted. */
+  voluntary: number;
+  nonvoluntary: number;
+}
+
+/** Every thread of pid now (threads that end while being read are left out). */
+export function procThreads(pid: number): ProcThread[] {
+  const out: ProcThread[] = [];
   let tids: string[] = [];
   try {
-    tids = readdirSync(`/proc/${self}/task`);
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     return out;
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${self}/task/${tid}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpu = (Number(f[11]) + Number(f[12])) / TICKS;
-      const comm = readFileSync(`/proc/${self}/task/${tid}/comm`, 'utf8').trim();
-      const group = Number(tid) === self ? 'JS thread' : comm === 'V8Worker' ? 'V8 workers (GC, compiler)' : comm === 'libuv-worker' ? 'libuv pool' : 'other threads (capture consumer...)';
-      out[group] = (out[group] ?? 0) + cpu;
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const num = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      out.push({ tid: Number(tid), comm, cpuS: (Number(f[11]) + Number(f[12])) / TICKS, voluntary: num('voluntary_ctxt_switches'), nonvoluntary: num('nonvoluntary_ctxt_switches') });
     } catch {
       // the thread ended
     }
+  }
+  return out;
+}
+
+/** CPU seconds of each thread of this process, grouped: the JS thread, V8's workers (GC, compiler), libuv's pool, the rest (the capture addon's consumer thread...). */
+export function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const self = process.pid;
+  for (const t of procThreads(self)) {
+    const group = t.tid === self ? 'JS thread' : t.comm === 'V8Worker' ? 'V8 workers (GC, compiler)' : t.comm === 'libuv-worker' ? 'libuv pool' : 'other threads (capture consumer...)';
+    out[group] = (out[group] ?? 0) + t.cpuS;
   }
   return out;
 }

@@ -20,14 +20,14 @@
 // process measured); only between the windows, for the counts and the gauges.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildAppJs } from '../lib/app-js.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, freePort } from '../lib/pipeline.ts';
-import { cpuSeconds, followProcCpu, machineCpu, procCpuRss } from '../lib/proc.ts';
+import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, procThreads } from '../lib/proc.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
 export interface FootprintOptions {
@@ -112,34 +112,18 @@ export interface FootprintResult {
 const o = workerOptions<FootprintOptions>();
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MiB = 1048576;
-const TICKS = 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- /proc
 interface Task { label: string; cpu: number; vol: number; invol: number }
 
-/** Every thread of pid: CPU seconds, context switches, and a label (its comm; "main" for the main thread). */
+/** Every thread of pid: CPU seconds, context switches, and a label (its comm; "main thread (JS)" for the main thread). */
 function tasks(pid: number): Map<number, Task> {
   const out = new Map<number, Task>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const status = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
-      const num = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-      // the addon names its consumer thread ct-consumer (before that it inherited MainThread)
-      const label = Number(t) === pid ? 'main thread (JS)' : comm === 'ct-consumer' || comm === 'MainThread' ? 'ct-consumer (capture consumer)' : comm;
-      out.set(Number(t), { label, cpu: (Number(f[11]) + Number(f[12])) / TICKS, vol: num('voluntary_ctxt_switches'), invol: num('nonvoluntary_ctxt_switches') });
-    } catch {
-      // the thread ended
-    }
+  for (const t of procThreads(pid)) {
+    // the addon names its consumer thread ct-consumer (before that it inherited MainThread)
+    const label = t.tid === pid ? 'main thread (JS)' : t.comm === 'ct-consumer' || t.comm === 'MainThread' ? 'ct-consumer (capture consumer)' : t.comm;
+    out.set(t.tid, { label, cpu: t.cpuS, vol: t.voluntary, invol: t.nonvoluntary });
   }
   return out;
 }
