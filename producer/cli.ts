@@ -11,6 +11,7 @@ commands:
   run                       capture connects, enrich, publish to Kafka (default)
   doctor [--json]           try every capture rung and the DNS program here (no Kafka needed); exit 0 if one captures
   status [--json]           ask the running conntrail (telemetry.prometheusHost:prometheusPort) for /healthz and /readyz; exit 0 if ready
+  detach                    remove the capture pinned by capture.persist (capture.pinPath); exit 0 also when nothing was pinned
   config                    print the effective configuration (secrets masked)
   config --reference        print the configuration reference (Markdown)
   schema register           register schemas/NetTCPConnect.avsc under the configured subject
@@ -82,6 +83,12 @@ async function main(argv: string[]): Promise<void> {
       const { config } = load();
       const { statusCommand } = await import('./status-command.ts');
       process.exitCode = await statusCommand(config, values.json === true);
+      return;
+    }
+    case 'detach': {
+      const { config } = load();
+      const { detachCommand } = await import('./detach-command.ts');
+      process.exitCode = detachCommand(config);
       return;
     }
     case 'schema': {

@@ -14,7 +14,7 @@
 import type { ConntrailConfig } from './config/load.ts';
 import { resolveEndpoints } from './local-stack.ts';
 import { createLogger, type Logger } from './log.ts';
-import { releaseFreedMemory } from 'bpf-native-loader';
+import { DEFAULT_PIN_PATH, releaseFreedMemory } from 'bpf-native-loader';
 import { leaveRoot } from './privileges.ts';
 import type { NetTCPConnect } from './model/net-tcp-connect.ts';
 import type { CaptureSource, CaptureSourceOptions } from './source/capture.ts';
@@ -132,6 +132,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       excludeSelf: true,
       paused: true,
       ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
+      ...(cfg.capture.persist ? { pinPath: cfg.capture.pinPath || DEFAULT_PIN_PATH } : {}),
       processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
       onEvents(events) {
         if (deliver) deliver(events);

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Every connect rung by name, in the default ladder's order. */
@@ -53,6 +54,18 @@ export interface CaptureOptions {
   /** Mount securityfs at /sys/kernel/security to read the active LSM list before the lsm rung (default true). */
   mountSecurityfs?: boolean;
   /**
+   * Persist the capture (capture.persist): pin its maps and links in this
+   * directory of a bpffs, so that the kernel keeps capturing into the ring
+   * while no process reads it (stop, SIGKILL, crash, upgrade). An instance
+   * found pinned there is adopted when compatible (same record layout, its
+   * probe in the ladder, same ring size): what it captured meanwhile is
+   * delivered first. Otherwise it is replaced (see PersistStatus). Unset:
+   * nothing is pinned and the capture ends with the process.
+   */
+  pinPath?: string;
+  /** Mount bpffs at /sys/fs/bpf when pinPath is under it and nothing mounted it (default true). */
+  mountBpffs?: boolean;
+  /**
    * Open with the consumer thread not yet created (default false): nothing is
    * drained until resume(). A thread takes its creator's credentials, so
    * after dropPrivileges() the thread made by resume() keeps what the caller kept.
@@ -90,7 +103,7 @@ export interface RawBatch {
 }
 
 /** 'check': refused by conntrail before loading (e.g. BPF LSM not in the active LSM list). */
-export type AttachStage = 'check' | 'open' | 'load' | 'config' | 'attach' | 'ringbuf';
+export type AttachStage = 'check' | 'open' | 'adopt' | 'load' | 'config' | 'attach' | 'ringbuf';
 
 export interface AttachAttempt {
   probe: ProbeName;
@@ -167,8 +180,44 @@ export interface CookieMakerStatus {
   reason?: string;
 }
 
+/** Where capture.persist pins by default (the bpffs systemd mounts). */
+export const DEFAULT_PIN_PATH = '/sys/fs/bpf/conntrail';
+
+/** What capture.persist did at open. */
+export interface PersistStatus {
+  /** off: not asked; pinned: attached here and pinned; adopted: a pinned instance taken over; failed: asked, not persisted. */
+  state: 'off' | 'pinned' | 'adopted' | 'failed';
+  pinPath?: string;
+  /** An instance found pinned at pinPath that was not adopted but removed, why, and what its ring still held (dropped). */
+  replaced?: PinnedRemoval & { reason: string };
+  /** Why the capture is not persisted (state failed). */
+  error?: string;
+}
+
+/** What removing a pinned instance took away. */
+export interface PinnedRemoval {
+  /** Pins removed (maps, links, the tag). */
+  removed: number;
+  /** Records left unread in its ring (now dropped), when it could be read (counted). */
+  records: number;
+  bytes: number;
+  counted: boolean;
+}
+
+/** A pinned instance could not be removed or inspected; the message names the step, path and errno. */
+export class PinError extends Error {
+  readonly errno: number | undefined;
+  readonly userFacing = true;
+  constructor(message: string, errno?: number) {
+    super(message);
+    this.name = 'PinError';
+    this.errno = errno;
+  }
+}
+
 export interface CaptureHandle {
   readonly probe: ProbeName;
+  readonly persist: PersistStatus;
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
@@ -181,7 +230,11 @@ export interface CaptureHandle {
   stats(): CaptureStats;
   /** Ids of the loaded programs and maps (empty after stop()). */
   kernelIds(): KernelObjectIds;
-  /** Detaches every program, delivers the records still in the ring, frees everything. */
+  /**
+   * Detaches every program, delivers the records still in the ring, frees
+   * everything. A persisted capture (persist.state pinned or adopted) stays
+   * attached in the kernel: its ring keeps filling for the next conntrail.
+   */
   stop(): Promise<void>;
 }
 
@@ -206,6 +259,10 @@ export class AttachError extends Error {
 /** Offsets, sizes and constants of the record layout, read from the C header via the addon. */
 export interface RecordLayout {
   frameHeaderBytes: number;
+  /** CT_LAYOUT_VERSION: a pinned instance of another version is replaced, not adopted. */
+  version: number;
+  /** CT_PIN_MAGIC: the first field of a pinned instance's tag. */
+  pinMagic: number;
   dnsMaxCap: number;
   commLen: number;
   kinds: { connect: number; dns: number };
@@ -240,10 +297,13 @@ interface NativeStep<Stage extends string = AttachStage> {
 
 interface NativeOpenResult extends NativeStep {
   handle?: object;
-  dns: NativeStep<AttachStage | 'disabled'>;
+  dns: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
   /** cgroup/sock_create making cookies for a rung that cannot ('disabled': not needed). */
-  cookies: NativeStep<AttachStage | 'disabled'>;
+  cookies: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
+  persist: { state: PersistStatus['state']; error?: string };
 }
+
+interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean }
 
 interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number; wakeups: number }
 
@@ -264,6 +324,10 @@ interface NativeAddon {
   sampleRecords(): Buffer;
   mountTracefs(): number;
   mountSecurityfs(): number;
+  mountBpffs(): number;
+  pinInspect(dir: string): { present: boolean; tag?: NativePinTag; errno?: number };
+  pinRemove(dir: string): PinnedRemoval & { ok: boolean; nothing: boolean; error?: string; errno?: number };
+  onBpffs(path: string): boolean;
   libbpfVersion(): string;
   dropPrivileges(user: string, keep: number[]): { uid: number; gid: number };
   releaseFreedMemory(): boolean;
@@ -524,6 +588,64 @@ function positiveInt(name: string, v: number | undefined, def: number): number {
   return x;
 }
 
+// ---------- capture.persist ----------
+
+/** The attach report's lines for capture.persist (none when off). */
+export function persistReport(p: PersistStatus, probe: ProbeName, k: KernelCounters): string[] {
+  const lines: string[] = [];
+  const r = p.replaced;
+  if (r) {
+    lines.push(`conntrail capture: replaced the instance pinned at ${p.pinPath ?? '?'} (${r.reason}): ` + (r.counted
+      ? `${r.records} records (${r.bytes} bytes) left in its ring could not be drained and are dropped`
+      : 'what its ring held could not be read or counted'));
+  }
+  if (p.state === 'pinned') lines.push(`conntrail capture: persisted at ${p.pinPath ?? '?'}: capture goes on while no conntrail runs (conntrail detach removes it)`);
+  if (p.state === 'adopted') {
+    lines.push(`conntrail capture: adopted the ${probe} capture pinned at ${p.pinPath ?? '?'}: the connects it captured while no conntrail ran come first; ` +
+      `kernel drops since it was pinned: ${k.connectRingFull} connect, ${k.dnsRingFull} DNS`);
+  }
+  if (p.state === 'failed') lines.push(`conntrail capture: NOT persisted (capture stops with this process): ${p.error ?? '?'}`);
+  return lines;
+}
+
+/** Why the instance pinned at a directory cannot be adopted (undefined: it can). */
+export function pinnedIncompatibility(found: { tag?: NativePinTag; errno?: number }, want: { ladder: readonly ProbeName[]; ringBytes: number }, l: RecordLayout): string | undefined {
+  const t = found.tag;
+  if (!t) {
+    return found.errno === osConstants.errno.ENOENT ? 'no tag: pinned only in part'
+      : found.errno === osConstants.errno.EPROTO ? 'its tag has another shape: another conntrail version'
+        : `its tag cannot be read: ${errnoName(found.errno ?? 0)}`;
+  }
+  if (t.magic !== l.pinMagic) return 'its tag is not conntrail\'s';
+  if (t.version !== l.version) return `record layout v${t.version}, this conntrail's is v${l.version}`;
+  if (!(want.ladder as readonly string[]).includes(t.probe)) return `its probe ${t.probe} is not in the ladder (${want.ladder.join(', ')})`;
+  if (t.ringBytes !== want.ringBytes) return `its ring has ${t.ringBytes} bytes, ${want.ringBytes} configured`;
+  return undefined;
+}
+
+/**
+ * conntrail detach: removes every pin at pinPath (the kernel then detaches and
+ * frees what no process holds). nothing: there was nothing pinned. Throws
+ * PinError naming the step (e.g. not root: EACCES).
+ */
+export function removePinned(pinPath: string): PinnedRemoval & { nothing: boolean } {
+  const r = addon().pinRemove(pinPath);
+  if (!r.ok) throw new PinError(r.error ?? `remove ${pinPath}: ${errnoName(r.errno ?? 0)}`, r.errno);
+  return { nothing: r.nothing, removed: r.removed, records: r.records, bytes: r.bytes, counted: r.counted };
+}
+
+/** bpffs under the pin directory: mounted at /sys/fs/bpf when missing there. An error sentence when there is none. */
+function ensureBpffs(n: NativeAddon, pinPath: string, mount: boolean): string | undefined {
+  const parent = dirname(pinPath);
+  if (n.onBpffs(parent)) return undefined;
+  if (mount && parent === '/sys/fs/bpf') {
+    const err = n.mountBpffs();
+    if (err === 0 && n.onBpffs(parent)) return undefined;
+    return `mount bpffs at /sys/fs/bpf: ${errnoName(err)}`;
+  }
+  return `${parent} is not on bpffs: mount it (mount -t bpf bpf ${parent}) or set capture.pinPath under /sys/fs/bpf`;
+}
+
 // ---------- openCapture ----------
 
 class Capture implements CaptureHandle {
@@ -532,6 +654,7 @@ class Capture implements CaptureHandle {
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
   readonly cgroupPath: string | undefined;
+  readonly persist: PersistStatus;
   #handle: object;
   #native: NativeAddon;
   #stopping: Promise<void> | undefined;
@@ -539,8 +662,9 @@ class Capture implements CaptureHandle {
   #closed = false;
   #lastKernel: KernelCounters | undefined;
 
-  constructor(init: { probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus; cgroupPath: string | undefined; handle: object; native: NativeAddon }) {
+  constructor(init: { probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus; cgroupPath: string | undefined; persist: PersistStatus; handle: object; native: NativeAddon }) {
     this.probe = init.probe;
+    this.persist = init.persist;
     this.attempts = init.attempts;
     this.dns = init.dns;
     this.cookies = init.cookies;
@@ -591,6 +715,7 @@ class Capture implements CaptureHandle {
       ? `conntrail capture: DNS replies captured (cgroup_skb/ingress on ${this.cgroupPath ?? '?'})` +
         (this.dns.netnsScoped ? '' : '; this kernel gives skb programs no netns id, so the DNS cache is host-wide')
       : `conntrail capture: DNS names NOT available (connects are captured without results): ${this.dns.reason ?? 'disabled'}`);
+    lines.push(...persistReport(this.persist, this.probe, this.stats().kernel));
     return lines;
   }
 
@@ -650,6 +775,48 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
   };
   for (const p of base.excludePorts) if (!Number.isInteger(p) || p < 0 || p > 65535) throw new RangeError(`excludePorts: bad port ${p}`);
 
+  const made = (probe: ProbeName, attempts: AttachAttempt[], r: NativeOpenResult & { handle: object }, persist: PersistStatus): Capture => {
+    const dns = dnsStatusOf(r.dns, layout, cgroupPath);
+    const k = r.cookies;
+    const cookies: CookieMakerStatus = k.stage === 'disabled' ? { needed: false, attached: false }
+      : { needed: true, attached: k.ok, ...(k.ok ? {} : { reason: `cgroup/sock_create failed at ${k.stage ?? '?'}, ${errnoName(k.errno ?? 0)}` }) };
+    const p: PersistStatus = persist.state === 'failed' ? persist
+      : { ...persist, state: r.persist.state, ...(r.persist.error ? { error: r.persist.error } : {}) };
+    const cap = new Capture({ probe, attempts, dns, cookies, cgroupPath, persist: p, handle: r.handle, native: n });
+    cap.start(opts, layout);
+    return cap;
+  };
+
+  // capture.persist: adopt what is pinned when it fits, else remove it; then pin what the ladder attaches
+  let pinPath = opts.pinPath;
+  const persist: PersistStatus = { state: pinPath ? 'pinned' : 'off', ...(pinPath ? { pinPath } : {}) };
+  if (pinPath) {
+    const noFs = ensureBpffs(n, pinPath, opts.mountBpffs !== false);
+    const found = noFs ? undefined : n.pinInspect(pinPath);
+    if (noFs) {
+      Object.assign(persist, { state: 'failed', error: noFs });
+      pinPath = undefined;
+    } else if (found?.present) {
+      let reason = pinnedIncompatibility(found, { ladder, ringBytes }, layout);
+      const probe = found.tag?.probe as ProbeName;
+      if (!reason) {
+        const r = n.open({ ...base, probe, pinPath, adopt: true });
+        if (r.ok && r.handle) {
+          const attempt: AttachAttempt = { probe, target: PROBE_TARGETS[probe], ok: true, note: `adopted from ${pinPath}`, log: r.log, features: featuresOf(r.features, layout) };
+          return made(probe, [attempt], { ...r, handle: r.handle }, persist);
+        }
+        reason = `adopting it failed: ${r.persist.error ?? `${r.stage ?? '?'}, ${errnoName(r.errno ?? 0)}`}`;
+      }
+      const removed = n.pinRemove(pinPath);
+      persist.replaced = { reason, removed: removed.removed, records: removed.records, bytes: removed.bytes, counted: removed.counted };
+      if (!removed.ok) {
+        Object.assign(persist, { state: 'failed', error: `the instance pinned there could not be removed: ${removed.error ?? '?'}` });
+        pinPath = undefined;
+      }
+    }
+  }
+  const fresh = pinPath ? { ...base, pinPath } : base;
+
   const attempts: AttachAttempt[] = [];
   for (const probe of ladder) {
     const attempt: AttachAttempt = { probe, target: PROBE_TARGETS[probe], ok: false };
@@ -670,12 +837,12 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
       }
       if (listed === undefined) attempt.note = `${attempt.note ? attempt.note + '; ' : ''}the active LSM list is unknown: the lsm rung may attach and capture nothing`;
     }
-    let r = n.open({ ...base, probe });
+    let r = n.open({ ...fresh, probe });
     if (!r.ok && probe === 'tracepoint' && r.stage === 'attach' && r.errno === osConstants.errno.ENOENT &&
         !existsSync('/sys/kernel/tracing/events') && opts.mountTracefs !== false) {
       const err = n.mountTracefs();
       attempt.note = err === 0 ? 'mounted tracefs at /sys/kernel/tracing' : `mounting tracefs failed: ${errnoName(err)}`;
-      if (err === 0) r = n.open({ ...base, probe });
+      if (err === 0) r = n.open({ ...fresh, probe });
     }
     if (probe === 'cgroup' && !cgroupPath && !r.ok) attempt.note = 'no cgroup2 mount in /proc/mounts';
     attempt.log = r.log;
@@ -689,13 +856,7 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     }
     attempt.ok = true;
     attempts.push(attempt);
-    const dns = dnsStatusOf(r.dns, layout, cgroupPath);
-    const k = r.cookies;
-    const cookies: CookieMakerStatus = k.stage === 'disabled' ? { needed: false, attached: false }
-      : { needed: true, attached: k.ok, ...(k.ok ? {} : { reason: `cgroup/sock_create failed at ${k.stage ?? '?'}, ${errnoName(k.errno ?? 0)}` }) };
-    const cap = new Capture({ probe, attempts, dns, cookies, cgroupPath, handle: r.handle, native: n });
-    cap.start(opts, layout);
-    return cap;
+    return made(probe, attempts, { ...r, handle: r.handle }, persist);
   }
   throw new AttachError(attempts);
 }

@@ -16,6 +16,7 @@
 #include "conntrail.skel.h"
 #include "consumer.h"
 #include "libbpf_log.h"
+#include "pin.h"
 
 const struct ct_rung ct_rungs[] = {
 	{ "lsm", CT_PROBE_LSM, BPF_PROG_TYPE_LSM, false, { "ct_connect_lsm" } },
@@ -49,8 +50,11 @@ static void step_fail(struct step_result *r, const char *stage, int err)
 	r->log = libbpf_log_snapshot();
 }
 
-/* Opens the skeleton with only `rung`'s programs to load, features set for its program type. */
-static struct conntrail_bpf *open_for(const struct ct_rung *rung, uint32_t ring_bytes, struct step_result *r)
+/*
+ * Opens the skeleton with only `rung`'s programs to load (none when adopting:
+ * the pinned links hold the programs), features set for its program type.
+ */
+static struct conntrail_bpf *open_for(const struct ct_rung *rung, uint32_t ring_bytes, bool load_progs, struct step_result *r)
 {
 	struct conntrail_bpf *skel = conntrail_bpf__open();
 	struct bpf_program *prog;
@@ -68,7 +72,7 @@ static struct conntrail_bpf *open_for(const struct ct_rung *rung, uint32_t ring_
 			step_fail(r, "open", ENOENT);
 			goto fail;
 		}
-		bpf_program__set_autoload(prog, true);
+		bpf_program__set_autoload(prog, load_progs);
 	}
 	r->features = ct_probe_features(rung->prog_type);
 	skel->rodata->ct_features = r->features;
@@ -111,8 +115,22 @@ static int attach_rung(struct capture *c, struct conntrail_bpf *skel, const stru
 		l = rung->on_cgroup ? bpf_program__attach_cgroup(prog, c->cgroup_fd) : bpf_program__attach(prog);
 		if (!l)
 			return -errno;
+		c->link_rung[c->nlinks] = rung;
+		c->link_prog[c->nlinks] = i;
 		c->links[c->nlinks++] = l;
 	}
+	return 0;
+}
+
+/* Empties a hash or LPM map (an adopted instance's excludes make way for this configuration's). */
+static int clear_map(struct bpf_map *m, size_t key_size)
+{
+	uint8_t key[key_size];
+	int fd = bpf_map__fd(m);
+
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
 	return 0;
 }
 
@@ -121,6 +139,11 @@ static int write_config(struct capture *c, const struct capture_opts *o)
 	struct ct_config cfg = { 0 };
 	uint32_t zero = 0;
 	uint8_t one = 1;
+	int err;
+
+	if (o->adopt && ((err = clear_map(c->skel->maps.ct_excl_ports, sizeof(uint16_t))) ||
+			 (err = clear_map(c->skel->maps.ct_excl_cidrs, sizeof(struct ct_cidr_key)))))
+		return err;
 
 	for (size_t i = 0; i < o->n_excl_ports; i++) {
 		if (bpf_map__update_elem(c->skel->maps.ct_excl_ports, &o->excl_ports[i], sizeof(uint16_t), &one, 1, 0))
@@ -168,7 +191,7 @@ static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_r
 	int err;
 
 	libbpf_log_reset();
-	skel = open_for(rung, ring_bytes, r);
+	skel = open_for(rung, ring_bytes, true, r);
 	if (!skel)
 		return NULL;
 	err = share_maps(c->skel, skel);
@@ -202,6 +225,33 @@ static bool needs_cookie_maker(const struct ct_rung *rung, uint32_t features)
 	return !(features & CT_FEAT_SOCK_COOKIE) || ct_netns_cookie_lazy();
 }
 
+/* A companion of an adopted capture keeps its pinned link; else (or when it has none) it is attached here. */
+static struct conntrail_bpf *companion(struct capture *c, const struct ct_rung *rung, const struct capture_opts *o,
+				       struct step_result *r, bool *adopted)
+{
+	char msg[256];
+
+	if (o->adopt && !pin_open_links(c, rung, o->pin_path, msg, sizeof(msg))) {
+		r->ok = true;
+		r->features = ct_probe_features(rung->prog_type);
+		*adopted = true;
+		return NULL;
+	}
+	return open_companion(c, rung, o->ring_bytes, r);
+}
+
+/* The rung's links: the pinned ones when adopting, else attached now. */
+static int connect_links(struct capture *c, const struct capture_opts *o, struct step_result *r)
+{
+	if (!o->adopt)
+		return attach_rung(c, c->skel, o->rung);
+	if (pin_open_links(c, o->rung, o->pin_path, c->persist_error, sizeof(c->persist_error))) {
+		r->stage = "adopt";
+		return -ENOENT;
+	}
+	return 0;
+}
+
 struct capture *capture_open(const struct capture_opts *o)
 {
 	struct capture *c = calloc(1, sizeof(*c));
@@ -212,19 +262,31 @@ struct capture *capture_open(const struct capture_opts *o)
 	if (!c)
 		return NULL;
 	r = &c->connect;
+	c->rung = rung;
 	c->stop_fd = c->wait_fd = c->stop_wait_fd = -1;
 	c->cgroup_fd = -1;
 	c->counters_fd = -1;
 	c->ncpus = libbpf_num_possible_cpus();
 	c->dns.stage = "disabled";
+	c->persist = "off";
 
 	libbpf_log_reset();
-	c->skel = open_for(rung, o->ring_bytes, r);
+	c->skel = open_for(rung, o->ring_bytes, !o->adopt, r);
 	if (!c->skel)
 		return c;
+	if (o->adopt) {
+		err = pin_reuse_maps(c->skel->obj, o->pin_path, c->persist_error, sizeof(c->persist_error));
+		if (err) {
+			step_fail(r, "adopt", err);
+			goto fail;
+		}
+	}
 	err = load(c->skel);
 	if (err) {
-		step_fail(r, "load", err);
+		if (o->adopt)
+			snprintf(c->persist_error, sizeof(c->persist_error), "reuse the maps pinned at %s: %s (another layout)",
+				 o->pin_path, strerrorname_np(-err) ?: "?");
+		step_fail(r, o->adopt ? "adopt" : "load", err);
 		goto fail;
 	}
 	c->counters_fd = bpf_map__fd(c->skel->maps.ct_counters);
@@ -235,14 +297,14 @@ struct capture *capture_open(const struct capture_opts *o)
 	}
 	if (rung->on_cgroup || o->capture_dns) {
 		c->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (c->cgroup_fd < 0 && rung->on_cgroup) {
+		if (c->cgroup_fd < 0 && rung->on_cgroup && !o->adopt) {
 			step_fail(r, "attach", errno);
 			goto fail;
 		}
 	}
-	err = attach_rung(c, c->skel, rung);
+	err = connect_links(c, o, r);
 	if (err) {
-		step_fail(r, "attach", err);
+		step_fail(r, o->adopt ? "adopt" : "attach", err);
 		goto fail;
 	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ct_events), consumer_on_sample, c, NULL);
@@ -255,20 +317,25 @@ struct capture *capture_open(const struct capture_opts *o)
 	if (needs_cookie_maker(rung, r->features)) {
 		if (c->cgroup_fd < 0)
 			c->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (c->cgroup_fd >= 0)
-			c->cookie_skel = open_companion(c, &ct_cookie_rung, o->ring_bytes, &c->cookies);
+		if (c->cgroup_fd >= 0 || o->adopt)
+			c->cookie_skel = companion(c, &ct_cookie_rung, o, &c->cookies, &c->cookies_adopted);
 		else
 			step_fail(&c->cookies, "attach", errno);
 	} else {
 		c->cookies.stage = "disabled";
 	}
 	if (o->capture_dns) {
-		if (c->cgroup_fd < 0) {
+		if (c->cgroup_fd < 0 && !o->adopt) {
 			libbpf_log_reset();
 			step_fail(&c->dns, "attach", ENOENT);
 		} else {
-			c->dns_skel = open_companion(c, &ct_dns_rung, o->ring_bytes, &c->dns);
+			c->dns_skel = companion(c, &ct_dns_rung, o, &c->dns, &c->dns_adopted);
 		}
+	}
+	if (o->pin_path) {
+		c->persist = o->adopt ? "adopted" : "pinned";
+		if (pin_capture(c, o->pin_path, c->persist_error, sizeof(c->persist_error)))
+			c->persist = "failed";
 	}
 	return c;
 fail:

@@ -59,9 +59,11 @@ struct capture_opts {
 	size_t n_excl_ports;
 	const struct ct_cidr_key *excl_cidrs;
 	size_t n_excl_cidrs;
+	const char *pin_path;          /* capture.persist: pin here after attach (NULL: not persisted) */
+	bool adopt;                    /* open the instance pinned at pin_path instead of loading one */
 };
 
-/* Where a step failed: stage is "open", "load", "config", "attach" or "ringbuf"; err a positive errno. */
+/* Where a step failed: stage is "open", "adopt", "load", "config", "attach" or "ringbuf"; err a positive errno. */
 struct step_result {
 	bool ok;
 	const char *stage;
@@ -78,16 +80,23 @@ struct batch {
 };
 
 struct capture {
+	const struct ct_rung *rung;
 	struct conntrail_bpf *skel;      /* the connect rung */
 	struct conntrail_bpf *dns_skel;  /* the DNS program (NULL when off or refused) */
 	struct conntrail_bpf *cookie_skel; /* the cookie maker (NULL when the rung makes its own) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[CT_MAX_LINKS];
+	const struct ct_rung *link_rung[CT_MAX_LINKS]; /* whose link: its pin is link_<rung>_<prog> */
+	int link_prog[CT_MAX_LINKS];
 	int nlinks;
 	int cgroup_fd;
 	int counters_fd;
 	int ncpus;
 	struct step_result connect, dns, cookies;
+	/* capture.persist: "off", "pinned" (attached here), "adopted", "failed" (persist_error says why) */
+	const char *persist;
+	char persist_error[512];
+	bool dns_adopted, cookies_adopted;
 
 	/* consumer (consumer.c) */
 	pthread_t thread;

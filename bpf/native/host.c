@@ -69,6 +69,13 @@ napi_value js_mount_securityfs(napi_env env, napi_callback_info info)
 	return mount_fs(env, "securityfs", "/sys/kernel/security", "securityfs");
 }
 
+/* mountBpffs(): bpffs at /sys/fs/bpf, for capture.persist where nothing mounted it (systemd does) */
+napi_value js_mount_bpffs(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return mount_fs(env, "bpf", "/sys/fs/bpf", "bpf");
+}
+
 napi_value js_libbpf_version(napi_env env, napi_callback_info info)
 {
 	napi_value out;

@@ -8,9 +8,10 @@
 napi_value js_clock_offset(napi_env env, napi_callback_info info);
 /* boottimeNs() -> bigint: CLOCK_BOOTTIME now, ns */
 napi_value js_boottime(napi_env env, napi_callback_info info);
-/* mountTracefs() / mountSecurityfs() -> 0 or errno */
+/* mountTracefs() / mountSecurityfs() / mountBpffs() -> 0 or errno */
 napi_value js_mount_tracefs(napi_env env, napi_callback_info info);
 napi_value js_mount_securityfs(napi_env env, napi_callback_info info);
+napi_value js_mount_bpffs(napi_env env, napi_callback_info info);
 /*
  * releaseFreedMemory() -> boolean: glibc's malloc_trim(0), which hands the
  * pages malloc holds free (start-up's compiler zones, mostly) back to the

@@ -35,6 +35,8 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 	set_int(env, l, "frameHeaderBytes", FRAME_HDR);
 	set_int(env, l, "dnsMaxCap", CT_DNS_MAX_CAP);
 	set_int(env, l, "commLen", CT_COMM_LEN);
+	set_int(env, l, "version", CT_LAYOUT_VERSION);
+	set_int(env, l, "pinMagic", CT_PIN_MAGIC);
 	SET_INTS(env, l, "kinds",
 		 { "connect", CT_KIND_CONNECT },
 		 { "dns", CT_KIND_DNS });

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "capture.h"
 #include "consumer.h"
@@ -17,6 +18,7 @@
 #include "layout.h"
 #include "libbpf_log.h"
 #include "napi_helpers.h"
+#include "pin.h"
 #include "privileges.h"
 
 #define MAX_EXCLUDES 256 /* the exclude maps' max_entries */
@@ -84,16 +86,17 @@ static bool read_excludes(napi_env env, napi_value opts, uint16_t *ports, struct
 }
 
 /*
- * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, cgroupPath, selfTgid, excludePorts, excludeCidrs})
- * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log}, cookies: {same}}
+ * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
+ * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same},
+ *     persist: {state: "off"|"pinned"|"adopted"|"failed", error?}}
  */
 static napi_value js_open(napi_env env, napi_callback_info info)
 {
 	static uint16_t ports[MAX_EXCLUDES];
 	static struct ct_cidr_key cidrs[MAX_EXCLUDES];
 	size_t argc = 1;
-	napi_value opts, res, dns, cookies, handle;
-	char probe[32], cgpath[4096];
+	napi_value opts, res, dns, cookies, persist, handle;
+	char probe[32], cgpath[4096], pinpath[4096];
 	struct capture_opts o = { 0 };
 	struct capture *c;
 
@@ -107,6 +110,10 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	o.cgroup_path = cgpath;
+	if (get_string(env, opts, "pinPath", pinpath, sizeof(pinpath)) && pinpath[0]) {
+		o.pin_path = pinpath;
+		o.adopt = get_bool(env, opts, "adopt", false);
+	}
 	o.capture_dns = get_bool(env, opts, "captureDns", true);
 	o.ring_bytes = (uint32_t)get_int(env, opts, "ringBytes", 4 << 20);
 	o.wakeup_bytes = (uint64_t)get_int(env, opts, "wakeupBytes", o.ring_bytes / 4);
@@ -128,9 +135,16 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	if (napi_create_object(env, &dns) != napi_ok || napi_set_named_property(env, res, "dns", dns) != napi_ok)
 		goto fail;
 	set_step(env, dns, &c->dns);
+	set_bool(env, dns, "adopted", c->dns_adopted);
 	if (napi_create_object(env, &cookies) != napi_ok || napi_set_named_property(env, res, "cookies", cookies) != napi_ok)
 		goto fail;
 	set_step(env, cookies, &c->cookies);
+	set_bool(env, cookies, "adopted", c->cookies_adopted);
+	if (napi_create_object(env, &persist) != napi_ok || napi_set_named_property(env, res, "persist", persist) != napi_ok)
+		goto fail;
+	set_str(env, persist, "state", c->persist);
+	if (c->persist_error[0])
+		set_str(env, persist, "error", c->persist_error);
 	if (!c->connect.ok) {
 		capture_free(c);
 		return res;
@@ -337,8 +351,106 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 		push_ids(env, ct_skel_obj(c->dns_skel), true, progs, &np, maps, &nm);
 	if (!c->closed && c->cookie_skel)
 		push_ids(env, ct_skel_obj(c->cookie_skel), true, progs, &np, maps, &nm);
+	/* adopted links: their programs were loaded by the conntrail that pinned them */
+	for (int i = 0; !c->closed && i < c->nlinks; i++) {
+		struct bpf_link_info li;
+		uint32_t len = sizeof(li);
+		napi_value v;
+		bool seen = false;
+
+		memset(&li, 0, sizeof(li));
+		if (!c->links[i] || bpf_obj_get_info_by_fd(bpf_link__fd(c->links[i]), &li, &len) || !li.prog_id)
+			continue;
+		for (uint32_t j = 0; j < np && !seen; j++) {
+			napi_value el;
+			uint32_t id = 0;
+			if (napi_get_element(env, progs, j, &el) == napi_ok && napi_get_value_uint32(env, el, &id) == napi_ok)
+				seen = id == li.prog_id;
+		}
+		if (!seen && napi_create_uint32(env, li.prog_id, &v) == napi_ok)
+			napi_set_element(env, progs, np++, v);
+	}
 	napi_set_named_property(env, out, "programs", progs);
 	napi_set_named_property(env, out, "maps", maps);
+	return out;
+}
+
+/* ---------- capture.persist ---------- */
+
+static const char *probe_name(uint32_t probe)
+{
+	for (size_t i = 0; i < ct_rung_count; i++)
+		if (ct_rungs[i].probe == probe)
+			return ct_rungs[i].name;
+	return NULL;
+}
+
+/* pinInspect(dir) -> {present, tag?: {magic, version, probe, ringBytes, dns, cookies}, errno?}: what is pinned at dir */
+static napi_value js_pin_inspect(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value arg, out, tagv;
+	char dir[4096];
+	struct ct_pin_tag tag;
+	struct stat st;
+	int err;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+	CHECK(env, napi_get_value_string_utf8(env, arg, dir, sizeof(dir), NULL));
+	CHECK(env, napi_create_object(env, &out));
+	set_bool(env, out, "present", stat(dir, &st) == 0);
+	err = pin_read_tag(dir, &tag);
+	if (err) {
+		set_int(env, out, "errno", -err);
+		return out;
+	}
+	CHECK(env, napi_create_object(env, &tagv));
+	set_int(env, tagv, "magic", tag.magic);
+	set_int(env, tagv, "version", tag.layout_version);
+	set_str(env, tagv, "probe", probe_name(tag.probe) ?: "?");
+	set_int(env, tagv, "ringBytes", tag.ring_bytes);
+	set_bool(env, tagv, "dns", tag.flags & CT_PIN_DNS);
+	set_bool(env, tagv, "cookies", tag.flags & CT_PIN_COOKIES);
+	CHECK(env, napi_set_named_property(env, out, "tag", tagv));
+	return out;
+}
+
+/* pinRemove(dir) -> {ok, nothing, removed, counted, records, bytes, error?}: unpins everything (conntrail detach, a replaced instance) */
+static napi_value js_pin_remove(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value arg, out;
+	char dir[4096], msg[512];
+	struct pin_removal r;
+	int err;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+	CHECK(env, napi_get_value_string_utf8(env, arg, dir, sizeof(dir), NULL));
+	err = pin_remove(dir, &r, msg, sizeof(msg));
+	CHECK(env, napi_create_object(env, &out));
+	set_bool(env, out, "ok", err == 0 || err == -ENOENT);
+	set_bool(env, out, "nothing", err == -ENOENT);
+	set_int(env, out, "removed", r.removed);
+	set_bool(env, out, "counted", r.counted);
+	set_int(env, out, "records", (int64_t)r.records);
+	set_int(env, out, "bytes", (int64_t)r.bytes);
+	if (err && err != -ENOENT) {
+		set_str(env, out, "error", msg);
+		set_int(env, out, "errno", -err);
+	}
+	return out;
+}
+
+/* onBpffs(path) -> whether path is on a bpffs mount */
+static napi_value js_on_bpffs(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value arg, out;
+	char dir[4096];
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+	CHECK(env, napi_get_value_string_utf8(env, arg, dir, sizeof(dir), NULL));
+	CHECK(env, napi_get_boolean(env, pin_on_bpffs(dir), &out));
 	return out;
 }
 
@@ -378,6 +490,10 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("sampleRecords", js_sample_records),
 		FN("mountTracefs", js_mount_tracefs),
 		FN("mountSecurityfs", js_mount_securityfs),
+		FN("mountBpffs", js_mount_bpffs),
+		FN("pinInspect", js_pin_inspect),
+		FN("pinRemove", js_pin_remove),
+		FN("onBpffs", js_on_bpffs),
 		FN("libbpfVersion", js_libbpf_version),
 		FN("releaseFreedMemory", js_release_freed_memory),
 		FN("dropPrivileges", js_drop_privileges),

@@ -132,4 +132,26 @@ struct ct_cidr_key {
 	__u8 addr[16];
 };
 
+/*
+ * capture.persist: a capture pinned in bpffs (<pinPath>/) keeps capturing
+ * while no conntrail runs. Its tag, a one-entry array pinned last as
+ * <pinPath>/tag, says what was pinned; a conntrail adopts the instance only
+ * when magic and layout_version match its own. Bump CT_LAYOUT_VERSION when a
+ * record, a map or a counter index above changes meaning.
+ */
+#define CT_PIN_MAGIC 0x6e707463U  /* "ctpn" */
+#define CT_LAYOUT_VERSION 1
+
+#define CT_PIN_DNS 0x1      /* link_dns_0 is pinned */
+#define CT_PIN_COOKIES 0x2  /* link_cookies_0 is pinned */
+
+struct ct_pin_tag {
+	__u32 magic;          /* CT_PIN_MAGIC */
+	__u32 layout_version; /* CT_LAYOUT_VERSION of the conntrail that pinned it */
+	__u32 probe;          /* CT_PROBE_* of the connect rung (links link_<rung>_<i>) */
+	__u32 ring_bytes;     /* ct_events' size */
+	__u32 flags;          /* CT_PIN_* */
+	__u32 reserved;
+};
+
 #endif

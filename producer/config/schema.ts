@@ -3,7 +3,7 @@
 // every key can also be set from the environment as CONNTRAIL_<PATH>, e.g.
 // kafka.batch.lingerMs -> CONNTRAIL_KAFKA_BATCH_LINGER_MS.
 import os from 'node:os';
-import { DEFAULT_LADDER, PROBE_NAMES, type ProbeName } from 'bpf-native-loader';
+import { DEFAULT_LADDER, DEFAULT_PIN_PATH, PROBE_NAMES, type ProbeName } from 'bpf-native-loader';
 import { ENCODINGS } from '../encode/types.ts';
 import { LOG_LEVELS } from '../log.ts';
 import { SCHEMA_MODES, SUBJECT_STRATEGIES } from '../registry/schema.ts';
@@ -59,6 +59,14 @@ export const configSchema = {
     cgroupPath: {
       doc: 'cgroup v2 mount to attach cgroup programs to (an absolute path). Empty: found from /proc/mounts.',
       ...absolutePathOrEmpty(''),
+    },
+    persist: {
+      doc: `Keep capturing while no conntrail runs (a stop, SIGKILL, crash or upgrade): the BPF maps and links are pinned in bpffs at capture.pinPath, the kernel goes on filling the ring buffer, and the next conntrail run adopts the pinned capture and publishes what it holds (beyond the ring's capacity connects are counted as kernel drops). A pinned capture of another conntrail version, probe outside capture.ladder or another ring size is replaced, its unread records counted in the log. \`conntrail detach\` removes it. On in the packaged service.`,
+      ...flag(false),
+    },
+    pinPath: {
+      doc: `bpffs directory capture.persist pins in (an absolute path on bpffs; bpffs is mounted at /sys/fs/bpf when nothing did). Empty: ${DEFAULT_PIN_PATH}.`,
+      ...absolutePathOrEmpty(DEFAULT_PIN_PATH),
     },
     dns: {
       enabled: {

@@ -2,7 +2,7 @@
 // openCapture() (bpf-native-loader) and the record decoder, adds process
 // context (ppid, exe, container id) to connect events and keeps counters.
 import { clockOffsetNs, openCapture } from 'bpf-native-loader';
-import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, ProbeName, RawBatch } from 'bpf-native-loader';
+import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, PersistStatus, ProbeName, RawBatch } from 'bpf-native-loader';
 import { BatchStep } from './batch.ts';
 import type { StepCounters } from './batch.ts';
 import { RecordDecoder } from './decode.ts';
@@ -82,6 +82,11 @@ export class CaptureSource {
     return this.#need().dns;
   }
 
+  /** What capture.persist did: pinned here, adopted a pinned capture (replacing an incompatible one), or off/failed. */
+  get persist(): PersistStatus {
+    return this.#need().persist;
+  }
+
   /** The attach report: the winning probe first, then each failed rung with errno and reason. */
   report(): string[] {
     return this.#need().report();
@@ -121,7 +126,7 @@ export class CaptureSource {
     this.#handle?.resume();
   }
 
-  /** Detaches, delivers what is left in the ring, releases everything. */
+  /** Detaches (a persisted capture stays attached in the kernel), delivers what is left in the ring, releases everything. */
   async stop(): Promise<void> {
     if (this.#clockTimer) clearInterval(this.#clockTimer);
     this.#clockTimer = undefined;
