@@ -6,22 +6,22 @@
 // ladder's winner (cgroup here, lsm or fentry in the Debian VMs) is pinned.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { getLayout, removePinned, type PersistStatus } from 'bpf-native-loader';
-import { NODE, captureTest, flood, refusedPort, run, sh, sleep } from './support.ts';
+import { findCgroup2Mount, getLayout, removePinned, type KernelCounters, type PersistStatus } from 'bpf-native-loader';
+import { FLOOD, NODE, captureTest, flood, refusedPort, run, sh, sleep } from './support.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/persist-capture.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../producer/cli.ts', import.meta.url));
 
-interface Ready { ready: true; persist: PersistStatus; report: string[]; ids: { programs: number[] } }
+interface Ready { ready: true; persist: PersistStatus; report: string[]; ids: { programs: number[] }; kernel: KernelCounters }
 interface Seen { port: number; pid: number }
 
 /** A capture in a child process, pinned at pinPath, reporting connects to `ports`. */
-function child(pinPath: string, ports: number[]) {
-  const proc = spawn(NODE, [CHILD, pinPath, ports.join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
+function child(pinPath: string, ports: number[], opts: object = {}) {
+  const proc = spawn(NODE, [CHILD, pinPath, ports.join(','), JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const seen: Seen[] = [];
   let ready: (r: Ready) => void;
   const readyP = new Promise<Ready>((resolve) => { ready = resolve; });
@@ -164,4 +164,40 @@ await captureTest('persist off: nothing is pinned', async (t) => {
   t.false(r.report.some((l) => /persist|pinned/.test(l)), r.report.join('\n'));
   t.deepEqual(readdirSync('/sys/fs/bpf').filter((n) => !before.has(n) && n.startsWith('conntrail')), []);
   await c.kill();
+});
+
+await captureTest('persist: what a full ring dropped while no process ran is counted in the pinned counters and reported after adoption', async (t) => {
+  const pin = pinDir(t);
+  // a cgroup of our own: the cgroup rung (this host) sees only the burst; the others see the host too
+  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
+  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
+  mkdirSync(cg);
+  t.teardown(async () => {
+    for (let i = 0; i < 50; i++) {
+      try { rmdirSync(cg); return; } catch { await sleep(20); }
+    }
+  });
+  const opts = { ringBytes: 4096, cgroupPath: cg, captureDns: false };
+  const port = await refusedPort();
+  const first = child(pin, [port], opts);
+  const r1 = await first.ready;
+  t.is(r1.persist.state, 'pinned', r1.report.join('\n'));
+  await first.kill();
+
+  const N = 2000;
+  const burst = await run('/bin/sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec ${FLOOD} -a 127.0.0.1 -p ${port} -n ${N}`]);
+  t.is(burst.code, 0, burst.stderr);
+  const second = child(pin, [port], opts);
+  const r2 = await second.ready;
+  t.is(r2.persist.state, 'adopted', r2.report.join('\n'));
+  const drops = r2.kernel.connectRingFull - r1.kernel.connectRingFull;
+  t.true(drops > 0, `the 4 KiB ring overflowed while nobody read it: ${drops} dropped`);
+  t.true(r2.report.some((l) => l.includes(`kernel drops since it was pinned: ${r2.kernel.connectRingFull} connect`)), r2.report.join('\n'));
+  await second.waitFor('what the ring held', () => second.seen.length > 0);
+  await sleep(200);
+  const received = second.seen.filter((s) => s.pid === burst.pid).length;
+  t.log(`generated ${N} while none ran: delivered ${received}, dropped ${drops} (${r2.report[0] ?? ''})`);
+  t.true(received > 0 && received < N);
+  if (r2.report[0]?.includes('probe cgroup')) t.is(received + drops, N, 'only the burst in this cgroup: each connect delivered or counted');
+  await second.kill();
 });

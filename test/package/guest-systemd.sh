@@ -18,7 +18,8 @@ cat >/etc/conntrail/conntrail.jsonc <<CONFIG
 {
   "kafka": { "brokers": ["127.0.0.1:9092"], "topic": "$topic", "batch": { "lingerMs": 5 } },
   "registry": { "url": "http://127.0.0.1:8081/apis/ccompat/v7" },
-  "log": { "statsIntervalSec": 1 }
+  "log": { "statsIntervalSec": 1 },
+  "capture": { "persist": true, "pinPath": "/run/conntrail/bpf/capture" }
 }
 CONFIG
 put config-check "$(conntrail config --config /etc/conntrail/conntrail.jsonc >/dev/null 2>&1; echo $?)"
@@ -41,11 +42,26 @@ bash -c "for i in 1 2 3; do echo >/dev/tcp/127.0.0.1/$marker; done 2>/dev/null; 
 systemd-analyze security conntrail.service --no-pager >"$results/security.txt" 2>&1
 systemctl stop conntrail
 put stop-result "$(systemctl show -p Result --value conntrail) $(systemctl show -p ExecMainStatus --value conntrail)"
+# capture.persist: the stopped service's capture stays pinned and catches connects
+# made while none runs; the next start adopts it and publishes them
+put pinned-after-stop "$(ls /run/conntrail/bpf/capture/tag 2>/dev/null | wc -l)"
+bash -c "for i in 1 2 3; do echo >/dev/tcp/127.0.0.1/$((marker + 1)); done 2>/dev/null"
+systemctl start conntrail
+ready2=
+for _ in $(seq 240); do
+  if conntrail status --config /etc/conntrail/conntrail.jsonc --json >/dev/null 2>&1; then ready2=1; break; fi
+  [ "$(systemctl is-active conntrail)" = failed ] && break
+  sleep 1
+done
+put ready-again "${ready2:-no}"
+sleep 3
+systemctl stop conntrail
 journalctl _SYSTEMD_UNIT=conntrail.service -o cat --no-pager >"$results/journal.txt" 2>&1
 
 # An upgrade (the same package again): the edited conffile stays.
 put upgrade-rc "$(dpkg -i "$deb" >"$results/upgrade.log" 2>&1; echo $?)"
 put config-kept "$(grep -c 'written by the package test' /etc/conntrail/conntrail.jsonc)"
 put purge-rc "$(dpkg --purge conntrail >"$results/purge.log" 2>&1; echo $?)"
+put after-purge-pins "$(mountpoint -q /run/conntrail/bpf && echo mounted || echo unmounted) $(bpftool link show 2>/dev/null | grep -c ct_ || true)"
 put after-purge "$(ls -d /etc/conntrail /opt/conntrail /lib/systemd/system/conntrail.service /var/lib/conntrail 2>&1 | grep -vc 'No such file'; getent passwd conntrail >/dev/null && echo user-left || echo user-gone)"
 log done

@@ -88,6 +88,9 @@ await integrationTest('package: the .deb installs, runs as a hardened systemd se
   t.regex(journal.split('\n')[0] ?? '', /connect probe lsm attached/, 'the first line in the journal says which probe attached');
   t.true(journal.includes('publishing to Kafka'), 'logs reach the journal');
   t.is(read('stop-result'), 'success 0', `systemctl stop: flushed and exited 0\n${journal}`);
+  t.is(read('pinned-after-stop'), '1', `a stop leaves the capture pinned (capture.persist)\n${journal}`);
+  t.is(read('ready-again'), '1', `the restart is ready\n${journal}`);
+  t.regex(journal, /adopted the lsm capture pinned at \/run\/conntrail\/bpf\/capture/, 'the restart adopts the pinned capture');
   t.regex(read('security.txt'), /Overall exposure level for conntrail\.service: \d+\.\d+ \w+/);
   t.log(/Overall exposure level.*/.exec(read('security.txt'))?.[0] ?? '');
 
@@ -95,6 +98,7 @@ await integrationTest('package: the .deb installs, runs as a hardened systemd se
   t.is(read('config-kept'), '1', 'the edited conffile survives the upgrade');
   t.is(read('purge-rc'), '0', read('purge.log'));
   t.is(read('after-purge'), '0\nuser-gone', 'purge removes the config, the app, the unit, the state and the user');
+  t.is(read('after-purge-pins'), 'unmounted 0', 'removal detaches the pinned capture and unmounts its bpffs');
 
   const records = await recordsTo(topic, marker, 3);
   t.is(records.length, 3, 'the connects made in the VM while the service ran were published');
@@ -103,4 +107,6 @@ await integrationTest('package: the .deb installs, runs as a hardened systemd se
     t.is(r.process.exe, '/usr/bin/bash', "a root process's exe, read by the unprivileged service (sys_ptrace)");
     t.is(r.probe, 'lsm');
   }
+  const whileStopped = await recordsTo(topic, marker + 1, 3);
+  t.is(whileStopped.length, 3, 'the connects made while the service was stopped were published after its restart');
 });
