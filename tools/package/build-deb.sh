@@ -54,6 +54,7 @@ strip --strip-debug "$opt/node/bin/node"
 install -m 0755 packaging/deb/conntrail.sh "$root/usr/bin/conntrail"
 install -m 0644 packaging/deb/conntrail.jsonc "$root/etc/conntrail/conntrail.jsonc"
 install -m 0644 packaging/deb/conntrail.service "$root/lib/systemd/system/conntrail.service"
+install -m 0644 packaging/deb/conntrail-bpffs.service "$root/lib/systemd/system/conntrail-bpffs.service"
 install -m 0644 README.md "$root/usr/share/doc/conntrail/README.md"
 for s in postinst prerm postrm; do install -m 0755 "packaging/deb/$s" "$root/DEBIAN/$s"; done
 echo /etc/conntrail/conntrail.jsonc >"$root/DEBIAN/conffiles"
