@@ -20,8 +20,10 @@ interface Ready { ready: true; persist: PersistStatus; report: string[]; ids: { 
 interface Seen { port: number; pid: number }
 
 /** A capture in a child process, pinned at pinPath, reporting connects to `ports`. */
-function child(pinPath: string, ports: number[], opts: object = {}) {
+function child(t: ExecutionContext, pinPath: string, ports: number[], opts: object = {}) {
   const proc = spawn(NODE, [CHILD, pinPath, ports.join(','), JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // teardowns run last-registered first: a child a failed assertion left running goes before its pins
+  t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
   const seen: Seen[] = [];
   let ready: (r: Ready) => void;
   const readyP = new Promise<Ready>((resolve) => { ready = resolve; });
@@ -68,7 +70,7 @@ function progsLoaded(ids: number[]): number[] {
 await captureTest('persist: connects made while no process runs are delivered, by port, by the next one (adopted)', async (t) => {
   const pin = pinDir(t);
   const [before = 0, ...during] = await refusedPorts(11);
-  const first = child(pin, [before, ...during]);
+  const first = child(t, pin, [before, ...during]);
   const r1 = await first.ready;
   t.is(r1.persist.state, 'pinned', r1.report.join('\n'));
   t.true(r1.report.some((l) => l.includes(`persisted at ${pin}`)), r1.report.join('\n'));
@@ -81,7 +83,7 @@ await captureTest('persist: connects made while no process runs are delivered, b
   const made = new Map<number, number>();
   for (const port of during) made.set(port, (await flood('127.0.0.1', port, ['-n', '1'])).pid);
 
-  const second = child(pin, [before, ...during]);
+  const second = child(t, pin, [before, ...during]);
   const r2 = await second.ready;
   t.is(r2.persist.state, 'adopted', r2.report.join('\n'));
   t.true(r2.report.some((l) => l.includes(`adopted the ${r1.report[0]?.match(/probe (\w+)/)?.[1] ?? ''} capture pinned at ${pin}`)), r2.report.join('\n'));
@@ -96,7 +98,7 @@ await captureTest('persist: connects made while no process runs are delivered, b
 
 await captureTest('persist: stop() leaves the capture pinned; conntrail detach removes it and nothing captures after', async (t) => {
   const pin = pinDir(t);
-  const c = child(pin, []);
+  const c = child(t, pin, []);
   const r = await c.ready;
   t.is(r.persist.state, 'pinned');
   c.send('stop');
@@ -133,7 +135,7 @@ await captureTest('persist: stop() leaves the capture pinned; conntrail detach r
 await captureTest('persist: a pinned capture of another layout is replaced, its unread records counted in the report', async (t) => {
   const pin = pinDir(t);
   const ports = await refusedPorts(3);
-  const first = child(pin, []);
+  const first = child(t, pin, []);
   t.is((await first.ready).persist.state, 'pinned');
   await first.kill();
   for (const port of ports) await flood('127.0.0.1', port, ['-n', '1']);
@@ -144,7 +146,7 @@ await captureTest('persist: a pinned capture of another layout is replaced, its 
   value.splice(4, 4, ...[other & 0xff, (other >> 8) & 0xff, 0, 0].map((b) => `0x${b.toString(16).padStart(2, '0')}`));
   sh('bpftool', ['map', 'update', 'pinned', `${pin}/tag`, 'key', '0', '0', '0', '0', 'value', ...value]);
 
-  const second = child(pin, ports);
+  const second = child(t, pin, ports);
   const r = await second.ready;
   t.is(r.persist.state, 'pinned', r.report.join('\n'));
   t.regex(r.persist.replaced?.reason ?? '', new RegExp(`record layout v${other}, this conntrail's is v${getLayout().version}`));
@@ -158,7 +160,7 @@ await captureTest('persist: a pinned capture of another layout is replaced, its 
 
 await captureTest('persist off: nothing is pinned', async (t) => {
   const before = new Set(readdirSync('/sys/fs/bpf'));
-  const c = child('', []);
+  const c = child(t, '', []);
   const r = await c.ready;
   t.is(r.persist.state, 'off');
   t.false(r.report.some((l) => /persist|pinned/.test(l)), r.report.join('\n'));
@@ -179,7 +181,7 @@ await captureTest('persist: what a full ring dropped while no process ran is cou
   });
   const opts = { ringBytes: 4096, cgroupPath: cg, captureDns: false };
   const port = await refusedPort();
-  const first = child(pin, [port], opts);
+  const first = child(t, pin, [port], opts);
   const r1 = await first.ready;
   t.is(r1.persist.state, 'pinned', r1.report.join('\n'));
   await first.kill();
@@ -187,7 +189,7 @@ await captureTest('persist: what a full ring dropped while no process ran is cou
   const N = 2000;
   const burst = await run('/bin/sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec ${FLOOD} -a 127.0.0.1 -p ${port} -n ${N}`]);
   t.is(burst.code, 0, burst.stderr);
-  const second = child(pin, [port], opts);
+  const second = child(t, pin, [port], opts);
   const r2 = await second.ready;
   t.is(r2.persist.state, 'adopted', r2.report.join('\n'));
   const drops = r2.kernel.connectRingFull - r1.kernel.connectRingFull;
