@@ -79,7 +79,7 @@ export class StatsReporter {
 }
 
 /** "per netns", "host-wide", or "unavailable: <why>" (connects are captured either way). */
-function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
+export function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
   if (!d.attached) return `unavailable: ${d.reason ?? '?'}`;
   return d.netnsScoped ? 'per netns' : 'host-wide';
 }

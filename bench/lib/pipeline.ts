@@ -133,6 +133,8 @@ export interface BenchPipelineOptions<S extends PipelineSource> extends Pick<Pip
 export async function startBenchPipeline<S extends PipelineSource = CaptureSource>(cfg: ConntrailConfig, options: BenchPipelineOptions<S> = {}): Promise<RunningPipeline<S>> {
   if (cfg.telemetry.prometheusPort !== 0) cfg.telemetry.prometheusPort = await freePort();
   const { hooks, tap, openSource, countSampled: count, ...whatIf } = options;
+  // the what-if transports write the records' topic only: no status records beside them
+  if (whatIf.nullTransport || whatIf.platformatic) cfg.agent.heartbeatSec = 0;
   return startPipeline<S>(cfg, pino({ name: 'conntrail', level: 'warn' }, pino.destination(2)), {
     ...(hooks ? { hooks } : {}),
     ...(tap ? { tap } : {}),

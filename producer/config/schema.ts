@@ -269,6 +269,16 @@ export const configSchema = {
       ...oneOf(QUEUE_POLICIES, 'drop-newest'),
     },
   },
+  agent: {
+    heartbeatSec: {
+      doc: 'Every this many seconds one AgentStatus record on agent.statusTopic (host, version, probe, records captured and published, drops by stage with the time range they fell in, queue and spool depth), from 0 (never) to 86400 (a day). A SIEM alerts on a host with no recent status record, or on drops. One more is sent when conntrail stops.',
+      ...wholeNumber(0, 86_400, 30),
+    },
+    statusTopic: {
+      doc: 'Topic the AgentStatus records go to, in encoding.format (Avro: the status schema under its own subject, per registry.subjectStrategy). Created with one partition when missing and kafka.createTopic allows it.',
+      ...topicName('conntrail.agent-status'),
+    },
+  },
   shutdown: {
     flushTimeoutMs: {
       doc: 'On SIGINT/SIGTERM, how long to keep flushing queued records to Kafka before detaching and exiting, in ms, from 0 to 3600000 (an hour; a service manager stops waiting long before: systemd after 90 s by default).',

@@ -1,11 +1,9 @@
-// The NetTCPConnect record: the one definition of what conntrail publishes.
-// The TypeScript type is derived from NET_TCP_CONNECT_SHAPE, and a test checks
+// The NetTCPConnect record: the one definition of what conntrail publishes per connect.
+// The TypeScript type is derived from NET_TCP_CONNECT_SHAPE (shape.ts), and a test checks
 // schemas/NetTCPConnect.avsc (and the ECS encoder) against the same shape, so the
 // three cannot drift apart.
 
-/** Leaf kinds a field can have; `?` marks a nullable field (Avro ["null", T], default null). */
-type LeafKind = 'string' | 'int' | 'long' | 'timestamp-micros' | 'string[]' | 'string?' | 'int?';
-type Shape = { readonly [field: string]: LeafKind | Shape };
+import type { FromShape, LeafKind, Shape } from './shape.ts';
 
 export const NET_TCP_CONNECT_SHAPE = {
   /** Unique id of this event (UUID v4), for deduplication downstream. */
@@ -55,14 +53,6 @@ export const NET_TCP_CONNECT_SHAPE = {
   /** Probe that captured the connect: lsm, fentry, kprobe, cgroup or tracepoint. */
   probe: 'string',
 } as const satisfies Shape;
-
-type LeafType<K> = K extends 'string' ? string
-  : K extends 'int' | 'long' | 'timestamp-micros' ? number
-  : K extends 'string[]' ? string[]
-  : K extends 'string?' ? string | null
-  : K extends 'int?' ? number | null
-  : never;
-type FromShape<S> = { [F in keyof S]: S[F] extends LeafKind ? LeafType<S[F]> : FromShape<S[F]> };
 
 export type NetTCPConnect = FromShape<typeof NET_TCP_CONNECT_SHAPE>;
 export type NetTCPConnectShape = Shape;

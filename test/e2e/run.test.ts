@@ -7,29 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { startConntrail } from '../helpers/conntrail-process.ts';
+import { connectTimes } from '../helpers/connects.ts';
 import { brokerList, integrationTest, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
 
-
-/** `count` TCP connects from this process to a listener on 127.0.0.1, one at a time. */
-async function connectTimes(count: number): Promise<number> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(); });
-      s.on('error', reject);
-    });
-  }
-  server.close();
-  return port;
-}
 
 /** Reads the topic from the start until `done` says enough (or the timeout). */
 async function consume<T>(topic: string, decode: (value: Buffer) => Promise<T>, done: (all: T[]) => boolean, timeoutMs = 30_000): Promise<T[]> {
