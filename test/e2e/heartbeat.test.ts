@@ -6,6 +6,7 @@
  * or ECS JSON) and checks what a SIEM would alert on: the host, the version, the
  * probe, contiguous intervals whose counts add up, and drops with their range.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -109,4 +110,33 @@ await integrationTest('heartbeat: ECS status documents count the records a full 
   const latest = Math.max(...lossy.map((d) => Date.parse(d.conntrail.loss.end!)));
   t.true(earliest <= after && latest >= before - 1500, `the loss range [${new Date(earliest).toISOString()}, ${new Date(latest).toISOString()}] covers the connects' ${new Date(before).toISOString()}..${new Date(after).toISOString()}`);
   for (const d of docs.filter((x) => x.conntrail.drops.total! === 0)) t.is(d.conntrail.loss.start, undefined);
+});
+
+await integrationTest('heartbeat: with registry.mode latest and no status subject, records still flow; once `schema register --status` adds it the next status record covers the whole time', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
+  const topic = uniqueName('e2e-hb-latest');
+  const statusTopic = `${topic}.status`;
+  t.teardown(async () => { await deleteTopics([topic, statusTopic]).catch(() => {}); await deleteSubjects([`${topic}-value`, `${statusTopic}-value`]).catch(() => {}); });
+  const schema = (...extra: string[]) => spawnSync(process.execPath, ['producer/cli.ts', 'schema', 'register', ...extra], {
+    encoding: 'utf8', env: { ...process.env, CONNTRAIL_REGISTRY_URL: REGISTRY_URL, CONNTRAIL_KAFKA_TOPIC: topic, CONNTRAIL_AGENT_STATUS_TOPIC: statusTopic },
+  });
+  t.is(schema().status, 0, 'the records\' subject is registered, the status one not');
+  const run = await startConntrail(t, config(topic, statusTopic, { registry: { url: REGISTRY_URL, mode: 'latest' } }));
+  const deadline = Date.now() + 15_000;
+  while (!run.lines.some((l) => l.includes('status record not sent')) && Date.now() < deadline) await sleep(200);
+  const warning = run.lines.find((l) => l.includes('status record not sent'));
+  t.truthy(warning, 'the missing status subject is said');
+  t.regex(warning ?? '', new RegExp(`${statusTopic.replace(/\./g, '\\.')}-value`));
+  await connectTimes(5);
+  t.is(schema('--status').status, 0);
+  await sleep(2500);
+  run.child.kill('SIGTERM');
+  t.is(await run.exited, 0, 'the pipeline ran throughout');
+  const registry = new SchemaRegistry({ host: REGISTRY_URL });
+  const records = (await Promise.all((await consume(statusTopic, 2, { timeoutMs: 30_000 })).map(async (m) => (await registry.decode(m.value)) as AgentStatus)))
+    .sort((a, b) => a.agent.sequence - b.agent.sequence);
+  t.true(records.length >= 2);
+  const first = records[0]!;
+  t.true(first.agent.sequence > 1, `the records made before the subject existed were not sent (first sent: ${first.agent.sequence})`);
+  t.is(first.intervalStart, first.agent.startedAt, 'the first one sent covers the time since the start');
+  t.true(first.captured >= 5);
 });
