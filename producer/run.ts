@@ -22,6 +22,7 @@ import type { CaptureSource, CaptureSourceOptions } from './source/capture.ts';
 import type { CaptureEvent } from './source/types.ts';
 import type { SinkTransport } from './sink/kafka.ts';
 import type { KafkaSink, SinkHooks } from './sink/sink.ts';
+import { Accounts } from './transform/accounts.ts';
 import { Enricher } from './transform/enrich.ts';
 import { readHostIdentity } from './transform/host-identity.ts';
 import { dnsCaptureText, StatsReporter, type PipelineStats } from './stats.ts';
@@ -114,7 +115,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   const pt = tel ? new PipelineTelemetry(telOptions.wrapTracer ? telOptions.wrapTracer(tel.tracer) : tel.tracer, metrics) : null;
 
   const { CaptureSource: Source } = await import('./source/capture.ts');
-  const { ProcessContextCache } = await import('./source/process-context.ts');
+  const { processContextFor } = await import('./source/process-context.ts');
   const records: NetTCPConnect[] = [];
   const tap = options.tap;
   // Capture attaches before Kafka is waited for, so a new host's first lines say what works; it stays
@@ -136,7 +137,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       excludeSelf: true,
       paused: true,
       ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
-      processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
+      processContext: processContextFor(cfg, host.bootId),
       onEvents(events) {
         if (deliver) deliver(events);
         else early.push(events);
@@ -161,6 +162,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   }
   const enrich = new Enricher({
     host,
+    accounts: new Accounts({ passwdFile: cfg.enrich.accounts.passwdFile, groupFile: cfg.enrich.accounts.groupFile }),
     dnsCache: {
       maxNames: cfg.enrich.dnsCache.maxNames,
       maxAddresses: cfg.enrich.dnsCache.maxAddresses,

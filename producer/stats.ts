@@ -62,6 +62,8 @@ export class StatsReporter {
         dns: nonZero(s.enrich.dnsErrors),
         notPublished: nonZero({ notTcp: s.enrich.connectsNotTcp, notInet: s.enrich.connectsNotInet }),
       },
+      // records published with a field null because it was not known (e.g. the process exited before /proc was read)
+      unknownFields: nonZero(s.enrich.unknown),
       queue: { records: s.sink.queue.records, bytes: s.sink.queue.bytes },
       lastPublishAt: s.sink.lastPublishAt === null ? null : new Date(s.sink.lastPublishAt).toISOString(),
       lastError: s.sink.lastError,

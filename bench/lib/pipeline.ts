@@ -50,10 +50,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The process-context cache run.ts gives the capture source. */
-export function processContextFor(cfg: ConntrailConfig): ProcessContextCache {
-  return new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries });
-}
+/** The process-context cache run.ts gives the capture source (producer/source/process-context.ts). */
+export { processContextFor } from '../../producer/source/process-context.ts';
 
 /**
  * The source of the ceiling: ring-buffer batches the bench builds

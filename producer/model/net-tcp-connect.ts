@@ -39,6 +39,28 @@ export const NET_TCP_CONNECT_SHAPE = {
     cgroupId: 'long',
     /** Container id found in the process's cgroup path (docker, containerd, cri-o, podman); null outside containers. */
     containerId: 'string?',
+    /** argv, bounded by enrich.process.maxArgs and maxArgBytes (invalid UTF-8 as U+FFFD); null when it could not be read (the process exited first). Since v2. */
+    args: 'string[]?',
+    /** How many arguments the process had (more than args holds when argsTruncated). Since v2. */
+    argsCount: 'int?',
+    /** Arguments were left out of args, or the one kept was cut, to stay within the bounds. Since v2. */
+    argsTruncated: 'boolean?',
+    /** args joined by spaces. Since v2. */
+    commandLine: 'string?',
+    /** When the process started, microseconds since the epoch (from the kernel: known even after it exited). Since v2. */
+    startTime: 'timestamp-micros?',
+    /** Stable id of the process across pid reuse: a hash of the boot id, pid and start time. Since v2. */
+    entityId: 'string?',
+    /** The parent's command name. Since v2. */
+    parentComm: 'string?',
+    /** The parent's executable path. Since v2. */
+    parentExe: 'string?',
+    /** Executables of the ancestors above the parent, nearest first, up to enrich.process.maxAncestors. Since v2. */
+    ancestors: 'string[]?',
+    /** Name of uid in the host's account files; null when they have none. Since v2. */
+    userName: 'string?',
+    /** Name of gid in the host's account files; null when they have none. Since v2. */
+    groupName: 'string?',
   },
   /** Network namespace cookie of the socket (the DNS cache is scoped by it). */
   netnsCookie: 'long',

@@ -20,6 +20,17 @@ export function sampleRecord(overrides: Partial<NetTCPConnect> = {}): NetTCPConn
       exe: '/usr/bin/curl',
       cgroupId: 12345,
       containerId: null,
+      args: ['curl', '-s', 'https://example.com/'],
+      argsCount: 3,
+      argsTruncated: false,
+      commandLine: 'curl -s https://example.com/',
+      startTime: 1_735_787_045_001_000,
+      entityId: 'yYl1HdqWw6XzSgJ7iN1Vdg',
+      parentComm: 'bash',
+      parentExe: '/usr/bin/bash',
+      ancestors: ['/usr/sbin/sshd', '/usr/lib/systemd/systemd'],
+      userName: 'alice',
+      groupName: 'alice',
     },
     netnsCookie: 4096,
     dstIP: '93.184.215.14',
@@ -34,7 +45,14 @@ export function sampleRecord(overrides: Partial<NetTCPConnect> = {}): NetTCPConn
 /** A record with every nullable field null and no DNS names. */
 export function sparseRecord(): NetTCPConnect {
   const r = sampleRecord({ results: [], dstIP: '2001:db8::1', family: 'AF_INET6' });
-  return { ...r, host: { ...r.host, machineId: '' }, process: { ...r.process, ppid: null, exe: null, containerId: null } };
+  return {
+    ...r,
+    host: { ...r.host, machineId: '' },
+    process: {
+      ...r.process, ppid: null, exe: null, containerId: null, args: null, argsCount: null, argsTruncated: null, commandLine: null,
+      startTime: null, entityId: null, parentComm: null, parentExe: null, ancestors: null, userName: null, groupName: null,
+    },
+  };
 }
 
 /** A status record with every nullable field set (sampleStatus(true): every one null). */

@@ -4,7 +4,7 @@
 // the same Shape.
 
 /** Leaf kinds a field can have; `?` marks a nullable field (Avro ["null", T], default null). */
-export type LeafKind = 'string' | 'int' | 'long' | 'timestamp-micros' | 'string[]' | 'string?' | 'int?' | 'long?' | 'timestamp-micros?';
+export type LeafKind = 'string' | 'int' | 'long' | 'timestamp-micros' | 'string[]' | 'string?' | 'int?' | 'long?' | 'timestamp-micros?' | 'string[]?' | 'boolean?';
 export type Shape = { readonly [field: string]: LeafKind | Shape };
 
 type LeafType<K> = K extends 'string' ? string
@@ -12,6 +12,8 @@ type LeafType<K> = K extends 'string' ? string
   : K extends 'string[]' ? string[]
   : K extends 'string?' ? string | null
   : K extends 'int?' | 'long?' | 'timestamp-micros?' ? number | null
+  : K extends 'string[]?' ? string[] | null
+  : K extends 'boolean?' ? boolean | null
   : never;
 
 /** The TypeScript type of the records a Shape describes. */

@@ -19,6 +19,8 @@ const LEAF_SCHEMAS: Record<LeafKind, unknown> = {
   'int?': ['null', 'int'],
   'long?': ['null', 'long'],
   'timestamp-micros?': ['null', { type: 'long', logicalType: 'timestamp-micros' }],
+  'string[]?': ['null', { type: 'array', items: 'string' }],
+  'boolean?': ['null', 'boolean'],
 };
 
 /** Walks shape and schema together; returns one message per mismatch. */
