@@ -62,6 +62,8 @@ export class StatsReporter {
         dns: nonZero(s.enrich.dnsErrors),
         notPublished: nonZero({ notTcp: s.enrich.connectsNotTcp, notInet: s.enrich.connectsNotInet }),
       },
+      // records published with a field null because it was not known (e.g. the process exited before /proc was read)
+      unknownFields: nonZero(s.enrich.unknown),
       queue: { records: s.sink.queue.records, bytes: s.sink.queue.bytes },
       lastPublishAt: s.sink.lastPublishAt === null ? null : new Date(s.sink.lastPublishAt).toISOString(),
       lastError: s.sink.lastError,
@@ -79,7 +81,7 @@ export class StatsReporter {
 }
 
 /** "per netns", "host-wide", or "unavailable: <why>" (connects are captured either way). */
-function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
+export function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
   if (!d.attached) return `unavailable: ${d.reason ?? '?'}`;
   return d.netnsScoped ? 'per netns' : 'host-wide';
 }

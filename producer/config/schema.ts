@@ -110,8 +110,32 @@ export const configSchema = {
     },
     processCache: {
       maxEntries: {
-        doc: 'Processes whose /proc context (ppid, executable, container id) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap).',
+        doc: 'Processes whose /proc context (ppid, executable, container id, argv, parent and ancestors) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap: each entry holds up to enrich.process.maxArgBytes of argv twice, as args and commandLine).',
         ...wholeNumber(1, 2 ** 20, 8192),
+      },
+    },
+    process: {
+      maxArgs: {
+        doc: 'Arguments of argv kept in process.args, from 0 to 4096; more are left out and process.argsTruncated is true (process.argsCount says how many there were).',
+        ...wholeNumber(0, 4096, 64),
+      },
+      maxArgBytes: {
+        doc: 'Bytes of argv kept in process.args (whole arguments while they fit; the first one cut at a character boundary if it alone does not), from 0 to 131072 (the kernel\'s own limit per argument). 2048 keeps a full default process cache under 32 MiB.',
+        ...wholeNumber(0, 131_072, 2048),
+      },
+      maxAncestors: {
+        doc: 'Ancestors above the parent listed in process.ancestors (nearest first), from 0 to 64.',
+        ...wholeNumber(0, 64, 8),
+      },
+    },
+    accounts: {
+      passwdFile: {
+        doc: 'The account file user names are read from (process.userName), by uid; re-read when it changes. Under Kubernetes, the host\'s /etc/passwd mounted into the pod. Accounts only in a directory service (LDAP, sssd) get null names. Empty: no user names.',
+        ...absolutePathOrEmpty('/etc/passwd'),
+      },
+      groupFile: {
+        doc: 'The group file group names are read from (process.groupName), by gid; re-read when it changes. Empty: no group names.',
+        ...absolutePathOrEmpty('/etc/group'),
       },
     },
   },
@@ -275,6 +299,16 @@ export const configSchema = {
     policy: {
       doc: 'When the queue is full: "drop-newest" keeps what is queued and counts the new record as dropped; "drop-oldest" makes room by dropping the oldest record. Either way capture keeps draining the ring buffer.',
       ...oneOf(QUEUE_POLICIES, 'drop-newest'),
+    },
+  },
+  agent: {
+    heartbeatSec: {
+      doc: 'Every this many seconds one AgentStatus record on agent.statusTopic (host, version, probe, records captured and published, drops by stage with the time range they fell in, queue and spool depth), from 0 (never) to 86400 (a day). A SIEM alerts on a host with no recent status record, or on drops. One more is sent when conntrail stops.',
+      ...wholeNumber(0, 86_400, 30),
+    },
+    statusTopic: {
+      doc: 'Topic the AgentStatus records go to, in encoding.format (Avro: the status schema under its own subject, per registry.subjectStrategy). Created with one partition when missing and kafka.createTopic allows it.',
+      ...topicName('conntrail.agent-status'),
     },
   },
   shutdown: {

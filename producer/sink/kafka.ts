@@ -187,10 +187,10 @@ export async function waitForLeaders(admin: Admin, topic: string, timeoutMs: num
 export interface SinkTransport {
   /** Connects the producer; throws KafkaUnavailableError when no broker answers, KafkaAuthenticationError when SASL fails. */
   connect(): Promise<void>;
-  /** Creates the topic when missing and allowed; throws TopicMissingError otherwise. */
-  ensureTopic(): Promise<void>;
-  /** Sends one batch; resolves when acknowledged per kafka.acks. */
-  send(messages: QueuedMessage[]): Promise<unknown>;
+  /** Creates the topic (default kafka.topic) when missing and allowed; throws TopicMissingError otherwise. */
+  ensureTopic(topic?: string, partitions?: number): Promise<void>;
+  /** Sends one batch (to kafka.topic unless `topic` says otherwise); resolves when acknowledged per kafka.acks. */
+  send(messages: QueuedMessage[], topic?: string): Promise<unknown>;
   disconnect(): Promise<void>;
 }
 
@@ -244,9 +244,8 @@ export class KafkaTransport implements SinkTransport {
     }
   }
 
-  async ensureTopic(): Promise<void> {
+  async ensureTopic(topic = this.#cfg.topic, partitions = this.#cfg.topicPartitions): Promise<void> {
     const admin: Admin = this.kafka.admin();
-    const topic = this.#cfg.topic;
     try {
       await admin.connect();
     } catch (err) {
@@ -261,19 +260,19 @@ export class KafkaTransport implements SinkTransport {
         // topic propagates; we wait ourselves (producing before every partition has
         // a leader makes kafkajs resend whole requests: duplicates)
         waitForLeaders: false,
-        topics: [{ topic, numPartitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor }],
+        topics: [{ topic, numPartitions: partitions, replicationFactor: this.#cfg.topicReplicationFactor }],
       });
       await waitForLeaders(admin, topic, this.#cfg.requestTimeoutMs);
-      this.#logger.info({ topic, partitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor, created },
+      this.#logger.info({ topic, partitions, replicationFactor: this.#cfg.topicReplicationFactor, created },
         created ? 'created Kafka topic' : 'Kafka topic already created by someone else');
     } finally {
       await admin.disconnect().catch(() => {});
     }
   }
 
-  send(messages: QueuedMessage[]): Promise<RecordMetadata[]> {
+  send(messages: QueuedMessage[], topic = this.#cfg.topic): Promise<RecordMetadata[]> {
     return this.producer.send({
-      topic: this.#cfg.topic,
+      topic,
       messages: messages as Message[],
       acks: this.#cfg.acks,
       timeout: this.#cfg.requestTimeoutMs,

@@ -32,13 +32,13 @@ import type { LoggerLike } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { Delivery } from './delivery.ts';
 import type { SinkBatch, SinkHooks } from './delivery.ts';
-import { classifySendError, describeError } from './errors.ts';
+import { classifySendError, describeError, SinkError } from './errors.ts';
 import { KafkaTransport } from './kafka.ts';
 import type { KafkaTransportOptions, SinkTransport } from './kafka.ts';
 import { messageKey } from './keys.ts';
 import type { KeyStrategy } from './keys.ts';
 import { RecordQueue, emptyDropCounts, DROP_REASONS } from './queue.ts';
-import type { DropCounts } from './queue.ts';
+import type { DropCounts, QueuedMessage } from './queue.ts';
 
 export type { BatchAck, SinkBatch, SinkHooks } from './delivery.ts';
 
@@ -115,6 +115,7 @@ export class KafkaSink {
   #lastEncodeErrorLog = 0;
   readonly #idleWaiters = new Set<() => void>();
   readonly #pending = new Set<Promise<void>>();
+  readonly #asideTopics = new Set<string>();
 
   constructor(cfg: KafkaSinkConfig, encoder: RecordEncoder, logger: LoggerLike = silentLogger, options: KafkaSinkOptions = {}) {
     const k = cfg.kafka;
@@ -236,6 +237,21 @@ export class KafkaSink {
       new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(1000, Math.min(timeoutMs, 5000))); }),
     ]);
     clearTimeout(timer);
+  }
+
+  /**
+   * Sends messages to another topic through the same Kafka client, beside the
+   * queue (the heartbeat's status records): not counted as records, not retried
+   * (the caller's next message supersedes a failed one). Creates the topic first
+   * when missing and kafka.createTopic allows it.
+   */
+  async sendAside(topic: string, messages: QueuedMessage[], partitions = 1): Promise<void> {
+    if (!this.#started || this.#stopped) throw new SinkError('the Kafka sink is not running');
+    if (!this.#asideTopics.has(topic)) {
+      await this.#transport.ensureTopic(topic, partitions);
+      this.#asideTopics.add(topic);
+    }
+    await this.#transport.send(messages, topic);
   }
 
   stats(): SinkStats {

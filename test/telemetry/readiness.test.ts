@@ -4,6 +4,7 @@
 // stood in for by a transport whose sends fail or hang on command: the live
 // cases (the real broker, a closed port) are in health.test.ts.
 import test from 'ava';
+import { sparseRecord } from '../../producer/model/sample.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import { Health, kafkaCheck, notReady, ok, queueCheck } from '../../producer/health.ts';
@@ -31,7 +32,7 @@ class SwitchTransport implements SinkTransport {
 const record = (i: number): NetTCPConnect => ({
   eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, eventName: 'NetTCPConnect', timestamp: Date.now() * 1000,
   host: { name: 'h', machineId: null, bootId: null } as never,
-  process: { pid: 1, tid: 1, ppid: null, uid: 0, gid: 0, comm: 'c', exe: null, cgroupId: 0, containerId: null },
+  process: { ...sparseRecord().process, pid: 1, tid: 1, uid: 0, gid: 0, comm: 'c', cgroupId: 0 },
   netnsCookie: 0, dstIP: '127.0.0.1', dstPort: 80, family: 'AF_INET', results: [], probe: 'cgroup',
 } as unknown as NetTCPConnect);
 
