@@ -45,6 +45,10 @@ const rules: Rule[] = [
   (c) => c.kafka.ssl.keyFile !== '' && c.kafka.ssl.certFile === ''
     ? { key: 'kafka.ssl.certFile', expected: 'expected the client certificate of kafka.ssl.keyFile (a private key needs its certificate)' }
     : undefined,
+  // drop-oldest frees a closed segment, so a full spool needs room for two
+  (c) => c.spool.maxBytes < 2 * c.spool.segmentBytes
+    ? { key: 'spool.maxBytes', expected: `expected at least twice spool.segmentBytes (${2 * c.spool.segmentBytes})` }
+    : undefined,
   (c) => unusedWhen(c.registry.username === '', 'registry.username is empty (no basic auth)', [
     ['registry.password', c.registry.password],
   ]),

@@ -112,7 +112,7 @@ export class Spool {
   // the burst being written (begin() .. commit())
   readonly #frames = new FrameWriter();
   #burstRecords = 0;
-  #burstRefused = false;
+  #burstRefused: 'spool_full' | 'spool_write_failed' | null = null;
   #burstStartSeq = 0;
   /** Where each record of the burst starts: its segment and offset (the read position when the queue takes only part of it). */
   readonly #burstSeg: Segment[] = [];
@@ -176,7 +176,7 @@ export class Spool {
   begin(): void {
     this.#frames.reset();
     this.#burstRecords = 0;
-    this.#burstRefused = false;
+    this.#burstRefused = null;
     this.#burstStartSeq = this.#writeSeq;
     this.#burstSeg.length = 0;
     this.#burstOff.length = 0;
@@ -188,8 +188,8 @@ export class Spool {
    * the records accepted are always the burst's first ones.
    */
   add(value: Buffer, key: string | null, timestampMs: number): boolean {
-    if (this.#burstRefused || this.#closed) {
-      this.drops[this.#closed ? 'shutdown_unflushed' : 'spool_full']++;
+    if (this.#burstRefused !== null || this.#closed) {
+      this.drops[this.#closed ? 'shutdown_unflushed' : this.#burstRefused ?? 'spool_full']++;
       return false;
     }
     const before = this.#frames.length;
@@ -215,11 +215,16 @@ export class Spool {
     return true;
   }
 
+  /** After add() returned false: `n` more records of the burst dropped for the same reason, without framing them. */
+  refuseRest(n: number): void {
+    this.drops[this.#burstRefused ?? 'spool_full'] += n;
+  }
+
   /** Writes the burst; returns how many of its records are on disk now (its first ones; the others were counted as dropped). */
   commit(): number {
     const ok = this.#flushBurst();
     const written = this.#writeSeq - this.#burstStartSeq;
-    if (!ok) this.#burstRefused = true;
+    if (!ok) this.#burstRefused = 'spool_write_failed';
     return written;
   }
 
@@ -241,7 +246,7 @@ export class Spool {
   }
 
   #refuse(reason: 'spool_full' | 'spool_write_failed'): false {
-    this.#burstRefused = true;
+    this.#burstRefused = reason;
     this.drops[reason]++;
     return false;
   }
