@@ -262,3 +262,17 @@ test('a spool directory that cannot be created is one SpoolError line naming spo
   t.regex(err.message, /^spool\.directory ".*a-file\/spool": cannot create or write it/);
   t.false(err.message.includes('\n'));
 });
+
+test('a directory that stops being writable (e.g. after leaving root) loses nothing: the current segment grows until one can be made', (t) => {
+  const dir = tmpDir();
+  const log = recorder();
+  const s = Spool.open(opts(dir), log);
+  write(s, 0, 20);
+  // the next segment's name is taken by a directory: creating it fails as EACCES would
+  fs.mkdirSync(path.join(dir, '0000000000000001.seg'));
+  t.is(write(s, 20, 300), 280);
+  t.regex(log.lines.join('\n'), /no new segment can be created/);
+  t.deepEqual(readAll(s), range(0, 300));
+  t.is(s.drops.spool_write_failed, 0);
+  s.close();
+});

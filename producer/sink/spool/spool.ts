@@ -199,7 +199,7 @@ export class Spool {
     if (seg.bytes + before + size > this.segmentBytes && seg.bytes + before > SEGMENT_HEADER_BYTES) {
       this.#frames.truncate(before);
       if (!this.#flushBurst()) return this.#refuse('spool_write_failed');
-      this.#roll();
+      this.#roll(); // when it fails, this segment grows past segmentBytes: nothing is lost
       this.#frames.add(value, key, timestampMs);
     }
     const pending = this.#frames.length;
@@ -297,13 +297,24 @@ export class Spool {
     }
   }
 
-  #roll(): void {
+  /** Starts the next segment. False: it cannot be created (e.g. the directory is no longer writable): the current one goes on. */
+  #roll(): boolean {
     if (this.fsync !== 'never') this.#syncWriteFd();
     const w = this.#segments[this.#segments.length - 1] as Segment;
-    if (this.#readFdSeg !== w) fs.closeSync(this.#writeFd);
-    else this.#readFd = this.#writeFd; // the reader keeps it
-    this.#writeFd = -1;
-    this.#startSegment();
+    const fd = this.#writeFd;
+    try {
+      this.#startSegment();
+    } catch (err) {
+      const now = Date.now();
+      if (now - this.#lastWriteErrorLog > 10_000) {
+        this.#lastWriteErrorLog = now;
+        this.#log.error({ err: errText(err), directory: this.directory, segment: w.path }, 'spool: no new segment can be created; the current one keeps growing');
+      }
+      return false;
+    }
+    if (this.#readFdSeg !== w) fs.closeSync(fd);
+    else this.#readFd = fd; // the reader keeps it
+    return true;
   }
 
   #startSegment(): void {
@@ -357,7 +368,13 @@ export class Spool {
         if (!this.#nextReadSegment(seg)) break;
         continue;
       }
-      const fd = this.#readFdOf(seg);
+      let fd: number;
+      try {
+        fd = this.#readFdOf(seg);
+      } catch (err) {
+        this.#damaged(seg, this.#readOffset, `unreadable: ${errText(err)}`);
+        continue;
+      }
       const want = Math.min(this.#chunk.length, seg.bytes - this.#readOffset);
       let got: number;
       try {
