@@ -540,13 +540,14 @@ export class Spool {
     const lock = path.join(dir, LOCK_FILE);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+        fs.writeFileSync(lock, processIdentity(process.pid) ?? String(process.pid), { flag: 'wx', mode: 0o600 });
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new SpoolError(`spool.directory "${dir}": cannot write its lock file (${errText(err)})`);
       }
-      const owner = Number(fs.readFileSync(lock, 'utf8'));
-      if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) {
+      const text = fs.readFileSync(lock, 'utf8');
+      const owner = Number(text.split(' ')[0]);
+      if (Number.isInteger(owner) && owner > 0 && lockHolderAlive(owner, text)) {
         throw new SpoolError(`spool.directory "${dir}" is in use by process ${owner}: expected a directory of this conntrail only`);
       }
       fs.rmSync(lock, { force: true }); // left by a process that died
@@ -664,6 +665,28 @@ export class Spool {
       fs.closeSync(fd);
     }
   }
+}
+
+/**
+ * "pid boot-id start-time": the process, told apart from a later one with the
+ * same pid (after a reboot or pid reuse, a stale lock must not stop the
+ * service for good). Null without /proc.
+ */
+function processIdentity(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, starttime
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${pid} ${boot} ${start}`;
+  } catch {
+    return null;
+  }
+}
+
+/** Does the process that wrote the lock still run? */
+function lockHolderAlive(pid: number, lock: string): boolean {
+  if (lock.includes(' ')) return processIdentity(pid) === lock.trim();
+  return pidAlive(pid);
 }
 
 function pidAlive(pid: number): boolean {
