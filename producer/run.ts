@@ -33,6 +33,7 @@ import { Health, kafkaCheck, notReady, ok, queueCheck } from './health.ts';
 import { startEndpoint } from './telemetry/http.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
 import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
+import { Spool } from './sink/spool/spool.ts';
 import type { PipelineTracer } from './telemetry/types.ts';
 
 /** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
@@ -114,6 +115,18 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   const metrics = tel ? tel.registerMetrics(() => (statsOf ? snapshotOf(statsOf()) : {})) : null;
   const pt = tel ? new PipelineTelemetry(telOptions.wrapTracer ? telOptions.wrapTracer(tel.tracer) : tel.tracer, metrics) : null;
 
+  // The spool is opened before capture attaches: a directory that cannot be used is one line and no capture.
+  let spool: Spool | null = null;
+  if (cfg.spool.directory !== '') {
+    try {
+      spool = Spool.open(cfg.spool, log);
+    } catch (err) {
+      await tel?.shutdown();
+      await closeHealth();
+      throw err;
+    }
+  }
+
   const { CaptureSource: Source } = await import('./source/capture.ts');
   const { processContextFor } = await import('./source/process-context.ts');
   const records: NetTCPConnect[] = [];
@@ -145,6 +158,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       },
     });
   } catch (err) {
+    spool?.close();
     await tel?.shutdown();
     await closeHealth();
     throw err;
@@ -174,7 +188,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
 
   // The sink (and kafkajs) is imported only now, after telemetry could hook it.
   const { startSink } = await import('./sink/start.ts');
-  const sinkOptions: Parameters<typeof startSink>[2] = {};
+  const sinkOptions: Parameters<typeof startSink>[2] = { spool };
   const hooks = chainHooks(pt?.hooks, options.hooks);
   if (hooks) sinkOptions.hooks = hooks;
   if (pt) sinkOptions.wrapEncoder = (e) => pt.wrapEncoder(e);
@@ -184,6 +198,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     if (options.transport) sinkOptions.transport = await options.transport(effective.kafka);
     started = await startSink(effective, log, sinkOptions);
   } catch (err) {
+    spool?.close();
     await source.stop();
     await tel?.shutdown();
     await closeHealth();

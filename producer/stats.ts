@@ -65,6 +65,8 @@ export class StatsReporter {
       // records published with a field null because it was not known (e.g. the process exited before /proc was read)
       unknownFields: nonZero(s.enrich.unknown),
       queue: { records: s.sink.queue.records, bytes: s.sink.queue.bytes },
+      // the disk spool: unacknowledged records on disk, of which diskOnly wait for room in the queue
+      ...(s.sink.spool ? { spool: { records: s.sink.spool.records, diskOnly: s.sink.spool.diskOnly, bytes: s.sink.spool.bytes, segments: s.sink.spool.segments, replayed: s.sink.spool.replayed } } : {}),
       lastPublishAt: s.sink.lastPublishAt === null ? null : new Date(s.sink.lastPublishAt).toISOString(),
       lastError: s.sink.lastError,
       ackLatencyMs: s.sink.ackLatencyMs,

@@ -49,6 +49,10 @@ const rules: Rule[] = [
   (c) => c.agent.heartbeatSec > 0 && c.agent.statusTopic === c.kafka.topic
     ? { key: 'agent.statusTopic', expected: `expected a topic other than kafka.topic ("${c.kafka.topic}"): status records have their own schema` }
     : undefined,
+  // drop-oldest frees a closed segment, so a full spool needs room for two
+  (c) => c.spool.maxBytes < 2 * c.spool.segmentBytes
+    ? { key: 'spool.maxBytes', expected: `expected at least twice spool.segmentBytes (${2 * c.spool.segmentBytes})` }
+    : undefined,
   (c) => unusedWhen(c.registry.username === '', 'registry.username is empty (no basic auth)', [
     ['registry.password', c.registry.password],
   ]),

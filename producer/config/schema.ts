@@ -11,6 +11,7 @@ import { COMPRESSIONS } from '../sink/codecs.ts';
 import { SASL_MECHANISMS } from '../sink/kafka-security.ts';
 import { KEY_STRATEGIES } from '../sink/keys.ts';
 import { QUEUE_POLICIES } from '../sink/queue.ts';
+import { FSYNC_POLICIES } from '../sink/spool/spool.ts';
 import { DNS_SCOPES } from '../transform/dns/cache.ts';
 import {
   absolutePathOrEmpty, brokerList, cidrList, flag, httpUrlOrEmpty, listenAddress, listOf, name, numberOneOf, pathOrEmpty,
@@ -309,6 +310,32 @@ export const configSchema = {
     statusTopic: {
       doc: 'Topic the AgentStatus records go to, in encoding.format (Avro: the status schema under its own subject, per registry.subjectStrategy). Created with one partition when missing and kafka.createTopic allows it.',
       ...topicName('conntrail.agent-status'),
+    },
+  },
+  spool: {
+    directory: {
+      doc: 'Directory of the disk spool (an absolute path; created if missing, owned by this conntrail alone). Every record accepted is written there first and deleted once Kafka acknowledges it, so an outage longer than the memory queue holds, a crash (SIGKILL) or a restart loses nothing: records left unacknowledged are sent first at the next start (at-least-once: those acknowledged in the last half second before a crash are sent again). Empty: no spool, the memory queue alone (the packaged service sets /var/lib/conntrail/spool).',
+      ...absolutePathOrEmpty(''),
+    },
+    maxBytes: {
+      doc: 'Most bytes of segment files on disk, from 131072 (128 KiB) to 17179869184 (16 GiB), and at least twice spool.segmentBytes; past it spool.policy applies. 1 GiB holds about 20 minutes at 2,000 connects/s of Avro records (~400 bytes on disk each), about 6 minutes of ECS JSON.',
+      ...wholeNumber(128 * 1024, 2 ** 34, 1024 * 1024 * 1024),
+    },
+    segmentBytes: {
+      doc: 'Size at which a segment file is closed and a new one started, from 65536 to 1073741824 (1 GiB). Disk is freed a whole segment at a time, once every record in it is acknowledged, and damage found on disk costs at most the rest of one segment.',
+      ...wholeNumber(64 * 1024, 2 ** 30, 16 * 1024 * 1024),
+    },
+    policy: {
+      doc: 'When the spool is full: "drop-newest" refuses new records (counted as spool_full); "drop-oldest" deletes the oldest segment, whose records not yet sent are counted as spool_full.',
+      ...oneOf(QUEUE_POLICIES, 'drop-newest'),
+    },
+    fsync: {
+      doc: 'When writes reach the disk itself: "never" (the kernel flushes within ~30 s; a crash of conntrail loses nothing, a power loss what was not flushed), "interval" (an fdatasync every spool.fsyncIntervalMs while records are written: a power loss loses at most that long), "always" (after every write: one per kernel batch, about 100 a second).',
+      ...oneOf(FSYNC_POLICIES, 'interval'),
+    },
+    fsyncIntervalMs: {
+      doc: 'With spool.fsync "interval": how long written records may wait for an fdatasync, in ms, from 1 to 60000. No timer runs while nothing is written.',
+      ...wholeNumber(1, 60_000, 1000),
     },
   },
   shutdown: {

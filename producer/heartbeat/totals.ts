@@ -18,7 +18,7 @@ export function statusTotals(capture: CaptureCounters, sink: SinkStats): StatusT
     published: sink.published.records,
     drops,
     queueRecords: sink.queue.records,
-    spool: null,
+    spool: sink.spool ? { records: sink.spool.records, bytes: sink.spool.bytes } : null,
     lastPublishAt: sink.lastPublishAt,
     lastError: sink.lastError,
   };
