@@ -118,6 +118,18 @@ export function kafkajsLogCreator(logger: LoggerLike, repeatWindowMs = 10_000): 
   };
 }
 
+/**
+ * Longest sleep between kafkajs's retries inside one send (Java's
+ * retry.backoff.max.ms and librdkafka's default). kafkajs reads the partition
+ * leaders again after each failed attempt (and, patched, before the retry), so a
+ * longer sleep only delays the send to a newly elected leader: with
+ * kafka.retry.maxRetryTimeMs (30 s) as the bound, a batch slept up to 19 s after
+ * its leader died while the other brokers answered. A cluster that answers
+ * nothing is still retried at the full kafka.retry.* pace: kafkajs's reconnects
+ * use the client's retry settings, not these.
+ */
+export const SEND_RETRY_MAX_MS = 1000;
+
 /** The kafkajs client configuration for conntrail's kafka.* section. */
 export function kafkaClientConfig(k: KafkaSection, logger: LoggerLike = silentLogger): KafkaConfig {
   const sasl = saslOptions(k.sasl);
@@ -199,6 +211,12 @@ export interface KafkaTransportOptions {
   clientOverrides?: Partial<KafkaConfig>;
 }
 
+/** kafkajs's retry settings for one send: the client's, sleeping at most SEND_RETRY_MAX_MS. */
+function sendRetry(retry: KafkaConfig['retry']): KafkaConfig['retry'] {
+  const maxRetryTime = Math.min(retry?.maxRetryTime ?? SEND_RETRY_MAX_MS, SEND_RETRY_MAX_MS);
+  return { ...retry, maxRetryTime, initialRetryTime: Math.min(retry?.initialRetryTime ?? maxRetryTime, maxRetryTime) };
+}
+
 /** The real transport: one kafkajs producer writing to kafka.topic. */
 export class KafkaTransport implements SinkTransport {
   readonly kafka: InstanceType<typeof kafkajs.Kafka>;
@@ -232,7 +250,7 @@ export class KafkaTransport implements SinkTransport {
       // all of them (backoff, counted in stats().resent). kafkajs refuses an
       // idempotent producer without retries; there the broker drops resent
       // sequence numbers, so its own retries are harmless.
-      retry: idempotent ? clientConfig.retry : { ...clientConfig.retry, retries: 0 },
+      retry: idempotent ? sendRetry(clientConfig.retry) : { ...clientConfig.retry, retries: 0 },
     });
   }
 
