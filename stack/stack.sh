@@ -9,8 +9,8 @@
 #                               --no-registry: Kafka only
 #   stack.sh down [--wipe]      stop both (SIGTERM, wait, SIGKILL); --wipe deletes data
 #   stack.sh reset              same as down --wipe
-#   stack.sh status             state of each; exit 0 only if both are up
-#   stack.sh logs [kafka|registry] [-f]   tail the logs (-f follows)
+#   stack.sh status             state of each; exit 0 only if all are up
+#   stack.sh logs [kafka|kafka-N|controller|registry] [-f]   tail the logs (-f follows)
 #   stack.sh env [--brokers N]  print the export lines for the clients (the
 #                               running layout's brokers unless --brokers says)
 #   stack.sh fetch              only download into the cache
@@ -20,12 +20,13 @@
 # Endpoints: Kafka 127.0.0.1:9092 (controller 127.0.0.1:9093), registry
 # http://127.0.0.1:8081/apis/ccompat/v7 (management 127.0.0.1:8082).
 #
-# --brokers 3: three nodes that are each broker and controller (a 3-voter
-# quorum: the cluster keeps working, control plane included, when any one
-# node dies), node i on KAFKA_PORT+2(i-1) and CONTROLLER_PORT+2(i-1)
-# (9092/9093, 9094/9095, 9096/9097), data in <dir>/kafka-<i>; topics default
-# to 3 partitions, replication factor 3 and min.insync.replicas 2. A node
-# that stops heartbeating is fenced (its partitions get new leaders) after
+# --brokers 3: three brokers (node ids 1-3, components kafka-1..3) on
+# KAFKA_PORT+2(i-1) (9092, 9094, 9096) and one KRaft controller (component
+# controller) on CONTROLLER_PORT (9093), as Kafka runs in production (a
+# dedicated controller: killing a broker never takes the quorum leader with
+# it), data in <dir>/kafka-<i> and <dir>/controller; topics default to 3
+# partitions, replication factor 3 and min.insync.replicas 2. A broker that
+# stops heartbeating is fenced (its partitions get new leaders) after
 # CONNTRAIL_STACK_SESSION_TIMEOUT_MS (3000; Kafka's default is 9000). status,
 # logs and down follow the layout the last `up` wrote (<dir>/layout).
 #
@@ -189,10 +190,10 @@ registry_cmd() { # prints nothing; fills REG_CMD array
 }
 
 # ---------------------------------------------------------------- layout
-# One Kafka node (component "kafka", as always) or a cluster of BROKERS nodes
-# ("kafka-1".."kafka-N"); `up` records the layout in $DIR/layout for the other
-# commands. Node i listens on KAFKA_PORT+2(i-1), its controller on
-# CONTROLLER_PORT+2(i-1).
+# One Kafka node (component "kafka", as always) or a cluster of BROKERS brokers
+# ("kafka-1".."kafka-N", broker i on KAFKA_PORT+2(i-1)) and a controller
+# ("controller", on CONTROLLER_PORT); `up` records the layout in $DIR/layout for
+# the other commands.
 BROKERS=1
 WITH_REGISTRY=1
 BROKERS_GIVEN=""
@@ -216,27 +217,34 @@ set_brokers() { # value of --brokers
   BROKERS=$1; BROKERS_GIVEN=1
 }
 
-kafka_nodes() { # the layout's Kafka components
+ALL_KAFKA_COMPONENTS="kafka controller kafka-1 kafka-2 kafka-3"
+
+broker_nodes() { # the layout's brokers
   if (( BROKERS == 1 )); then echo kafka; else local i; for (( i = 1; i <= BROKERS; i++ )); do printf 'kafka-%s ' "$i"; done; echo; fi
 }
 
-node_index() { [[ "$1" == kafka ]] && echo 1 || echo "${1#kafka-}"; }
-node_port() { echo $(( KAFKA_PORT + 2 * ($(node_index "$1") - 1) )); }
-node_controller_port() { echo $(( CONTROLLER_PORT + 2 * ($(node_index "$1") - 1) )); }
+kafka_nodes() { # the layout's Kafka processes (a cluster's controller first)
+  if (( BROKERS == 1 )); then echo kafka; else echo "controller $(broker_nodes)"; fi
+}
 
-bootstrap() { # host:port of every node, comma-separated
+node_index() { case "$1" in kafka) echo 1 ;; controller) echo 0 ;; *) echo "${1#kafka-}" ;; esac; }
+node_port() { # a broker's client port; the controller's port for the controller
+  [[ "$1" == controller ]] && { echo "$CONTROLLER_PORT"; return; }
+  echo $(( KAFKA_PORT + 2 * ($(node_index "$1") - 1) ))
+}
+
+bootstrap() { # host:port of every broker, comma-separated
   local n out=""
-  for n in $(kafka_nodes); do out+="${out:+,}127.0.0.1:$(node_port "$n")"; done
+  for n in $(broker_nodes); do out+="${out:+,}127.0.0.1:$(node_port "$n")"; done
   echo "$out"
 }
 
-check_cluster_ports() { # a cluster's 2N ports must all differ
+check_cluster_ports() { # a cluster's N+1 ports must all differ
   local n seen=" " p
   for n in $(kafka_nodes); do
-    for p in "$(node_port "$n")" "$(node_controller_port "$n")"; do
-      [[ "$seen" == *" $p "* ]] && die "--brokers $BROKERS: port $p would serve two listeners (nodes use CONNTRAIL_STACK_KAFKA_PORT+2(i-1) and CONNTRAIL_STACK_CONTROLLER_PORT+2(i-1)); pick ports further apart"
-      seen+="$p "
-    done
+    p=$(node_port "$n")
+    [[ "$seen" == *" $p "* ]] && die "--brokers $BROKERS: port $p would serve two listeners (brokers use CONNTRAIL_STACK_KAFKA_PORT+2(i-1), the controller CONNTRAIL_STACK_CONTROLLER_PORT); pick other ports"
+    seen+="$p "
   done
 }
 
@@ -315,15 +323,35 @@ log.retention.hours=24
 EOP
   return
   fi
-  local n voters=""
-  for n in $(kafka_nodes); do voters+="${voters:+,}$(node_index "$n")@127.0.0.1:$(node_controller_port "$n")"; done
-  local port cport; port=$(node_port "$1"); cport=$(node_controller_port "$1")
+  local heartbeat=$(( SESSION_TIMEOUT_MS / 6 > 50 ? SESSION_TIMEOUT_MS / 6 : 50 ))
+  if [[ "$1" == controller ]]; then
   cat > "$kdir/server.properties" <<EOP
-# written by stack/stack.sh on every 'up' (node $(node_index "$1") of $BROKERS)
-process.roles=broker,controller
+# written by stack/stack.sh on every 'up' (the controller of $BROKERS brokers)
+process.roles=controller
+node.id=0
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT
+log.dirs=$kdir/data
+# the controller creates the topics: the defaults of a topic created without them are its
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+# a broker that stops heartbeating (a crash) is fenced, and its partitions get
+# new leaders, after this long (Kafka's default: 9000)
+broker.session.timeout.ms=$SESSION_TIMEOUT_MS
+broker.heartbeat.interval.ms=$heartbeat
+EOP
+  return
+  fi
+  local port; port=$(node_port "$1")
+  cat > "$kdir/server.properties" <<EOP
+# written by stack/stack.sh on every 'up' (broker $(node_index "$1") of $BROKERS)
+process.roles=broker
 node.id=$(node_index "$1")
-controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$port
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
@@ -344,10 +372,8 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=2
 log.retention.hours=24
-# a node that stops heartbeating (a crash) is fenced, and its partitions get new
-# leaders, after this long (Kafka's defaults: 9000 and 2000)
-broker.session.timeout.ms=$SESSION_TIMEOUT_MS
-broker.heartbeat.interval.ms=$(( SESSION_TIMEOUT_MS / 6 > 50 ? SESSION_TIMEOUT_MS / 6 : 50 ))
+# heartbeats to the controller (Kafka's default: 2000), a sixth of its session timeout
+broker.heartbeat.interval.ms=$heartbeat
 EOP
 }
 
@@ -382,9 +408,15 @@ start_kafka_node() { # component java
 }
 
 check_node_ports() { # component
-  local port cport; port=$(node_port "$1"); cport=$(node_controller_port "$1")
-  port_open "$port" && die "port $port is taken by another process (not this stack's Kafka); stop it or set CONNTRAIL_STACK_KAFKA_PORT"
-  port_open "$cport" && die "port $cport is taken by another process; stop it or set CONNTRAIL_STACK_CONTROLLER_PORT"
+  if [[ "$1" == kafka ]]; then
+    port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process (not this stack's Kafka); stop it or set CONNTRAIL_STACK_KAFKA_PORT"
+    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is taken by another process; stop it or set CONNTRAIL_STACK_CONTROLLER_PORT"
+  elif [[ "$1" == controller ]]; then
+    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is taken by another process; stop it or set CONNTRAIL_STACK_CONTROLLER_PORT"
+  else
+    local port; port=$(node_port "$1")
+    port_open "$port" && die "port $port ($1) is taken by another process (not this stack's Kafka); stop it or set CONNTRAIL_STACK_KAFKA_PORT"
+  fi
   return 0
 }
 
@@ -410,9 +442,12 @@ start_kafka() {
     done
     if (( fresh )); then
       id=${id:-$(random_cluster_id "$java")}
-      for n in $(kafka_nodes); do (format_node "$n" "$java" "$id") & pids+=($!); done
+      for n in $(kafka_nodes); do
+        if [[ "$n" == controller ]]; then (format_node "$n" "$java" "$id" --standalone) & else (format_node "$n" "$java" "$id") & fi
+        pids+=($!)
+      done
       for n in "${pids[@]}"; do wait "$n" || exit 1; done
-      say "kafka storage formatted on $BROKERS nodes (cluster id $id, voters $(sed -n 's/^controller\.quorum\.voters=//p' "$DIR/kafka-1/server.properties"))"
+      say "kafka storage formatted: a controller and $BROKERS brokers (cluster id $id)"
     fi
   fi
   for n in $(kafka_nodes); do pid_of "$n" >/dev/null || start_kafka_node "$n" "$java"; done
@@ -486,7 +521,7 @@ cmd_up() {
   local t0; t0=$(date +%s)
   # another layout may run in this directory: one at a time
   local other
-  for other in kafka kafka-1 kafka-2 kafka-3; do
+  for other in $ALL_KAFKA_COMPONENTS; do
     [[ " $(kafka_nodes) " == *" $other "* ]] && continue
     pid_of "$other" >/dev/null && die "$other of another layout runs in $DIR (stack.sh down first, or use another CONNTRAIL_STACK_DIR)"
   done
@@ -514,9 +549,8 @@ cmd_up() {
   print_env
 }
 
-# stop_all component...: SIGTERM to each at once (a cluster's nodes shut down
-# together: stopped one by one, the last would wait for a quorum that is gone),
-# then wait, SIGKILL after 30 s
+# stop_all component...: SIGTERM to each at once (a cluster's brokers shut down
+# together), then wait, SIGKILL after 30 s
 stop_all() {
   local c pid i pids=() names=()
   for c in "$@"; do
@@ -553,15 +587,19 @@ cmd_down() {
   done
   lock
   stop_all registry
-  # the layout's nodes, and any node of another layout still running here
-  local nodes=() n
-  for n in kafka kafka-1 kafka-2 kafka-3; do
-    if [[ " $(kafka_nodes) " == *" $n "* ]] || pid_of "$n" >/dev/null; then nodes+=("$n"); fi
+  # the layout's nodes, and any node of another layout still running here;
+  # brokers before the controller (their controlled shutdown asks it)
+  local brokers=() controller=() n
+  for n in $ALL_KAFKA_COMPONENTS; do
+    if [[ " $(kafka_nodes) " == *" $n "* ]] || pid_of "$n" >/dev/null; then
+      if [[ "$n" == controller ]]; then controller=("$n"); else brokers+=("$n"); fi
+    fi
   done
-  stop_all "${nodes[@]}"
+  if (( ${#brokers[@]} )); then stop_all "${brokers[@]}"; fi
+  if (( ${#controller[@]} )); then stop_all "${controller[@]}"; fi
   if (( wipe )); then
     local wiped=()
-    for n in kafka kafka-1 kafka-2 kafka-3; do [[ -d "$DIR/$n" ]] && { rm -rf "${DIR:?}/$n"; wiped+=("$DIR/$n"); }; done
+    for n in $ALL_KAFKA_COMPONENTS; do [[ -d "$DIR/$n" ]] && { rm -rf "${DIR:?}/$n"; wiped+=("$DIR/$n"); }; done
     rm -rf "$RDIR"; wiped+=("$RDIR")
     rm -f "$DIR/layout"
     say "wiped ${wiped[*]}"
@@ -570,6 +608,15 @@ cmd_down() {
 
 status_kafka_node() { # component -> prints its line; returns 1 unless up
   local c=$1 pid addr; addr="127.0.0.1:$(node_port "$c")"
+  if [[ "$c" == controller ]]; then # no client listener: up when its port is open
+    if pid=$(pid_of "$c"); then
+      if port_open "$(node_port "$c")"; then printf '%-9s up        pid %-7s %s (KRaft controller)\n' "$c" "$pid" "$addr"
+      else printf '%-9s starting  pid %-7s %s not listening yet (log %s)\n' "$c" "$pid" "$addr" "$DIR/$c/kafka.log"; return 1; fi
+    else
+      printf '%-9s down\n' "$c"; return 1
+    fi
+    return 0
+  fi
   if pid=$(pid_of "$c"); then
     if kafka_ready "$addr" 1; then printf '%-9s up        pid %-7s %s (Kafka %s)\n' "$c" "$pid" "$addr" "$KAFKA_VERSION"
     else printf '%-9s starting  pid %-7s %s not answering yet (log %s)\n' "$c" "$pid" "$addr" "$DIR/$c/kafka.log"; return 1; fi
@@ -604,9 +651,9 @@ cmd_logs() {
   local which="" follow=0 files=()
   for a in "$@"; do
     case "$a" in
-      kafka|kafka-[0-9]|registry) which=$a ;;
+      kafka|kafka-[0-9]|controller|registry) which=$a ;;
       -f|--follow) follow=1 ;;
-      *) die "logs: unknown argument $a (use [kafka|kafka-N|registry] [-f])" ;;
+      *) die "logs: unknown argument $a (use [kafka|kafka-N|controller|registry] [-f])" ;;
     esac
   done
   [[ -t 1 ]] && follow=1

@@ -1,6 +1,7 @@
-// A 3-node Kafka cluster of the test's own, started by `stack.sh up --brokers 3
-// --no-registry` in a private state directory on free ports (so the shared
-// single-node stack on 9092 is never touched), stopped with `down --wipe`.
+// A 3-broker Kafka cluster (and its controller) of the test's own, started by
+// `stack.sh up --brokers 3 --no-registry` in a private state directory on free
+// ports (so the shared single-node stack on 9092 is never touched), stopped
+// with `down --wipe`.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -20,7 +21,7 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port p with p..p+5 free: node i listens on p+2(i-1), its controller on p+2(i-1)+1. */
+/** A base port p with p..p+5 free: broker i listens on p+2(i-1), the controller on p+1. */
 async function freePortRun(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const base = 20000 + 2 * Math.floor(Math.random() * 15000);
@@ -102,8 +103,8 @@ export class TestCluster {
   }
 
   #killAll(): void {
-    for (const id of [1, 2, 3]) {
-      try { process.kill(this.pid(id), 'SIGKILL'); } catch { /* not running */ }
+    for (const c of ['controller', 'kafka-1', 'kafka-2', 'kafka-3']) {
+      try { process.kill(Number(fs.readFileSync(path.join(this.dir, c, `${c}.pid`), 'utf8')), 'SIGKILL'); } catch { /* not running */ }
     }
   }
 

@@ -154,13 +154,14 @@ test('up --brokers 3 refuses ports where two listeners would collide', async (t)
   }
 });
 
-test('a 3-node layout: status, env and down follow it (nothing running)', async (t) => {
+test('a 3-broker layout: status, env and down follow it (nothing running)', async (t) => {
   const e = isolated();
   try {
     writeFileSync(join(e.CONNTRAIL_STACK_DIR!, 'layout'), 'brokers=3\nregistry=0\n');
     const s = await stack(['status'], e);
     t.is(s.code, 1);
     for (const n of [1, 2, 3]) t.regex(s.stdout, new RegExp(`^kafka-${n}\\s+down$`, 'm'));
+    t.regex(s.stdout, /^controller\s+down$/m);
     t.regex(s.stdout, /^registry\s+off\b/m);
     const env = await stack(['env'], e);
     t.regex(env.stdout, /CONNTRAIL_KAFKA_BROKERS=127\.0\.0\.1:1,127\.0\.0\.1:3,127\.0\.0\.1:5\n/);
