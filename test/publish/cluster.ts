@@ -45,6 +45,9 @@ export class TestCluster {
     const keep = new Set(['CONNTRAIL_STACK_CACHE', 'CONNTRAIL_STACK_SESSION_TIMEOUT_MS']);
     const own = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CONNTRAIL_STACK_') || keep.has(k)));
     this.#env = {
+      // a crashed broker fenced after 2 s (stack.sh's default is 3 s, Kafka's 9 s): the
+      // election stays well inside the failover test's 5 s bound on a loaded machine
+      CONNTRAIL_STACK_SESSION_TIMEOUT_MS: '2000',
       ...own,
       CONNTRAIL_STACK_DIR: dir,
       CONNTRAIL_STACK_KAFKA_PORT: String(basePort),

@@ -3,8 +3,8 @@
 // defaults; kafka.retry.* at their defaults too) to a topic with replication
 // factor 3 and min.insync.replicas 2. Nothing may be lost, and acknowledgements
 // may stop for at most 5 s (the issue's bound): the cluster fences a crashed
-// broker after 3 s (stack.sh's broker.session.timeout.ms for --brokers 3), and
-// the client must find the new leader within about a second of its election.
+// broker after 2 s (CONNTRAIL_STACK_SESSION_TIMEOUT_MS, test/publish/cluster.ts),
+// and the client must find the new leader within about a second of its election.
 // The cluster is the test's own (stack.sh up --brokers 3 in a private
 // directory, on free ports), stopped at the end even when a test fails.
 //
@@ -19,6 +19,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import kafkajs from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { loadConfig } from '../../producer/config/load.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
@@ -49,6 +50,19 @@ interface Outcome {
   minInsync: string | undefined;
 }
 
+/** A topic's config value, asked again while the broker asked has not heard of the new topic yet. */
+async function topicConfig(admin: Admin, topic: string, name: string): Promise<string | undefined> {
+  for (let tries = 0; ; tries++) {
+    try {
+      const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic }] });
+      return configs.resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || tries >= 50) throw err;
+      await sleep(200);
+    }
+  }
+}
+
 async function failover(c: TestCluster, signal: 'SIGKILL' | 'SIGTERM', partitions: number): Promise<Outcome> {
   const topic = uniqueName(`failover-${signal.toLowerCase()}`);
   const cfg = loadConfig({
@@ -74,8 +88,7 @@ async function failover(c: TestCluster, signal: 'SIGKILL' | 'SIGTERM', partition
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     const layout = meta.topics[0]!.partitions;
-    const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic }] });
-    const minInsync = configs.resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue;
+    const minInsync = await topicConfig(admin, topic, 'min.insync.replicas');
     await sleep(3000);
     const victim = layout.find((p) => p.partitionId === 0)!.leader;
     const tSignal = Date.now();
