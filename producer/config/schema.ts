@@ -228,7 +228,7 @@ export const configSchema = {
         ...wholeNumber(1, 300_000, 300),
       },
       maxRetryTimeMs: {
-        doc: 'Longest delay between two retries, in ms, from 1 to 300000 (librdkafka\'s retry.backoff.max.ms range).',
+        doc: 'Longest delay between two retries, in ms, from 1 to 300000 (librdkafka\'s retry.backoff.max.ms range). Bounds the reconnects while no broker answers; a send whose partition leader moved or whose broker is unreachable is retried within 1 s whatever this says (each attempt goes where fresh metadata says: a new leader is found within a second of its election).',
         ...wholeNumber(1, 300_000, 30000),
       },
     },
