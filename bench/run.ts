@@ -3,7 +3,7 @@
 //
 //   --quick              tiny sizes, one run each (CI smoke; seconds, not minutes)
 //   --runs N             runs per figure (default 3; --quick: 1)
-//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, live, overhead, rungs, footprint
+//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, spool, live, overhead, rungs, footprint
 //   --out DIR            write BENCHMARKS.md and results.json into DIR
 //                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
 //                        --quick writes into bench/out/quick/)
@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { isBuilt } from 'bpf-native-loader';
 import type { CeilingOptions, CeilingResult } from './workers/ceiling.ts';
 import type { EncodingOptions, EncodingResult } from './workers/encoding.ts';
+import type { SpoolOptions, SpoolResult } from './workers/spool.ts';
 import type { FootprintOptions, FootprintResult } from './workers/footprint.ts';
 import type { LiveOptions, LiveResult } from './workers/live.ts';
 import type { NativeRecordsOptions, NativeRecordsResult } from './workers/native-records.ts';
@@ -43,7 +44,7 @@ import { runWorker } from './lib/worker.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STACK = path.join(ROOT, 'stack', 'stack.sh');
 
-export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'live', 'overhead', 'rungs', 'footprint'] as const;
+export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'spool', 'live', 'overhead', 'rungs', 'footprint'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 // ---------------------------------------------------------------- arguments
@@ -278,6 +279,8 @@ export interface BenchResults {
   /** Ceiling with telemetry as `conntrail run` has it without an OTLP endpoint (metrics), and with traces over OTLP; paired with the telemetry-off runs. */
   telemetry?: { sampleRatio: number; maxPerSecond?: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
+  /** The disk spool: write / read-back records/s, and the sink's CPU per 100k records with the spool off and on (no Kafka client). */
+  spool?: { records: number; bytesPerRecord: number; writeRecordsPerS: Record<'never' | 'interval', Summary>; readRecordsPerS: Summary; sinkCpuSPer100k: { off: Summary; on: Summary; ratio: Summary } };
   /** Kernel-side cost per connect of each rung that attaches here (bpf/tools/bench-rung-cost.ts). */
   rungs?: RungCostResult;
   /** The same inside the Debian 6.1 VM (tools/vm), where every rung attaches; emulated (TCG) times. */
@@ -427,6 +430,24 @@ async function main(): Promise<void> {
     results.encoding = {
       records: e.records,
       summary: Object.fromEntries(Object.entries(e.encoders).map(([k, v]) => [k, { recordsPerS: summarize(v.recordsPerS), bytesPerRecord: v.bytesPerRecord }])),
+    };
+  }
+
+  // ---- 4b: the disk spool
+  if (has('spool')) {
+    const runs = args.runs < 3 ? args.runs : 5;
+    log(`spool: ${sizes.encodingRecords} records, ${runs} runs`);
+    const s = await runWorker<SpoolResult>('spool', { records: sizes.encodingRecords, runs } satisfies SpoolOptions);
+    results.spool = {
+      records: s.records,
+      bytesPerRecord: s.bytesPerRecord,
+      writeRecordsPerS: { never: summarize(s.writeRecordsPerS.never), interval: summarize(s.writeRecordsPerS.interval) },
+      readRecordsPerS: summarize(s.readRecordsPerS),
+      sinkCpuSPer100k: {
+        off: summarize(s.sinkCpuSPer100k.off),
+        on: summarize(s.sinkCpuSPer100k.on),
+        ratio: summarize(s.sinkCpuSPer100k.on.map((on, i) => on / (s.sinkCpuSPer100k.off[i] as number))),
+      },
     };
   }
 

@@ -17,6 +17,7 @@ commands:
   schema register           register schemas/NetTCPConnect.avsc under the configured subject
   schema check              check the bundled schema against the registry's latest version
   schema list               list the subject's registered versions
+  schema ... --status       the same for schemas/AgentStatus.avsc under agent.statusTopic's subject (the heartbeat)
 
 Without kafka.brokers set, run starts the local stack (stack/stack.sh) if needed and uses it; schema uses its registry.
 Every config key can be set as CONNTRAIL_<KEY>; see docs/configuration.md.`;
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<void> {
         config: { type: 'string', short: 'c' },
         reference: { type: 'boolean' },
         json: { type: 'boolean' },
+        status: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -95,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
       if (sub !== 'register' && sub !== 'check' && sub !== 'list') fail(`schema: expected register, check or list, got ${JSON.stringify(sub ?? '')}`);
       const { config } = load();
       const { schemaCommand } = await import('./schema-command.ts');
-      process.exitCode = await schemaCommand(sub, config);
+      process.exitCode = await schemaCommand(sub, config, undefined, { status: values.status === true });
       return;
     }
     default:

@@ -114,9 +114,15 @@ export function kafkaCheck(s: Pick<SinkStats, 'failingSince' | 'lastError' | 'la
   return ok(s.lastPublishAt === null ? 'connected, nothing published yet' : `last batch acknowledged ${secondsAgo(now, s.lastPublishAt)} ago`);
 }
 
-/** The queue check: full means records are being dropped. */
-export function queueCheck(s: Pick<SinkStats, 'queue'>): CheckResult {
+/** The queue check: full means records are being dropped (with the spool: the spool is full). */
+export function queueCheck(s: Pick<SinkStats, 'queue' | 'spool'>): CheckResult {
   const q = s.queue;
+  const sp = s.spool;
+  if (sp) {
+    // within a segment of maxBytes, the next segment may not fit
+    if (sp.bytes >= sp.maxBytes * 0.98) return notReady(`spool full (${sp.bytes} of ${sp.maxBytes} bytes, ${sp.records} records): new records are dropped per spool.policy`);
+    return ok(`${q.records} records queued, ${sp.diskOnly} more on disk only (spool: ${sp.records} unacknowledged)`);
+  }
   if (q.records >= q.maxRecords || q.bytes >= q.maxBytes) {
     return notReady(`full (${q.records} of ${q.maxRecords} records, ${q.bytes} of ${q.maxBytes} bytes): new records are dropped`);
   }

@@ -11,6 +11,7 @@
 // with no options; the benchmarks (bench/lib/pipeline.ts) pass sink hooks, a
 // tap on the events and records, a transport (what-ifs) or a source of
 // synthetic ring-buffer batches instead of the kernel capture.
+import { performance } from 'node:perf_hooks';
 import type { ConntrailConfig } from './config/load.ts';
 import { resolveEndpoints } from './local-stack.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -21,13 +22,18 @@ import type { CaptureSource, CaptureSourceOptions } from './source/capture.ts';
 import type { CaptureEvent } from './source/types.ts';
 import type { SinkTransport } from './sink/kafka.ts';
 import type { KafkaSink, SinkHooks } from './sink/sink.ts';
+import { Accounts } from './transform/accounts.ts';
 import { Enricher } from './transform/enrich.ts';
 import { readHostIdentity } from './transform/host-identity.ts';
-import { StatsReporter, type PipelineStats } from './stats.ts';
+import { dnsCaptureText, StatsReporter, type PipelineStats } from './stats.ts';
+import { Heartbeat } from './heartbeat/heartbeat.ts';
+import { statusTotals } from './heartbeat/totals.ts';
+import { conntrailVersion } from './version.ts';
 import { Health, kafkaCheck, notReady, ok, queueCheck } from './health.ts';
 import { startEndpoint } from './telemetry/http.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
 import { PipelineTelemetry, snapshotOf } from './telemetry/pipeline.ts';
+import { Spool } from './sink/spool/spool.ts';
 import type { PipelineTracer } from './telemetry/types.ts';
 
 /** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
@@ -109,8 +115,20 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   const metrics = tel ? tel.registerMetrics(() => (statsOf ? snapshotOf(statsOf()) : {})) : null;
   const pt = tel ? new PipelineTelemetry(telOptions.wrapTracer ? telOptions.wrapTracer(tel.tracer) : tel.tracer, metrics) : null;
 
+  // The spool is opened before capture attaches: a directory that cannot be used is one line and no capture.
+  let spool: Spool | null = null;
+  if (cfg.spool.directory !== '') {
+    try {
+      spool = Spool.open(cfg.spool, log);
+    } catch (err) {
+      await tel?.shutdown();
+      await closeHealth();
+      throw err;
+    }
+  }
+
   const { CaptureSource: Source } = await import('./source/capture.ts');
-  const { ProcessContextCache } = await import('./source/process-context.ts');
+  const { processContextFor } = await import('./source/process-context.ts');
   const records: NetTCPConnect[] = [];
   const tap = options.tap;
   // Capture attaches before Kafka is waited for, so a new host's first lines say what works; it stays
@@ -133,13 +151,14 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       paused: true,
       ...(cfg.capture.cgroupPath ? { cgroupPath: cfg.capture.cgroupPath } : {}),
       ...(cfg.capture.persist ? { pinPath: cfg.capture.pinPath || DEFAULT_PIN_PATH } : {}),
-      processContext: new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries }),
+      processContext: processContextFor(cfg, host.bootId),
       onEvents(events) {
         if (deliver) deliver(events);
         else early.push(events);
       },
     });
   } catch (err) {
+    spool?.close();
     await tel?.shutdown();
     await closeHealth();
     throw err;
@@ -158,6 +177,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   }
   const enrich = new Enricher({
     host,
+    accounts: new Accounts({ passwdFile: cfg.enrich.accounts.passwdFile, groupFile: cfg.enrich.accounts.groupFile }),
     dnsCache: {
       maxNames: cfg.enrich.dnsCache.maxNames,
       maxAddresses: cfg.enrich.dnsCache.maxAddresses,
@@ -168,7 +188,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
 
   // The sink (and kafkajs) is imported only now, after telemetry could hook it.
   const { startSink } = await import('./sink/start.ts');
-  const sinkOptions: Parameters<typeof startSink>[2] = {};
+  const sinkOptions: Parameters<typeof startSink>[2] = { spool };
   const hooks = chainHooks(pt?.hooks, options.hooks);
   if (hooks) sinkOptions.hooks = hooks;
   if (pt) sinkOptions.wrapEncoder = (e) => pt.wrapEncoder(e);
@@ -178,6 +198,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     if (options.transport) sinkOptions.transport = await options.transport(effective.kafka);
     started = await startSink(effective, log, sinkOptions);
   } catch (err) {
+    spool?.close();
     await source.stop();
     await tel?.shutdown();
     await closeHealth();
@@ -187,7 +208,29 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   health.set('queue', () => queueCheck(started.stats()));
   log.info({ brokers: endpoints.brokers, topic: cfg.kafka.topic, encoding: cfg.encoding.format, registry: cfg.encoding.format === 'avro' ? endpoints.registryUrl : undefined }, 'publishing to Kafka');
 
+  // The heartbeat's status records (agent.heartbeatSec), beside the record queue on agent.statusTopic.
+  const { createStatusEncoder } = await import('./encode/create.ts');
+  const heartbeat = cfg.agent.heartbeatSec > 0 ? new Heartbeat({
+    intervalMs: cfg.agent.heartbeatSec * 1000,
+    identity: {
+      host, version: conntrailVersion(), startedAt: Math.round(performance.timeOrigin), probe: source.probe,
+      dnsCapture: source.dns ? dnsCaptureText({ attached: source.dns.attached, netnsScoped: source.dns.netnsScoped, reason: source.dns.reason ?? 'not attached' }) : 'unavailable: no DNS capture',
+    },
+    totals: () => statusTotals(source.counters(), started.stats()),
+    async send(status) {
+      const encoder = await createStatusEncoder(effective, cfg.agent.statusTopic, { logger: log });
+      await started.sendAside(cfg.agent.statusTopic, [{ key: status.host.name, value: encoder.encode(status), timestamp: String(Math.floor(status.timestamp / 1000)) }]);
+    },
+    logger: log,
+  }) : null;
+  // drops are looked for about once a second while batches come (the loss range's resolution)
+  let observedAt = 0;
+
   deliver = (events) => {
+    if (heartbeat) {
+      const now = performance.now();
+      if (now - observedAt >= 1000) { observedAt = now; heartbeat.observe(); }
+    }
     const t0 = pt ? pt.now() : 0;
     records.length = 0;
     enrich.process(events, records);
@@ -213,6 +256,10 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   statsOf = () => ({ capture: source.counters(), enrich: enrich.stats(), sink: started.stats() });
   const stats = new StatsReporter(log, statsOf);
   if (cfg.log.statsIntervalSec > 0) stats.start(cfg.log.statsIntervalSec * 1000);
+  if (heartbeat) {
+    void heartbeat.beat(); // the first one at once: a SIEM sees the (re)start
+    heartbeat.start();
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (flushTimeoutMs = cfg.shutdown.flushTimeoutMs): Promise<void> => {
@@ -220,6 +267,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       health.stopping();
       stats.stop();
       await source.stop(); // delivers what is left in the ring into the queue
+      await heartbeat?.stop(true); // a last status record: the host stopped on purpose
       await started.stop(flushTimeoutMs);
       pt?.close();
       await tel?.shutdown();

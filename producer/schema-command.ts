@@ -3,17 +3,20 @@
 // the exit code (0 ok, 1 incompatible).
 import type { ConntrailConfig } from './config/load.ts';
 import { LOCAL_REGISTRY_URL } from './local-stack.ts';
-import { checkSchema, listSchemaVersions, registerSchema, type SchemaTarget } from './registry/schema.ts';
+import { AGENT_STATUS_SCHEMA, checkSchema, listSchemaVersions, registerSchema, type SchemaTarget } from './registry/schema.ts';
 
-function targetOf(cfg: ConntrailConfig): SchemaTarget {
+/** The records' schema under kafka.topic's subject, or with `status` the heartbeat's under agent.statusTopic's. */
+function targetOf(cfg: ConntrailConfig, status: boolean): SchemaTarget {
   // With no brokers configured conntrail uses the local stack; the registry too.
   const url = cfg.registry.url || (cfg.kafka.brokers.length === 0 ? LOCAL_REGISTRY_URL : '');
   if (!url) throw Object.assign(new Error('registry.url is not set (needed when kafka.brokers is set)'), { userFacing: true });
-  return { registry: { ...cfg.registry, url }, topic: cfg.kafka.topic };
+  const registry = { ...cfg.registry, url };
+  return status ? { registry, topic: cfg.agent.statusTopic, record: AGENT_STATUS_SCHEMA } : { registry, topic: cfg.kafka.topic };
 }
 
-export async function schemaCommand(action: 'register' | 'check' | 'list', cfg: ConntrailConfig, out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
-  const target = targetOf(cfg);
+export async function schemaCommand(action: 'register' | 'check' | 'list', cfg: ConntrailConfig,
+  out: (line: string) => void = (l) => process.stdout.write(l + '\n'), options: { status?: boolean } = {}): Promise<number> {
+  const target = targetOf(cfg, options.status === true);
   switch (action) {
     case 'register': {
       const r = await registerSchema(target);
@@ -28,7 +31,7 @@ export async function schemaCommand(action: 'register' | 'check' | 'list', cfg: 
         return 0;
       }
       if (r.compatible) {
-        out(`ok: the bundled schema is compatible with ${where}; \`conntrail schema register\` adds it`);
+        out(`ok: the bundled schema is compatible with ${where}; \`conntrail schema register${options.status ? ' --status' : ''}\` adds it`);
         return 0;
       }
       out(`incompatible: the bundled schema cannot be registered under ${where}:`);

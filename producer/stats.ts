@@ -62,7 +62,11 @@ export class StatsReporter {
         dns: nonZero(s.enrich.dnsErrors),
         notPublished: nonZero({ notTcp: s.enrich.connectsNotTcp, notInet: s.enrich.connectsNotInet }),
       },
+      // records published with a field null because it was not known (e.g. the process exited before /proc was read)
+      unknownFields: nonZero(s.enrich.unknown),
       queue: { records: s.sink.queue.records, bytes: s.sink.queue.bytes },
+      // the disk spool: unacknowledged records on disk, of which diskOnly wait for room in the queue
+      ...(s.sink.spool ? { spool: { records: s.sink.spool.records, diskOnly: s.sink.spool.diskOnly, bytes: s.sink.spool.bytes, segments: s.sink.spool.segments, replayed: s.sink.spool.replayed } } : {}),
       lastPublishAt: s.sink.lastPublishAt === null ? null : new Date(s.sink.lastPublishAt).toISOString(),
       lastError: s.sink.lastError,
       ackLatencyMs: s.sink.ackLatencyMs,
@@ -79,7 +83,7 @@ export class StatsReporter {
 }
 
 /** "per netns", "host-wide", or "unavailable: <why>" (connects are captured either way). */
-function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
+export function dnsCaptureText(d: NonNullable<CaptureCounters['dnsCapture']>): string {
   if (!d.attached) return `unavailable: ${d.reason ?? '?'}`;
   return d.netnsScoped ? 'per netns' : 'host-wide';
 }

@@ -3,18 +3,32 @@
 # broker and controller) and Apicurio Registry (in-memory, Confluent-compatible
 # API), both fetched from Maven Central with Maven and run as plain JVMs.
 #
-#   stack.sh up                 fetch (first time), start, wait until both answer
+#   stack.sh up [--brokers 3] [--no-registry]
+#                               fetch (first time), start, wait until all answer;
+#                               --brokers 3: a 3-node KRaft cluster (see below);
+#                               --no-registry: Kafka only
 #   stack.sh down [--wipe]      stop both (SIGTERM, wait, SIGKILL); --wipe deletes data
 #   stack.sh reset              same as down --wipe
-#   stack.sh status             state of each; exit 0 only if both are up
-#   stack.sh logs [kafka|registry] [-f]   tail the logs (-f follows)
-#   stack.sh env                print the export lines for the clients
+#   stack.sh status             state of each; exit 0 only if all are up
+#   stack.sh logs [kafka|kafka-N|controller|registry] [-f]   tail the logs (-f follows)
+#   stack.sh env [--brokers N]  print the export lines for the clients (the
+#                               running layout's brokers unless --brokers says)
 #   stack.sh fetch              only download into the cache
 #   stack.sh kafka-run CLASS [ARGS]   run a class on Kafka's classpath, e.g.
 #                               org.apache.kafka.tools.ProducerPerformance
 #
 # Endpoints: Kafka 127.0.0.1:9092 (controller 127.0.0.1:9093), registry
 # http://127.0.0.1:8081/apis/ccompat/v7 (management 127.0.0.1:8082).
+#
+# --brokers 3: three brokers (node ids 1-3, components kafka-1..3) on
+# KAFKA_PORT+2(i-1) (9092, 9094, 9096) and one KRaft controller (component
+# controller) on CONTROLLER_PORT (9093), as Kafka runs in production (a
+# dedicated controller: killing a broker never takes the quorum leader with
+# it), data in <dir>/kafka-<i> and <dir>/controller; topics default to 3
+# partitions, replication factor 3 and min.insync.replicas 2. A broker that
+# stops heartbeating is fenced (its partitions get new leaders) after
+# CONNTRAIL_STACK_SESSION_TIMEOUT_MS (3000; Kafka's default is 9000). status,
+# logs and down follow the layout the last `up` wrote (<dir>/layout).
 #
 # Environment (all optional):
 #   CONNTRAIL_STACK_CACHE    downloads + Maven repo   (~/.cache/conntrail-stack)
@@ -30,6 +44,8 @@
 #   CONNTRAIL_REGISTRY_COMPATIBILITY  default global compatibility rule (BACKWARD,
 #                            as Confluent's default; NONE to start without one)
 #   CONNTRAIL_STACK_KAFKA_PORT / _CONTROLLER_PORT / _REGISTRY_PORT / _REGISTRY_MGMT_PORT
+#   CONNTRAIL_STACK_SESSION_TIMEOUT_MS  --brokers 3: broker.session.timeout.ms
+#                            (3000; heartbeats every sixth of it)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,14 +60,13 @@ KAFKA_PORT=${CONNTRAIL_STACK_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${CONNTRAIL_STACK_CONTROLLER_PORT:-9093}
 REGISTRY_PORT=${CONNTRAIL_STACK_REGISTRY_PORT:-8081}
 REGISTRY_MGMT_PORT=${CONNTRAIL_STACK_REGISTRY_MGMT_PORT:-8082}
+SESSION_TIMEOUT_MS=${CONNTRAIL_STACK_SESSION_TIMEOUT_MS:-3000}
 REGISTRY_DEFAULT_VERSION=3.3.3
 REGISTRY_FALLBACK_VERSION=2.6.13.Final
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
-BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
-KDIR="$DIR/kafka"
 RDIR="$DIR/registry"
 
 say() { printf 'stack: %s\n' "$*"; }
@@ -174,6 +189,65 @@ registry_cmd() { # prints nothing; fills REG_CMD array
   fi
 }
 
+# ---------------------------------------------------------------- layout
+# One Kafka node (component "kafka", as always) or a cluster of BROKERS brokers
+# ("kafka-1".."kafka-N", broker i on KAFKA_PORT+2(i-1)) and a controller
+# ("controller", on CONTROLLER_PORT); `up` records the layout in $DIR/layout for
+# the other commands.
+BROKERS=1
+WITH_REGISTRY=1
+BROKERS_GIVEN=""
+
+read_layout() {
+  [[ -f "$DIR/layout" ]] || return 0
+  local k v
+  while IFS='=' read -r k v; do
+    case "$k" in
+      brokers) [[ "$v" =~ ^(1|3)$ ]] && BROKERS=$v ;;
+      registry) [[ "$v" =~ ^[01]$ ]] && WITH_REGISTRY=$v ;;
+    esac
+  done < "$DIR/layout"
+  return 0
+}
+
+write_layout() { printf 'brokers=%s\nregistry=%s\n' "$BROKERS" "$WITH_REGISTRY" > "$DIR/layout"; }
+
+set_brokers() { # value of --brokers
+  [[ "$1" =~ ^(1|3)$ ]] || { printf 'stack: error: --brokers must be 1 or 3 (a single node, or a 3-node cluster), not "%s"\n' "$1" >&2; exit 2; }
+  BROKERS=$1; BROKERS_GIVEN=1
+}
+
+ALL_KAFKA_COMPONENTS="kafka controller kafka-1 kafka-2 kafka-3"
+
+broker_nodes() { # the layout's brokers
+  if (( BROKERS == 1 )); then echo kafka; else local i; for (( i = 1; i <= BROKERS; i++ )); do printf 'kafka-%s ' "$i"; done; echo; fi
+}
+
+kafka_nodes() { # the layout's Kafka processes (a cluster's controller first)
+  if (( BROKERS == 1 )); then echo kafka; else echo "controller $(broker_nodes)"; fi
+}
+
+node_index() { case "$1" in kafka) echo 1 ;; controller) echo 0 ;; *) echo "${1#kafka-}" ;; esac; }
+node_port() { # a broker's client port; the controller's port for the controller
+  [[ "$1" == controller ]] && { echo "$CONTROLLER_PORT"; return; }
+  echo $(( KAFKA_PORT + 2 * ($(node_index "$1") - 1) ))
+}
+
+bootstrap() { # host:port of every broker, comma-separated
+  local n out=""
+  for n in $(broker_nodes); do out+="${out:+,}127.0.0.1:$(node_port "$n")"; done
+  echo "$out"
+}
+
+check_cluster_ports() { # a cluster's N+1 ports must all differ
+  local n seen=" " p
+  for n in $(kafka_nodes); do
+    p=$(node_port "$n")
+    [[ "$seen" == *" $p "* ]] && die "--brokers $BROKERS: port $p would serve two listeners (brokers use CONNTRAIL_STACK_KAFKA_PORT+2(i-1), the controller CONNTRAIL_STACK_CONTROLLER_PORT); pick other ports"
+    seen+="$p "
+  done
+}
+
 # ---------------------------------------------------------------- processes
 pid_of() { # component -> live pid of our process, or nothing
   local f="$DIR/$1/$1.pid" pid
@@ -181,7 +255,7 @@ pid_of() { # component -> live pid of our process, or nothing
   pid=$(cat "$f" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dconntrail.stack=$1" || return 1
+  { tr '\0' ' ' < "/proc/$pid/cmdline"; echo; } 2>/dev/null | grep -q -- "-Dconntrail.stack=$1 " || return 1
   echo "$pid"
 }
 
@@ -193,14 +267,17 @@ node_bin() {
   else echo ""; fi
 }
 
+# kafka_ready [bootstrap [brokers]]: the brokers answer metadata and list at least that many brokers
 kafka_ready() {
-  port_open "$KAFKA_PORT" || return 1
+  local servers=${1:-$(bootstrap)} want=${2:-$BROKERS}
+  local first=${servers%%,*}
+  port_open "${first##*:}" || return 1
   local node; node=$(node_bin)
   if [[ -n "$node" && -d "$ROOT/node_modules/kafkajs" ]]; then
-    "$node" "$ROOT/stack/kafka-ready.mjs" "$BOOTSTRAP" >/dev/null 2>&1
+    "$node" "$ROOT/stack/kafka-ready.mjs" "$servers" "$want" >/dev/null 2>&1
   else # no Node deps installed: Kafka's own tool (slower JVM start)
     "$(kafka_java)" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$KAFKA_HOME/libs/*" \
-      org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$BOOTSTRAP" describe --status >/dev/null 2>&1
+      org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$servers" describe --status >/dev/null 2>&1
   fi
 }
 
@@ -213,9 +290,11 @@ registry_ready() {
   fi
 }
 
-write_kafka_config() {
-  mkdir -p "$KDIR/data"
-  cat > "$KDIR/server.properties" <<EOF
+write_kafka_config() { # component
+  local kdir="$DIR/$1"
+  mkdir -p "$kdir/data"
+  if [[ "$1" == kafka ]]; then
+  cat > "$kdir/server.properties" <<EOP
 # written by stack/stack.sh on every 'up'
 process.roles=broker,controller
 node.id=1
@@ -225,7 +304,7 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$KDIR/data
+log.dirs=$kdir/data
 num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
@@ -241,34 +320,137 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 log.retention.hours=24
-EOF
+EOP
+  return
+  fi
+  local heartbeat=$(( SESSION_TIMEOUT_MS / 6 > 50 ? SESSION_TIMEOUT_MS / 6 : 50 ))
+  if [[ "$1" == controller ]]; then
+  cat > "$kdir/server.properties" <<EOP
+# written by stack/stack.sh on every 'up' (the controller of $BROKERS brokers)
+process.roles=controller
+node.id=0
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT
+log.dirs=$kdir/data
+# the controller creates the topics: the defaults of a topic created without them are its
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+# a broker that stops heartbeating (a crash) is fenced, and its partitions get
+# new leaders, after this long (Kafka's default: 9000)
+broker.session.timeout.ms=$SESSION_TIMEOUT_MS
+broker.heartbeat.interval.ms=$heartbeat
+EOP
+  return
+  fi
+  local port; port=$(node_port "$1")
+  cat > "$kdir/server.properties" <<EOP
+# written by stack/stack.sh on every 'up' (broker $(node_index "$1") of $BROKERS)
+process.roles=broker
+node.id=$(node_index "$1")
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$kdir/data
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+share.coordinator.state.topic.num.partitions=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+log.retention.hours=24
+# heartbeats to the controller (Kafka's default: 2000), a sixth of its session timeout
+broker.heartbeat.interval.ms=$heartbeat
+EOP
+}
+
+KAFKA_LOGOPTS=(-Dorg.slf4j.simpleLogger.showDateTime=true
+  "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS"
+  -Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.config.AbstractConfig=warn)
+
+random_cluster_id() {
+  local id; id=$("$1" -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
+  [[ -n "$id" ]] || die "kafka.tools.StorageTool random-uuid failed"
+  echo "$id"
+}
+
+format_node() { # component java cluster-id [format options]: format the node's storage if it has none
+  local kdir="$DIR/$1" java=$2 id=$3; shift 3
+  [[ -f "$kdir/data/meta.properties" ]] && return 0
+  "$java" "${KAFKA_LOGOPTS[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$KAFKA_HOME/libs/*" \
+    kafka.tools.StorageTool format "$@" -t "$id" -c "$kdir/server.properties" >"$kdir/format.log" 2>&1 \
+    || die "formatting the KRaft storage of $1 failed, see $kdir/format.log"
+}
+
+start_kafka_node() { # component java
+  local c=$1 java=$2 kdir="$DIR/$1"
+  : >> "$kdir/kafka.log"
+  # setsid: a Ctrl-C in the caller's terminal does not reach the broker
+  setsid "$java" "-Dconntrail.stack=$c" $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${KAFKA_LOGOPTS[@]}" \
+    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$kdir/server.properties" \
+    >>"$kdir/kafka.log" 2>&1 </dev/null 9>&- &
+  echo $! > "$kdir/$c.pid"
+  say "$c starting (pid $!, log $kdir/kafka.log)"
+}
+
+check_node_ports() { # component
+  if [[ "$1" == kafka ]]; then
+    port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process (not this stack's Kafka); stop it or set CONNTRAIL_STACK_KAFKA_PORT"
+    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is taken by another process; stop it or set CONNTRAIL_STACK_CONTROLLER_PORT"
+  elif [[ "$1" == controller ]]; then
+    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is taken by another process; stop it or set CONNTRAIL_STACK_CONTROLLER_PORT"
+  else
+    local port; port=$(node_port "$1")
+    port_open "$port" && die "port $port ($1) is taken by another process (not this stack's Kafka); stop it or set CONNTRAIL_STACK_KAFKA_PORT"
+  fi
+  return 0
 }
 
 start_kafka() {
-  if pid_of kafka >/dev/null; then say "kafka already running (pid $(pid_of kafka))"; return 0; fi
-  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process (not this stack's Kafka); stop it or set CONNTRAIL_STACK_KAFKA_PORT"
-  port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is taken by another process; stop it or set CONNTRAIL_STACK_CONTROLLER_PORT"
+  local n running=1
+  for n in $(kafka_nodes); do pid_of "$n" >/dev/null || running=0; done
+  if (( running )); then say "kafka already running ($(kafka_nodes | wc -w) node(s))"; return 0; fi
   local java; java=$(kafka_java)
-  write_kafka_config
-  local logopts=(-Dorg.slf4j.simpleLogger.showDateTime=true
-    "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS"
-    -Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.config.AbstractConfig=warn)
-  if [[ ! -f "$KDIR/data/meta.properties" ]]; then
-    local id; id=$("$java" -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
-    [[ -n "$id" ]] || die "kafka.tools.StorageTool random-uuid failed"
-    "$java" "${logopts[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$KAFKA_HOME/libs/*" \
-      kafka.tools.StorageTool format --standalone -t "$id" -c "$KDIR/server.properties" >"$KDIR/format.log" 2>&1 \
-      || die "formatting the KRaft storage failed, see $KDIR/format.log"
-    say "kafka storage formatted (cluster id $id)"
+  for n in $(kafka_nodes); do pid_of "$n" >/dev/null || check_node_ports "$n"; done
+  for n in $(kafka_nodes); do write_kafka_config "$n"; done
+  if (( BROKERS == 1 )); then
+    if [[ ! -f "$DIR/kafka/data/meta.properties" ]]; then
+      local id; id=$(random_cluster_id "$java")
+      format_node kafka "$java" "$id" --standalone
+      say "kafka storage formatted (cluster id $id)"
+    fi
+  else
+    # every node of the cluster carries the same cluster id: reuse a formatted node's
+    local id="" pids=() fresh=0
+    for n in $(kafka_nodes); do
+      [[ -f "$DIR/$n/data/meta.properties" ]] && id=${id:-$(sed -n 's/^cluster\.id=//p' "$DIR/$n/data/meta.properties")}
+      [[ -f "$DIR/$n/data/meta.properties" ]] || fresh=1
+    done
+    if (( fresh )); then
+      id=${id:-$(random_cluster_id "$java")}
+      for n in $(kafka_nodes); do
+        if [[ "$n" == controller ]]; then (format_node "$n" "$java" "$id" --standalone) & else (format_node "$n" "$java" "$id") & fi
+        pids+=($!)
+      done
+      for n in "${pids[@]}"; do wait "$n" || exit 1; done
+      say "kafka storage formatted: a controller and $BROKERS brokers (cluster id $id)"
+    fi
   fi
-  : >> "$KDIR/kafka.log"
-  # setsid: a Ctrl-C in the caller's terminal does not reach the broker
-  setsid "$java" -Dconntrail.stack=kafka $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${logopts[@]}" \
-    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KDIR/server.properties" \
-    >>"$KDIR/kafka.log" 2>&1 </dev/null 9>&- &
-  echo $! > "$KDIR/kafka.pid"
-  say "kafka starting (pid $!, log $KDIR/kafka.log)"
+  for n in $(kafka_nodes); do pid_of "$n" >/dev/null || start_kafka_node "$n" "$java"; done
 }
 
 start_registry() {
@@ -285,66 +467,117 @@ start_registry() {
   say "registry starting: Apicurio $REGISTRY_VERSION on $("$REGISTRY_JAVA" -version 2>&1 | head -n1 | sed 's/ *$//') (pid $!, log $RDIR/registry.log)"
 }
 
-# wait_ready component readyfn log
+# wait_ready "components" readyfn "logs"
 wait_ready() {
-  local c=$1 fn=$2 log=$3 deadline=$(( $(date +%s) + TIMEOUT ))
+  local cs=$1 fn=$2 logs=$3 deadline=$(( $(date +%s) + TIMEOUT )) c
   while :; do
-    if ! pid_of "$c" >/dev/null; then
-      printf 'stack: error: %s exited during startup; last lines of %s:\n' "$c" "$log" >&2
-      tail -n 25 "$log" >&2 || true
-      exit 1
-    fi
+    for c in $cs; do
+      # the pid file's process, alive (just started, it may not have exec'd java yet)
+      if ! kill -0 "$(cat "$DIR/$c/$c.pid" 2>/dev/null || echo none)" 2>/dev/null; then
+        local log; log=$(printf '%s\n' $logs | grep -F "/$c/" | head -n1)
+        printf 'stack: error: %s exited during startup; last lines of %s:\n' "$c" "$log" >&2
+        tail -n 25 "$log" >&2 || true
+        exit 1
+      fi
+    done
     "$fn" && return 0
     if (( $(date +%s) >= deadline )); then
-      die "$c not ready after ${TIMEOUT}s (CONNTRAIL_STACK_TIMEOUT); it is still running, see $log"
+      die "$cs not ready after ${TIMEOUT}s (CONNTRAIL_STACK_TIMEOUT); still running, see $logs"
     fi
     sleep 0.5
   done
 }
 
+kafka_logs() { local n; for n in $(kafka_nodes); do printf '%s ' "$DIR/$n/kafka.log"; done; }
+
 print_env() {
-  echo "export CONNTRAIL_KAFKA_BROKERS=$BOOTSTRAP"
+  echo "export CONNTRAIL_KAFKA_BROKERS=$(bootstrap)"
   echo "export CONNTRAIL_REGISTRY_URL=$REGISTRY_URL"
 }
 
 lock() { mkdir -p "$DIR"; exec 9>"$DIR/.lock"; flock -w 300 9 || die "another stack.sh holds $DIR/.lock"; }
 
 # ---------------------------------------------------------------- commands
+all_up() {
+  local n
+  for n in $(kafka_nodes); do pid_of "$n" >/dev/null || return 1; done
+  if (( WITH_REGISTRY )); then pid_of registry >/dev/null || return 1; fi
+  kafka_ready || return 1
+  if (( WITH_REGISTRY )); then registry_ready || return 1; fi
+}
+
 cmd_up() {
+  local a want_registry=1
+  while (( $# )); do
+    case "$1" in
+      --brokers) (( $# >= 2 )) || { echo "stack: error: --brokers needs a value (1 or 3)" >&2; exit 2; }; set_brokers "$2"; shift ;;
+      --brokers=*) set_brokers "${1#--brokers=}" ;;
+      --no-registry) want_registry=0 ;;
+      *) echo "stack: error: up: unknown option $1 (use --brokers 3, --no-registry)" >&2; exit 2 ;;
+    esac
+    shift
+  done
   lock
   local t0; t0=$(date +%s)
+  # another layout may run in this directory: one at a time
+  local other
+  for other in $ALL_KAFKA_COMPONENTS; do
+    [[ " $(kafka_nodes) " == *" $other "* ]] && continue
+    pid_of "$other" >/dev/null && die "$other of another layout runs in $DIR (stack.sh down first, or use another CONNTRAIL_STACK_DIR)"
+  done
+  (( BROKERS == 1 )) || check_cluster_ports
+  WITH_REGISTRY=$want_registry
   kafka_java >/dev/null
-  pick_registry
-  if pid_of kafka >/dev/null && pid_of registry >/dev/null && kafka_ready && registry_ready; then
+  if (( WITH_REGISTRY )); then pick_registry; fi
+  if all_up; then
     say "already running"
   else
     fetch_kafka
-    fetch_registry
+    if (( WITH_REGISTRY )); then fetch_registry; fi
+    write_layout
     start_kafka
-    start_registry
-    wait_ready kafka kafka_ready "$KDIR/kafka.log"
-    say "kafka ready on $BOOTSTRAP"
-    wait_ready registry registry_ready "$RDIR/registry.log"
-    say "registry ready on $REGISTRY_URL"
+    if (( WITH_REGISTRY )); then start_registry; fi
+    wait_ready "$(kafka_nodes)" kafka_ready "$(kafka_logs)"
+    say "kafka ready on $(bootstrap)"
+    if (( WITH_REGISTRY )); then
+      wait_ready registry registry_ready "$RDIR/registry.log"
+      say "registry ready on $REGISTRY_URL"
+    fi
     say "up in $(( $(date +%s) - t0 ))s"
   fi
+  write_layout
   print_env
 }
 
-stop_one() {
-  local c=$1 pid i
-  if ! pid=$(pid_of "$c"); then
-    rm -f "$DIR/$c/$c.pid"; say "$c not running"; return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for (( i = 0; i < 300; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    say "$c (pid $pid) still running after 30s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for (( i = 0; i < 50; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$DIR/$c/$c.pid"
-  say "$c stopped (pid $pid)"
+# stop_all component...: SIGTERM to each at once (a cluster's brokers shut down
+# together), then wait, SIGKILL after 30 s
+stop_all() {
+  local c pid i pids=() names=()
+  for c in "$@"; do
+    if pid=$(pid_of "$c"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$c")
+    else
+      rm -f "$DIR/$c/$c.pid"; say "$c not running"
+    fi
+  done
+  (( ${#pids[@]} )) || return 0
+  for (( i = 0; i < 300; i++ )); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.1
+  done
+  for i in "${!pids[@]}"; do
+    pid=${pids[$i]}; c=${names[$i]}
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$c (pid $pid) still running after 30s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      local j; for (( j = 0; j < 50; j++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$DIR/$c/$c.pid"
+    say "$c stopped (pid $pid)"
+  done
 }
 
 cmd_down() {
@@ -353,28 +586,59 @@ cmd_down() {
     case "$a" in --wipe) wipe=1 ;; *) die "down: unknown option $a (use --wipe)" ;; esac
   done
   lock
-  stop_one registry
-  stop_one kafka
+  stop_all registry
+  # the layout's nodes, and any node of another layout still running here;
+  # brokers before the controller (their controlled shutdown asks it)
+  local brokers=() controller=() n
+  for n in $ALL_KAFKA_COMPONENTS; do
+    if [[ " $(kafka_nodes) " == *" $n "* ]] || pid_of "$n" >/dev/null; then
+      if [[ "$n" == controller ]]; then controller=("$n"); else brokers+=("$n"); fi
+    fi
+  done
+  if (( ${#brokers[@]} )); then stop_all "${brokers[@]}"; fi
+  if (( ${#controller[@]} )); then stop_all "${controller[@]}"; fi
   if (( wipe )); then
-    rm -rf "$KDIR" "$RDIR"
-    say "wiped $KDIR and $RDIR"
+    local wiped=()
+    for n in $ALL_KAFKA_COMPONENTS; do [[ -d "$DIR/$n" ]] && { rm -rf "${DIR:?}/$n"; wiped+=("$DIR/$n"); }; done
+    rm -rf "$RDIR"; wiped+=("$RDIR")
+    rm -f "$DIR/layout"
+    say "wiped ${wiped[*]}"
+  fi
+}
+
+status_kafka_node() { # component -> prints its line; returns 1 unless up
+  local c=$1 pid addr; addr="127.0.0.1:$(node_port "$c")"
+  if [[ "$c" == controller ]]; then # no client listener: up when its port is open
+    if pid=$(pid_of "$c"); then
+      if port_open "$(node_port "$c")"; then printf '%-9s up        pid %-7s %s (KRaft controller)\n' "$c" "$pid" "$addr"
+      else printf '%-9s starting  pid %-7s %s not listening yet (log %s)\n' "$c" "$pid" "$addr" "$DIR/$c/kafka.log"; return 1; fi
+    else
+      printf '%-9s down\n' "$c"; return 1
+    fi
+    return 0
+  fi
+  if pid=$(pid_of "$c"); then
+    if kafka_ready "$addr" 1; then printf '%-9s up        pid %-7s %s (Kafka %s)\n' "$c" "$pid" "$addr" "$KAFKA_VERSION"
+    else printf '%-9s starting  pid %-7s %s not answering yet (log %s)\n' "$c" "$pid" "$addr" "$DIR/$c/kafka.log"; return 1; fi
+  else
+    if port_open "$(node_port "$c")"; then printf '%-9s foreign   %s answers, but not this stack'"'"'s Kafka\n' "$c" "$addr"
+    else printf '%-9s down\n' "$c"; fi
+    return 1
   fi
 }
 
 cmd_status() {
-  local ok=0 pid
-  if pid=$(pid_of kafka); then
-    if kafka_ready; then printf '%-9s up        pid %-7s %s (Kafka %s)\n' kafka "$pid" "$BOOTSTRAP" "$KAFKA_VERSION"
-    else printf '%-9s starting  pid %-7s %s not answering yet (log %s)\n' kafka "$pid" "$BOOTSTRAP" "$KDIR/kafka.log"; ok=1; fi
-  else
-    if port_open "$KAFKA_PORT"; then printf '%-9s foreign   %s answers, but not this stack'"'"'s Kafka\n' kafka "$BOOTSTRAP"
-    else printf '%-9s down\n' kafka; fi
-    ok=1
+  local ok=0 pid n
+  for n in $(kafka_nodes); do status_kafka_node "$n" || ok=1; done
+  if (( BROKERS > 1 && ok == 0 )) && ! kafka_ready; then
+    printf '%-9s forming   fewer than %s brokers registered yet\n' cluster "$BROKERS"; ok=1
   fi
   if pid=$(pid_of registry); then
     local v; v=$(cat "$RDIR/version" 2>/dev/null || echo '?')
     if registry_ready; then printf '%-9s up        pid %-7s %s (Apicurio %s)\n' registry "$pid" "$REGISTRY_URL" "$v"
     else printf '%-9s starting  pid %-7s %s not answering yet (log %s)\n' registry "$pid" "$REGISTRY_URL" "$RDIR/registry.log"; ok=1; fi
+  elif (( ! WITH_REGISTRY )); then
+    printf '%-9s off       (up --no-registry)\n' registry
   else
     if registry_ready; then printf '%-9s foreign   %s answers, but not this stack'"'"'s registry\n' registry "$REGISTRY_URL"
     else printf '%-9s down\n' registry; fi
@@ -387,18 +651,33 @@ cmd_logs() {
   local which="" follow=0 files=()
   for a in "$@"; do
     case "$a" in
-      kafka|registry) which=$a ;;
+      kafka|kafka-[0-9]|controller|registry) which=$a ;;
       -f|--follow) follow=1 ;;
-      *) die "logs: unknown argument $a (use [kafka|registry] [-f])" ;;
+      *) die "logs: unknown argument $a (use [kafka|kafka-N|controller|registry] [-f])" ;;
     esac
   done
   [[ -t 1 ]] && follow=1
-  [[ -z "$which" || "$which" == kafka ]] && files+=("$KDIR/kafka.log")
+  local n
+  for n in $(kafka_nodes); do
+    [[ -z "$which" || "$which" == kafka || "$which" == "$n" ]] && files+=("$DIR/$n/kafka.log")
+  done
   [[ -z "$which" || "$which" == registry ]] && files+=("$RDIR/registry.log")
   local f existing=()
   for f in "${files[@]}"; do [[ -f "$f" ]] && existing+=("$f"); done
   (( ${#existing[@]} )) || die "no logs yet under $DIR (run 'stack.sh up' first)"
   if (( follow )); then exec tail -n 100 -F "${existing[@]}"; else exec tail -n 100 "${existing[@]}"; fi
+}
+
+cmd_env() {
+  while (( $# )); do
+    case "$1" in
+      --brokers) (( $# >= 2 )) || { echo "stack: error: --brokers needs a value (1 or 3)" >&2; exit 2; }; set_brokers "$2"; shift ;;
+      --brokers=*) set_brokers "${1#--brokers=}" ;;
+      *) echo "stack: error: env: unknown option $1 (use --brokers N)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  print_env
 }
 
 cmd_fetch() {
@@ -420,13 +699,14 @@ usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 }
 
+read_layout
 case "${1:-}" in
-  up) shift; cmd_up "$@" ;;
+  up) shift; BROKERS=1; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   reset) shift; cmd_down --wipe ;;
   status) shift; cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
-  env) print_env ;;
+  env) shift; cmd_env "$@" ;;
   fetch) cmd_fetch ;;
   kafka-run) shift; cmd_kafka_run "$@" ;;
   -h|--help|help) usage ;;

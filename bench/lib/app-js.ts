@@ -19,7 +19,9 @@ export async function buildAppJs(): Promise<string> {
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
   await promisify(execFile)(tsc, ['-p', path.join(ROOT, 'tools', 'package', 'tsconfig.json'), '--outDir', APP_JS_DIR], { cwd: ROOT })
     .catch((e: Error & { stdout?: string }) => { throw new Error(`tsc (the app to JavaScript) failed: ${e.stdout?.trim() || e.message}`); });
+  // as the package ships them beside producer/: the schemas, and package.json (the version)
   symlinkSync(path.join(ROOT, 'schemas'), path.join(APP_JS_DIR, 'schemas'));
+  symlinkSync(path.join(ROOT, 'package.json'), path.join(APP_JS_DIR, 'package.json'));
   const loader = path.join(APP_JS_DIR, 'node_modules', 'bpf-native-loader');
   mkdirSync(loader, { recursive: true });
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'bpf', 'package.json'), 'utf8')) as { main: string };

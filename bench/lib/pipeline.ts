@@ -50,10 +50,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The process-context cache run.ts gives the capture source. */
-export function processContextFor(cfg: ConntrailConfig): ProcessContextCache {
-  return new ProcessContextCache({ maxEntries: cfg.enrich.processCache.maxEntries });
-}
+/** The process-context cache run.ts gives the capture source (producer/source/process-context.ts). */
+export { processContextFor } from '../../producer/source/process-context.ts';
 
 /**
  * The source of the ceiling: ring-buffer batches the bench builds
@@ -133,6 +131,8 @@ export interface BenchPipelineOptions<S extends PipelineSource> extends Pick<Pip
 export async function startBenchPipeline<S extends PipelineSource = CaptureSource>(cfg: ConntrailConfig, options: BenchPipelineOptions<S> = {}): Promise<RunningPipeline<S>> {
   if (cfg.telemetry.prometheusPort !== 0) cfg.telemetry.prometheusPort = await freePort();
   const { hooks, tap, openSource, countSampled: count, ...whatIf } = options;
+  // the what-if transports write the records' topic only: no status records beside them
+  if (whatIf.nullTransport || whatIf.platformatic) cfg.agent.heartbeatSec = 0;
   return startPipeline<S>(cfg, pino({ name: 'conntrail', level: 'warn' }, pino.destination(2)), {
     ...(hooks ? { hooks } : {}),
     ...(tap ? { tap } : {}),

@@ -215,6 +215,20 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push('');
   }
 
+  if (r.spool) {
+    const s = r.spool;
+    L.push('## 4b. Disk spool', '');
+    L.push(`${num(s.records, 0)} Avro records (${num(s.bytesPerRecord, 0)} bytes each on disk, framing included) written in bursts of 100 (one write each) to a spool in the temporary directory, then read back; and KafkaSink over a transport that acknowledges at once (no Kafka client), the same records with the spool off and on, runs interleaved.`, '');
+    L.push('| figure | median (min-max) |', '| --- | ---: |');
+    L.push(`| write, spool.fsync never, records/s | ${fmt(s.writeRecordsPerS.never)} |`);
+    L.push(`| write, spool.fsync interval, records/s | ${fmt(s.writeRecordsPerS.interval)} |`);
+    L.push(`| read back, records/s | ${fmt(s.readRecordsPerS)} |`);
+    L.push(`| sink CPU s per 100k records, spool off | ${fmt(s.sinkCpuSPer100k.off, 3)} |`);
+    L.push(`| sink CPU s per 100k records, spool on | ${fmt(s.sinkCpuSPer100k.on, 3)} |`);
+    L.push(`| on / off | ${fmt(s.sinkCpuSPer100k.ratio, 3)} |`);
+    L.push('');
+  }
+
   if (r.telemetry) {
     const t = r.telemetry;
     const off = r.ceiling?.summary;

@@ -3,17 +3,10 @@
 // sink uses it), JSON.stringify, and the ECS JSON encoder. Records/s per
 // encoder (timed passes over all records, after a warm-up pass) and bytes per
 // record. Registry-free: the Avro encoder gets a fixed schema id.
-import { clockOffsetNs } from 'bpf-native-loader';
 import { AvroEncoder } from '../../producer/encode/avro.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
-import { RecordDecoder } from '../../producer/source/decode.ts';
-import { Enricher } from '../../producer/transform/enrich.ts';
-import { readHostIdentity } from '../../producer/transform/host-identity.ts';
-import os from 'node:os';
-import { buildSyntheticInput } from '../lib/frames.ts';
-import { ProcessContextCache } from '../../producer/source/process-context.ts';
-import { BatchStep } from '../../producer/source/batch.ts';
+import { enrichedRecords } from '../lib/records.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
 export interface EncodingOptions { records: number; runs: number; minPassMs: number }
@@ -21,11 +14,7 @@ export interface EncoderFigures { recordsPerS: number[]; bytesPerRecord: number 
 export interface EncodingResult { records: number; encoders: Record<string, EncoderFigures> }
 
 const o = workerOptions<EncodingOptions>();
-const input = buildSyntheticInput({ connects: o.records, seed: 11 });
-const step = new BatchStep(new RecordDecoder({ wallOffsetNs: clockOffsetNs() }), new ProcessContextCache());
-const enricher = new Enricher({ host: readHostIdentity({ name: os.hostname() }) });
-const records: NetTCPConnect[] = [];
-for (const b of input.batches) enricher.process(step.run(b), records);
+const records = enrichedRecords(o.records, 11);
 note(`encoding: ${records.length} records, ${records.filter((r) => r.results.length > 0).length} with names`);
 
 const avro = new AvroEncoder(1);

@@ -45,6 +45,14 @@ const rules: Rule[] = [
   (c) => c.kafka.ssl.keyFile !== '' && c.kafka.ssl.certFile === ''
     ? { key: 'kafka.ssl.certFile', expected: 'expected the client certificate of kafka.ssl.keyFile (a private key needs its certificate)' }
     : undefined,
+  // status records on the records' topic would mix two schemas in one topic: consumers of either break
+  (c) => c.agent.heartbeatSec > 0 && c.agent.statusTopic === c.kafka.topic
+    ? { key: 'agent.statusTopic', expected: `expected a topic other than kafka.topic ("${c.kafka.topic}"): status records have their own schema` }
+    : undefined,
+  // drop-oldest frees a closed segment, so a full spool needs room for two
+  (c) => c.spool.maxBytes < 2 * c.spool.segmentBytes
+    ? { key: 'spool.maxBytes', expected: `expected at least twice spool.segmentBytes (${2 * c.spool.segmentBytes})` }
+    : undefined,
   (c) => unusedWhen(c.registry.username === '', 'registry.username is empty (no basic auth)', [
     ['registry.password', c.registry.password],
   ]),

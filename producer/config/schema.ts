@@ -11,6 +11,7 @@ import { COMPRESSIONS } from '../sink/codecs.ts';
 import { SASL_MECHANISMS } from '../sink/kafka-security.ts';
 import { KEY_STRATEGIES } from '../sink/keys.ts';
 import { QUEUE_POLICIES } from '../sink/queue.ts';
+import { FSYNC_POLICIES } from '../sink/spool/spool.ts';
 import { DNS_SCOPES } from '../transform/dns/cache.ts';
 import {
   absolutePathOrEmpty, brokerList, cidrList, flag, httpUrlOrEmpty, listenAddress, listOf, name, numberOneOf, pathOrEmpty,
@@ -110,8 +111,32 @@ export const configSchema = {
     },
     processCache: {
       maxEntries: {
-        doc: 'Processes whose /proc context (ppid, executable, container id) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap).',
+        doc: 'Processes whose /proc context (ppid, executable, container id, argv, parent and ancestors) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap: each entry holds up to enrich.process.maxArgBytes of argv twice, as args and commandLine).',
         ...wholeNumber(1, 2 ** 20, 8192),
+      },
+    },
+    process: {
+      maxArgs: {
+        doc: 'Arguments of argv kept in process.args, from 0 to 4096; more are left out and process.argsTruncated is true (process.argsCount says how many there were).',
+        ...wholeNumber(0, 4096, 64),
+      },
+      maxArgBytes: {
+        doc: 'Bytes of argv kept in process.args (whole arguments while they fit; the first one cut at a character boundary if it alone does not), from 0 to 131072 (the kernel\'s own limit per argument). 2048 keeps a full default process cache under 32 MiB.',
+        ...wholeNumber(0, 131_072, 2048),
+      },
+      maxAncestors: {
+        doc: 'Ancestors above the parent listed in process.ancestors (nearest first), from 0 to 64.',
+        ...wholeNumber(0, 64, 8),
+      },
+    },
+    accounts: {
+      passwdFile: {
+        doc: 'The account file user names are read from (process.userName), by uid; re-read when it changes. Under Kubernetes, the host\'s /etc/passwd mounted into the pod. Accounts only in a directory service (LDAP, sssd) get null names. Empty: no user names.',
+        ...absolutePathOrEmpty('/etc/passwd'),
+      },
+      groupFile: {
+        doc: 'The group file group names are read from (process.groupName), by gid; re-read when it changes. Empty: no group names.',
+        ...absolutePathOrEmpty('/etc/group'),
       },
     },
   },
@@ -203,7 +228,7 @@ export const configSchema = {
         ...wholeNumber(1, 300_000, 300),
       },
       maxRetryTimeMs: {
-        doc: 'Longest delay between two retries, in ms, from 1 to 300000 (librdkafka\'s retry.backoff.max.ms range).',
+        doc: 'Longest delay between two retries, in ms, from 1 to 300000 (librdkafka\'s retry.backoff.max.ms range). Bounds the reconnects while no broker answers; a send whose partition leader moved or whose broker is unreachable is retried within 1 s whatever this says (each attempt goes where fresh metadata says: a new leader is found within a second of its election).',
         ...wholeNumber(1, 300_000, 30000),
       },
     },
@@ -275,6 +300,42 @@ export const configSchema = {
     policy: {
       doc: 'When the queue is full: "drop-newest" keeps what is queued and counts the new record as dropped; "drop-oldest" makes room by dropping the oldest record. Either way capture keeps draining the ring buffer.',
       ...oneOf(QUEUE_POLICIES, 'drop-newest'),
+    },
+  },
+  agent: {
+    heartbeatSec: {
+      doc: 'Every this many seconds one AgentStatus record on agent.statusTopic (host, version, probe, records captured and published, drops by stage with the time range they fell in, queue and spool depth), from 0 (never) to 86400 (a day). A SIEM alerts on a host with no recent status record, or on drops. One more is sent when conntrail stops.',
+      ...wholeNumber(0, 86_400, 30),
+    },
+    statusTopic: {
+      doc: 'Topic the AgentStatus records go to, in encoding.format (Avro: the status schema under its own subject, per registry.subjectStrategy). Created with one partition when missing and kafka.createTopic allows it.',
+      ...topicName('conntrail.agent-status'),
+    },
+  },
+  spool: {
+    directory: {
+      doc: 'Directory of the disk spool (an absolute path; created if missing, owned by this conntrail alone). Every record accepted is written there first and deleted once Kafka acknowledges it, so an outage longer than the memory queue holds, a crash (SIGKILL) or a restart loses nothing: records left unacknowledged are sent first at the next start (at-least-once: those acknowledged in the last half second before a crash are sent again). Empty: no spool, the memory queue alone (the packaged service sets /var/lib/conntrail/spool).',
+      ...absolutePathOrEmpty(''),
+    },
+    maxBytes: {
+      doc: 'Most bytes of segment files on disk, from 131072 (128 KiB) to 17179869184 (16 GiB), and at least twice spool.segmentBytes; past it spool.policy applies. 1 GiB holds about 20 minutes at 2,000 connects/s of Avro records (~400 bytes on disk each), about 6 minutes of ECS JSON.',
+      ...wholeNumber(128 * 1024, 2 ** 34, 1024 * 1024 * 1024),
+    },
+    segmentBytes: {
+      doc: 'Size at which a segment file is closed and a new one started, from 65536 to 1073741824 (1 GiB). Disk is freed a whole segment at a time, once every record in it is acknowledged, and damage found on disk costs at most the rest of one segment.',
+      ...wholeNumber(64 * 1024, 2 ** 30, 16 * 1024 * 1024),
+    },
+    policy: {
+      doc: 'When the spool is full: "drop-newest" refuses new records (counted as spool_full); "drop-oldest" deletes the oldest segment, whose records not yet sent are counted as spool_full.',
+      ...oneOf(QUEUE_POLICIES, 'drop-newest'),
+    },
+    fsync: {
+      doc: 'When writes reach the disk itself: "never" (the kernel flushes within ~30 s; a crash of conntrail loses nothing, a power loss what was not flushed), "interval" (an fdatasync every spool.fsyncIntervalMs while records are written: a power loss loses at most that long), "always" (after every write: one per kernel batch, about 100 a second).',
+      ...oneOf(FSYNC_POLICIES, 'interval'),
+    },
+    fsyncIntervalMs: {
+      doc: 'With spool.fsync "interval": how long written records may wait for an fdatasync, in ms, from 1 to 60000. No timer runs while nothing is written.',
+      ...wholeNumber(1, 60_000, 1000),
     },
   },
   shutdown: {

@@ -18,13 +18,16 @@
 //   destination.ip/port dstIP / dstPort
 //   destination.domain  results[0] (the DNS question name) when results is not empty; absent otherwise
 //   process.pid, process.name (comm), process.executable (exe, absent when null),
-//   process.parent.pid (ppid, absent when null), process.thread.id (tid)
-//   user.id, group.id   uid / gid as strings (ECS keyword)
+//   process.parent.pid (ppid, absent when null), process.thread.id (tid),
+//   process.args, process.args_count, process.command_line, process.start (startTime),
+//   process.entity_id, process.parent.name (parentComm), process.parent.executable (parentExe)
+//   user.id, group.id   uid / gid as strings (ECS keyword); user.name, group.name
 //   host.name, host.id (machineId, absent when empty), host.boot.id (bootId)
 //   container.id        containerId (absent when null)
 //   related.ip          [dstIP]; related.hosts = results (absent when empty)
 //   conntrail.*         event_name, results (all names, CNAME chain included), family, probe,
-//                       netns_cookie, cgroup_id: the raw fields ECS has no place for
+//                       netns_cookie, cgroup_id, process.args_truncated, process.ancestors:
+//                       the raw fields ECS has no place for
 //   ecs.version         ECS_VERSION
 // Nulls are left out rather than written as null (ECS convention).
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
@@ -55,6 +58,17 @@ export const ECS_FIELD_MAP: Readonly<Record<string, readonly string[]>> = {
   'process.exe': ['process.executable'],
   'process.cgroupId': ['conntrail.cgroup_id'],
   'process.containerId': ['container.id'],
+  'process.args': ['process.args'],
+  'process.argsCount': ['process.args_count'],
+  'process.argsTruncated': ['conntrail.process.args_truncated'],
+  'process.commandLine': ['process.command_line'],
+  'process.startTime': ['process.start'],
+  'process.entityId': ['process.entity_id'],
+  'process.parentComm': ['process.parent.name'],
+  'process.parentExe': ['process.parent.executable'],
+  'process.ancestors': ['conntrail.process.ancestors'],
+  'process.userName': ['user.name'],
+  'process.groupName': ['group.name'],
   netnsCookie: ['conntrail.netns_cookie'],
   dstIP: ['destination.ip', 'related.ip'],
   dstPort: ['destination.port'],
@@ -143,14 +157,33 @@ export function ecsJson(r: NetTCPConnect): string {
   s += ',"destination":{"ip":' + ipText + ',"port":' + r.dstPort + (hasNames ? ',"domain":' + str(r.results[0] as string) : '') + '}';
   s += ',"process":{"pid":' + p.pid + ',"name":' + str(p.comm);
   if (p.exe !== null) s += ',"executable":' + str(p.exe);
-  if (p.ppid !== null) s += ',"parent":{"pid":' + p.ppid + '}';
+  if (p.args !== null) s += ',"args":' + strArray(p.args);
+  if (p.argsCount !== null) s += ',"args_count":' + p.argsCount;
+  if (p.commandLine !== null) s += ',"command_line":' + str(p.commandLine);
+  if (p.startTime !== null) s += ',"start":"' + isoMicros(p.startTime) + '"';
+  if (p.entityId !== null) s += ',"entity_id":' + str(p.entityId);
+  if (p.ppid !== null || p.parentComm !== null || p.parentExe !== null) {
+    let parent = '';
+    if (p.ppid !== null) parent += ',"pid":' + p.ppid;
+    if (p.parentComm !== null) parent += ',"name":' + str(p.parentComm);
+    if (p.parentExe !== null) parent += ',"executable":' + str(p.parentExe);
+    s += ',"parent":{' + parent.slice(1) + '}';
+  }
   s += ',"thread":{"id":' + p.tid + '}}';
-  s += ',"user":{"id":"' + p.uid + '"},"group":{"id":"' + p.gid + '"}';
+  s += ',"user":{"id":"' + p.uid + '"' + (p.userName !== null ? ',"name":' + str(p.userName) : '') + '}';
+  s += ',"group":{"id":"' + p.gid + '"' + (p.groupName !== null ? ',"name":' + str(p.groupName) : '') + '}';
   s += hostJson(h);
   if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
   s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
   s += eventNameJson(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
-  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId + '}';
+  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId;
+  if (p.argsTruncated !== null || p.ancestors !== null) {
+    let proc = '';
+    if (p.argsTruncated !== null) proc += ',"args_truncated":' + p.argsTruncated;
+    if (p.ancestors !== null) proc += ',"ancestors":' + strArray(p.ancestors);
+    s += ',"process":{' + proc.slice(1) + '}';
+  }
+  s += '}';
   s += ',"ecs":{"version":"' + ECS_VERSION + '"}}';
   return s;
 }

@@ -1,7 +1,8 @@
-// The NetTCPConnect Avro schema bundled with conntrail (schemas/NetTCPConnect.avsc):
-// its file, its full name (for the record subject strategies) and the avsc type
-// built from it. The encoder writes with it and the registry registers it; a
-// test checks it against NET_TCP_CONNECT_SHAPE (net-tcp-connect.ts).
+// The Avro schemas bundled with conntrail: schemas/NetTCPConnect.avsc (the
+// records) and schemas/AgentStatus.avsc (the status topic's heartbeats), each
+// with its full name (for the record subject strategies) and the avsc type built
+// from it. The encoders write with them and the registry registers them; a test
+// checks each against its shape (net-tcp-connect.ts, agent-status.ts).
 import fs from 'node:fs';
 import avsc from 'avsc';
 
@@ -9,6 +10,9 @@ import avsc from 'avsc';
 export const SCHEMA_FILE = new URL('../../schemas/NetTCPConnect.avsc', import.meta.url);
 /** Full name of the record (namespace.name), used by the record subject strategies. */
 export const RECORD_FULL_NAME = 'io.conntrail.NetTCPConnect';
+/** The status record's schema file. */
+export const STATUS_SCHEMA_FILE = new URL('../../schemas/AgentStatus.avsc', import.meta.url);
+export const STATUS_RECORD_FULL_NAME = 'io.conntrail.AgentStatus';
 
 /** JSON of an Avro record schema (the subset conntrail uses). */
 export interface AvroRecordSchema {
@@ -31,16 +35,30 @@ export interface BundledSchema {
   readonly json: AvroRecordSchema;
   /** avsc type built from it. */
   readonly type: avsc.Type;
+  /** namespace.name. */
+  readonly fullName: string;
 }
 
-let bundled: BundledSchema | undefined;
+const loaded = new Map<string, BundledSchema>();
+function load(file: URL): BundledSchema {
+  let b = loaded.get(file.href);
+  if (!b) {
+    const text = fs.readFileSync(file, 'utf8');
+    const json = JSON.parse(text) as AvroRecordSchema;
+    b = { text, json, type: avroType(json), fullName: json.namespace ? `${json.namespace}.${json.name}` : json.name };
+    loaded.set(file.href, b);
+  }
+  return b;
+}
+
 /** Reads and parses schemas/NetTCPConnect.avsc (once per process). */
 export function loadBundledSchema(): BundledSchema {
-  if (bundled) return bundled;
-  const text = fs.readFileSync(SCHEMA_FILE, 'utf8');
-  const json = JSON.parse(text) as AvroRecordSchema;
-  bundled = { text, json, type: avroType(json) };
-  return bundled;
+  return load(SCHEMA_FILE);
+}
+
+/** Reads and parses schemas/AgentStatus.avsc (once per process). */
+export function loadStatusSchema(): BundledSchema {
+  return load(STATUS_SCHEMA_FILE);
 }
 
 /** avsc type for a schema (JSON object or text), with the options conntrail uses everywhere. */

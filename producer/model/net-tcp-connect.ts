@@ -1,11 +1,9 @@
-// The NetTCPConnect record: the one definition of what conntrail publishes.
-// The TypeScript type is derived from NET_TCP_CONNECT_SHAPE, and a test checks
+// The NetTCPConnect record: the one definition of what conntrail publishes per connect.
+// The TypeScript type is derived from NET_TCP_CONNECT_SHAPE (shape.ts), and a test checks
 // schemas/NetTCPConnect.avsc (and the ECS encoder) against the same shape, so the
 // three cannot drift apart.
 
-/** Leaf kinds a field can have; `?` marks a nullable field (Avro ["null", T], default null). */
-type LeafKind = 'string' | 'int' | 'long' | 'timestamp-micros' | 'string[]' | 'string?' | 'int?';
-type Shape = { readonly [field: string]: LeafKind | Shape };
+import type { FromShape, LeafKind, Shape } from './shape.ts';
 
 export const NET_TCP_CONNECT_SHAPE = {
   /** Unique id of this event (UUID v4), for deduplication downstream. */
@@ -41,6 +39,28 @@ export const NET_TCP_CONNECT_SHAPE = {
     cgroupId: 'long',
     /** Container id found in the process's cgroup path (docker, containerd, cri-o, podman); null outside containers. */
     containerId: 'string?',
+    /** argv, bounded by enrich.process.maxArgs and maxArgBytes (invalid UTF-8 as U+FFFD); null when it could not be read (the process exited first). Since v2. */
+    args: 'string[]?',
+    /** How many arguments the process had (more than args holds when argsTruncated). Since v2. */
+    argsCount: 'int?',
+    /** Arguments were left out of args, or the one kept was cut, to stay within the bounds. Since v2. */
+    argsTruncated: 'boolean?',
+    /** args joined by spaces. Since v2. */
+    commandLine: 'string?',
+    /** When the process started, microseconds since the epoch (from the kernel: known even after it exited). Since v2. */
+    startTime: 'timestamp-micros?',
+    /** Stable id of the process across pid reuse: a hash of the boot id, pid and start time. Since v2. */
+    entityId: 'string?',
+    /** The parent's command name. Since v2. */
+    parentComm: 'string?',
+    /** The parent's executable path. Since v2. */
+    parentExe: 'string?',
+    /** Executables of the ancestors above the parent, nearest first, up to enrich.process.maxAncestors. Since v2. */
+    ancestors: 'string[]?',
+    /** Name of uid in the host's account files; null when they have none. Since v2. */
+    userName: 'string?',
+    /** Name of gid in the host's account files; null when they have none. Since v2. */
+    groupName: 'string?',
   },
   /** Network namespace cookie of the socket (the DNS cache is scoped by it). */
   netnsCookie: 'long',
@@ -55,14 +75,6 @@ export const NET_TCP_CONNECT_SHAPE = {
   /** Probe that captured the connect: lsm, fentry, kprobe, cgroup or tracepoint. */
   probe: 'string',
 } as const satisfies Shape;
-
-type LeafType<K> = K extends 'string' ? string
-  : K extends 'int' | 'long' | 'timestamp-micros' ? number
-  : K extends 'string[]' ? string[]
-  : K extends 'string?' ? string | null
-  : K extends 'int?' ? number | null
-  : never;
-type FromShape<S> = { [F in keyof S]: S[F] extends LeafKind ? LeafType<S[F]> : FromShape<S[F]> };
 
 export type NetTCPConnect = FromShape<typeof NET_TCP_CONNECT_SHAPE>;
 export type NetTCPConnectShape = Shape;

@@ -24,8 +24,9 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type { ConntrailConfig } from '../config/load.ts';
 import { LOCAL_REGISTRY_URL } from '../local-stack.ts';
-import { avroType, loadBundledSchema, RECORD_FULL_NAME } from '../model/avro-schema.ts';
-import { sampleRecord, sparseRecord } from '../model/sample.ts';
+import { avroType, loadBundledSchema, loadStatusSchema, RECORD_FULL_NAME } from '../model/avro-schema.ts';
+import type { BundledSchema } from '../model/avro-schema.ts';
+import { sampleRecord, sampleStatus, sparseRecord } from '../model/sample.ts';
 import { silentLogger } from '../log.ts';
 import type { LoggerLike } from '../log.ts';
 import { RegistryError, RegistryUnavailableError, SchemaIncompatibleError, SubjectNotFoundError } from './errors.ts';
@@ -37,10 +38,23 @@ export type SubjectStrategy = (typeof SUBJECT_STRATEGIES)[number];
 export const SCHEMA_MODES = ['auto-register', 'latest'] as const;
 export type SchemaMode = (typeof SCHEMA_MODES)[number];
 
-/** What the registry functions need: the registry section and the topic (for the subject). */
+/** A bundled record schema and example records it must be able to encode (checked against a registered writer). */
+export interface RecordSchema {
+  bundled(): BundledSchema;
+  samples(): unknown[];
+}
+export const NET_TCP_CONNECT_SCHEMA: RecordSchema = { bundled: loadBundledSchema, samples: () => [sampleRecord(), sparseRecord()] };
+export const AGENT_STATUS_SCHEMA: RecordSchema = { bundled: loadStatusSchema, samples: () => [sampleStatus(), sampleStatus(true)] };
+
+/** What the registry functions need: the registry section, the topic (for the subject) and the record's schema (default NetTCPConnect). */
 export interface SchemaTarget {
   registry: RegistrySection;
   topic: string;
+  record?: RecordSchema;
+}
+
+function recordOf(target: SchemaTarget): RecordSchema {
+  return target.record ?? NET_TCP_CONNECT_SCHEMA;
 }
 
 /** registry.url, or the local stack's registry when it is empty. */
@@ -63,7 +77,7 @@ export function subjectName(strategy: SubjectStrategy, topic: string, recordName
 }
 
 export function subjectOf(target: SchemaTarget): string {
-  return subjectName(target.registry.subjectStrategy, target.topic);
+  return subjectName(target.registry.subjectStrategy, target.topic, recordOf(target).bundled().fullName);
 }
 
 export function restClient(r: RegistrySection, timeoutMs?: number): RegistryRest {
@@ -139,7 +153,7 @@ export interface ResolveOptions {
  * process by registry URL, subject, mode and bundled schema.
  */
 export function resolveWriterSchema(target: SchemaTarget, options: ResolveOptions = {}): Promise<ResolvedSchema> {
-  const bundled = loadBundledSchema();
+  const bundled = recordOf(target).bundled();
   const subject = subjectOf(target);
   const mode = target.registry.mode;
   const key = [registryUrl(target.registry), subject, mode, createHash('sha256').update(bundled.text).digest('hex')].join('|');
@@ -157,10 +171,11 @@ async function doResolve(target: SchemaTarget, subject: string, mode: SchemaMode
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, logger);
   const client = options.client ?? kafkajsRegistryClient(target.registry);
-  const bundled = loadBundledSchema();
+  const record = recordOf(target);
+  const bundled = record.bundled();
   const url = rest.url;
   if (mode === 'auto-register') {
-    const { id, version } = await registerWithClient(rest, client, subject, bundled.text);
+    const { id, version } = await registerWithClient(rest, client, subject, bundled.text, bundled.fullName);
     logger.info({ subject, id, version, url }, 'schema registered (auto-register)');
     return { subject, id, version, mode, text: bundled.text, type: bundled.type, bundled: true, url };
   }
@@ -180,7 +195,7 @@ async function doResolve(target: SchemaTarget, subject: string, mode: SchemaMode
     logger.info({ subject, id, version, url }, 'using the latest registered schema (same as the bundled one)');
     return { subject, id, version, mode, text, type: registered, bundled: true, url };
   }
-  const problems = writerProblems(registered, bundled.type);
+  const problems = writerProblems(registered, bundled.type, record.samples());
   if (problems.length > 0) {
     throw new SchemaIncompatibleError(subject, await rest.versions(subject), problems, {
       what: `the latest registered schema (version ${version ?? '?'}, id ${id}) cannot carry conntrail's records`,
@@ -190,15 +205,15 @@ async function doResolve(target: SchemaTarget, subject: string, mode: SchemaMode
   return { subject, id, version, mode, text, type: registered, bundled: false, url };
 }
 
-/** Why `registered` cannot be used as the writer for conntrail records ([] = it can). */
-export function writerProblems(registered: avsc.Type, bundled: avsc.Type): string[] {
+/** Why `registered` cannot be used as the writer for conntrail's records ([] = it can); `samples`: records it must encode. */
+export function writerProblems(registered: avsc.Type, bundled: avsc.Type, samples: unknown[] = NET_TCP_CONNECT_SCHEMA.samples()): string[] {
   const problems: string[] = [];
   try {
     registered.createResolver(bundled);
   } catch (err) {
     problems.push(`it cannot read what the bundled schema writes: ${(err as Error).message}`);
   }
-  for (const r of [sampleRecord(), sparseRecord()]) {
+  for (const r of samples) {
     try {
       registered.toBuffer(r);
     } catch (err) {
@@ -221,7 +236,7 @@ function wrapClientError(err: unknown, what: string): Error {
  * change the subject's compatibility (it compares the subject's level with the
  * one it is given: we give it the subject's own).
  */
-async function registerWithClient(rest: RegistryRest, client: SchemaRegistry, subject: string, text: string): Promise<{ id: number; version: number | null }> {
+async function registerWithClient(rest: RegistryRest, client: SchemaRegistry, subject: string, text: string, fullName: string): Promise<{ id: number; version: number | null }> {
   const level = (await rest.subjectCompatibility(subject)) ?? 'BACKWARD';
   let id: number;
   try {
@@ -229,7 +244,7 @@ async function registerWithClient(rest: RegistryRest, client: SchemaRegistry, su
   } catch (err) {
     if ((err as { status?: number }).status === 409) {
       const message = ((err as Error).message ?? '').replace(/^conntrail - /, '').replace(/^[\w.$]+Exception: /, '');
-      throw new SchemaIncompatibleError(subject, await rest.versions(subject), [message], { compatibility: level, status: 409, what: 'the registry refused schema io.conntrail.NetTCPConnect as incompatible' });
+      throw new SchemaIncompatibleError(subject, await rest.versions(subject), [message], { compatibility: level, status: 409, what: `the registry refused schema ${fullName} as incompatible` });
     }
     throw wrapClientError(err, `register under ${subject}`);
   }
@@ -257,9 +272,9 @@ export async function registerSchema(target: SchemaTarget, options: { logger?: L
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, options.logger);
   const subject = subjectOf(target);
-  const text = options.schemaText ?? loadBundledSchema().text;
+  const text = options.schemaText ?? recordOf(target).bundled().text;
   const before = await rest.lookup(subject, text).catch(() => null);
-  const { id, version } = await registerWithClient(rest, options.client ?? kafkajsRegistryClient(target.registry), subject, text);
+  const { id, version } = await registerWithClient(rest, options.client ?? kafkajsRegistryClient(target.registry), subject, text, recordOf(target).bundled().fullName);
   return { subject, id, version, created: before === null, url: rest.url };
 }
 
@@ -286,7 +301,7 @@ export async function checkSchema(target: SchemaTarget, options: { logger?: Logg
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, options.logger);
   const subject = subjectOf(target);
-  const text = options.schemaText ?? loadBundledSchema().text;
+  const text = options.schemaText ?? recordOf(target).bundled().text;
   const versions = await rest.versions(subject);
   const compatibility = (await rest.subjectCompatibility(subject)) ?? (await rest.globalCompatibility().catch(() => null));
   const found = versions.length > 0 ? await rest.lookup(subject, text) : null;
@@ -349,7 +364,7 @@ export async function listSchemaVersions(target: SchemaTarget, options: { logger
   const rest = restClient(target.registry);
   await waitForRegistry(rest, target.registry.startupRetryMs, options.logger);
   const subject = subjectOf(target);
-  const bundled = loadBundledSchema().type;
+  const bundled = recordOf(target).bundled().type;
   const out: ListedVersion[] = [];
   for (const v of await rest.versions(subject)) {
     const sv = await rest.version(subject, v);

@@ -13,8 +13,15 @@ import type { LoggerLike } from '../log.ts';
 import type { SinkTransport } from './kafka.ts';
 import type { QueuedMessage } from './queue.ts';
 
-/** What a failed send means for its batch. */
-export type SendErrorKind = 'transient' | 'permanent' | 'too-large';
+/**
+ * What a failed send means for its batch: send it again with backoff
+ * (transient), again within REROUTE_RETRY_MAX_MS (reroute: the transport found
+ * another way, e.g. a partition's new leader), drop it, or split it.
+ */
+export type SendErrorKind = 'transient' | 'reroute' | 'permanent' | 'too-large';
+
+/** Longest backoff of a rerouted batch: after a leader moved it must not sleep maxRetryMs (Java's retry.backoff.max.ms). */
+export const REROUTE_RETRY_MAX_MS = 1000;
 
 /** A batch on its way to Kafka, as the hooks see it. */
 export interface SinkBatch {
@@ -157,13 +164,13 @@ export class Delivery {
           await this.#sendParts(batch, messages.slice(half), t0);
           return;
         }
-        if (kind !== 'transient') {
+        if (kind !== 'transient' && kind !== 'reroute') {
           this.publishFailed += messages.length;
           logger.error({ err: this.lastError, records: messages.length, batch: batch.id }, 'Kafka refused a batch: records dropped (publish_failed)');
           try { hooks.onBatchFailed?.(batch, err); } catch { /* hook errors are not ours */ }
           return;
         }
-        const delay = this.#backoff(failures);
+        const delay = kind === 'reroute' ? Math.min(this.#backoff(failures), REROUTE_RETRY_MAX_MS) : this.#backoff(failures);
         if (failures === 1 || failures % 10 === 0) {
           logger.warn({ err: this.lastError, records: messages.length, batch: batch.id, failures, retryInMs: delay, queued: this.#o.queued() },
             'Kafka send failed: retrying the batch while the queue holds new records');

@@ -47,15 +47,39 @@ const MESSAGE_TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']
 const UNRECOVERABLE = new Set(['RangeError', 'ReferenceError', 'SyntaxError', 'TypeError']);
 
 /**
- * Transient (send the batch again), permanent (drop it) or too-large (split
- * it), from the root cause: kafkajs marks each of its errors retriable or not,
- * and names the protocol error's type.
+ * kafkajs protocol error types (kafkajs's names) of a partition whose leader
+ * moved, is being elected, or has too few in-sync replicas for acks=all: the
+ * broker answered, kafkajs refreshed the metadata, and the batch may go to a
+ * new leader at the next attempt.
+ */
+const LEADER_MOVED = new Set([
+  'NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH',
+  'NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+]);
+/**
+ * kafkajs errors of one broker connection (refused, closed, timed out) or of a
+ * leader missing from the metadata. kafkajs refreshes the metadata from another
+ * broker after them; when no broker answers, its reconnects (kafka.retry.*) pace
+ * the sends, so a short resend delay costs nothing.
+ */
+const BROKER_UNREACHABLE = new Set([
+  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound', 'KafkaJSMetadataNotLoaded',
+]);
+
+/**
+ * Transient (send the batch again), reroute (send it again soon: a leader
+ * moved or a broker is unreachable, and the next attempt goes where the fresh
+ * metadata says), permanent (drop it) or too-large (split it), from the root
+ * cause: kafkajs marks each of its errors retriable or not, and names the
+ * protocol error's type.
  */
 export function classifySendError(err: unknown): SendErrorKind {
   const root = rootCause(err) as { retriable?: boolean; name?: string; type?: string } | null;
   if (root && typeof root.type === 'string' && MESSAGE_TOO_LARGE.has(root.type)) return 'too-large';
   if (root && UNRECOVERABLE.has(root.name ?? '')) return 'permanent';
   if (root && root.retriable === false) return 'permanent';
+  if (root && ((typeof root.type === 'string' && LEADER_MOVED.has(root.type)) || BROKER_UNREACHABLE.has(root.name ?? ''))) return 'reroute';
   return 'transient';
 }
 

@@ -118,6 +118,42 @@ export function kafkajsLogCreator(logger: LoggerLike, repeatWindowMs = 10_000): 
   };
 }
 
+/**
+ * Longest sleep between kafkajs's retries inside one send (Java's
+ * retry.backoff.max.ms and librdkafka's default). kafkajs reads the partition
+ * leaders again after each failed attempt (and, patched, before the retry), so a
+ * longer sleep only delays the send to a newly elected leader: with
+ * kafka.retry.maxRetryTimeMs (30 s) as the bound, a batch slept up to 19 s after
+ * its leader died while the other brokers answered. A cluster that answers
+ * nothing is still retried at the full kafka.retry.* pace: kafkajs's reconnects
+ * use the client's retry settings, not these.
+ */
+export const SEND_RETRY_MAX_MS = 1000;
+
+/** What kafkajs's retries with `retry` sleep in all, jitter aside (kafkajs: initialRetryTime, doubling, at most maxRetryTime). */
+function retrySleepMs(retries: number, initial: number, max: number): number {
+  let total = 0;
+  for (let i = 0, d = initial; i < retries; i++, d *= 2) total += Math.min(d, max);
+  return total;
+}
+
+/**
+ * kafkajs's retry settings for one send: sleeps of at most SEND_RETRY_MAX_MS,
+ * and as many retries as keep the time one send tries what kafka.retry.* gives
+ * it (8 retries from 300 ms to 30 s: 68 s, now 70 retries). A send that gives up
+ * is sent again whole by the sink, partitions already acknowledged included
+ * (duplicates): giving up sooner would make more of them.
+ */
+export function sendRetry(retry: { retries: number; initialRetryTime: number; maxRetryTime: number }): { retries: number; initialRetryTime: number; maxRetryTime: number } {
+  const maxRetryTime = Math.min(retry.maxRetryTime, SEND_RETRY_MAX_MS);
+  const initialRetryTime = Math.min(retry.initialRetryTime, maxRetryTime);
+  let remaining = retrySleepMs(retry.retries, retry.initialRetryTime, retry.maxRetryTime);
+  let retries = 0;
+  for (let d = initialRetryTime; d < maxRetryTime && remaining > 0; d *= 2, retries++) remaining -= d;
+  if (remaining > 0) retries += Math.ceil(remaining / maxRetryTime);
+  return { retries: Math.max(retries, retry.retries), initialRetryTime, maxRetryTime };
+}
+
 /** The kafkajs client configuration for conntrail's kafka.* section. */
 export function kafkaClientConfig(k: KafkaSection, logger: LoggerLike = silentLogger): KafkaConfig {
   const sasl = saslOptions(k.sasl);
@@ -187,10 +223,10 @@ export async function waitForLeaders(admin: Admin, topic: string, timeoutMs: num
 export interface SinkTransport {
   /** Connects the producer; throws KafkaUnavailableError when no broker answers, KafkaAuthenticationError when SASL fails. */
   connect(): Promise<void>;
-  /** Creates the topic when missing and allowed; throws TopicMissingError otherwise. */
-  ensureTopic(): Promise<void>;
-  /** Sends one batch; resolves when acknowledged per kafka.acks. */
-  send(messages: QueuedMessage[]): Promise<unknown>;
+  /** Creates the topic (default kafka.topic) when missing and allowed; throws TopicMissingError otherwise. */
+  ensureTopic(topic?: string, partitions?: number): Promise<void>;
+  /** Sends one batch (to kafka.topic unless `topic` says otherwise); resolves when acknowledged per kafka.acks. */
+  send(messages: QueuedMessage[], topic?: string): Promise<unknown>;
   disconnect(): Promise<void>;
 }
 
@@ -232,7 +268,7 @@ export class KafkaTransport implements SinkTransport {
       // all of them (backoff, counted in stats().resent). kafkajs refuses an
       // idempotent producer without retries; there the broker drops resent
       // sequence numbers, so its own retries are harmless.
-      retry: idempotent ? clientConfig.retry : { ...clientConfig.retry, retries: 0 },
+      retry: idempotent ? { ...clientConfig.retry, ...sendRetry({ retries: cfg.retry.retries, initialRetryTime: cfg.retry.initialRetryTimeMs, maxRetryTime: cfg.retry.maxRetryTimeMs }) } : { ...clientConfig.retry, retries: 0 },
     });
   }
 
@@ -244,9 +280,8 @@ export class KafkaTransport implements SinkTransport {
     }
   }
 
-  async ensureTopic(): Promise<void> {
+  async ensureTopic(topic = this.#cfg.topic, partitions = this.#cfg.topicPartitions): Promise<void> {
     const admin: Admin = this.kafka.admin();
-    const topic = this.#cfg.topic;
     try {
       await admin.connect();
     } catch (err) {
@@ -261,19 +296,19 @@ export class KafkaTransport implements SinkTransport {
         // topic propagates; we wait ourselves (producing before every partition has
         // a leader makes kafkajs resend whole requests: duplicates)
         waitForLeaders: false,
-        topics: [{ topic, numPartitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor }],
+        topics: [{ topic, numPartitions: partitions, replicationFactor: this.#cfg.topicReplicationFactor }],
       });
       await waitForLeaders(admin, topic, this.#cfg.requestTimeoutMs);
-      this.#logger.info({ topic, partitions: this.#cfg.topicPartitions, replicationFactor: this.#cfg.topicReplicationFactor, created },
+      this.#logger.info({ topic, partitions, replicationFactor: this.#cfg.topicReplicationFactor, created },
         created ? 'created Kafka topic' : 'Kafka topic already created by someone else');
     } finally {
       await admin.disconnect().catch(() => {});
     }
   }
 
-  send(messages: QueuedMessage[]): Promise<RecordMetadata[]> {
+  send(messages: QueuedMessage[], topic = this.#cfg.topic): Promise<RecordMetadata[]> {
     return this.producer.send({
-      topic: this.#cfg.topic,
+      topic,
       messages: messages as Message[],
       acks: this.#cfg.acks,
       timeout: this.#cfg.requestTimeoutMs,

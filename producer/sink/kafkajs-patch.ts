@@ -1,5 +1,5 @@
 // kafkajs is pinned to 2.2.4 (its last release; package.json) and runs with
-// conntrail's changes to seven of its files, applied at install by patch-package
+// conntrail's changes to eight of its files, applied at install by patch-package
 // from patches/kafkajs+2.2.4.patch (npm's postinstall). The patch is the one
 // reviewable diff; nothing is replaced at run time, so kafkajs loads its own
 // (patched) files whatever imports it first.
@@ -18,6 +18,13 @@
 // 5. network/requestQueue/index.js: no timer while no request is pending
 //    (kafkajs re-armed a 1 ms timer forever on every idle connection: ~900
 //    wake-ups/s of an idle conntrail; test/publish/kafkajs-idle.test.ts).
+// 6. producer/sendMessages.js: a send's acknowledgements kept per partition.
+//    kafkajs kept them per broker and retried only the brokers without one, so
+//    a partition whose leader moved to a broker that had answered for its own
+//    partitions was never resent and send() resolved: records lost when a
+//    leader stopped or died (tulios/kafkajs#1303; test/publish/failover.test.ts
+//    lost 26-34 of ~20,000). A retry also waits for the attempt's other
+//    requests to settle, and refreshes metadata when a partition has no leader.
 // test/unit/record-batch.test.ts compares the patched modules with kafkajs's
 // own (the patch reversed) byte for byte; test/publish/kafkajs-patch.test.ts
 // sends through a real broker, which checks every batch's CRC and framing.
@@ -44,6 +51,7 @@ export const PATCHED_FILES = [
   'protocol/requests/produce/v3/request.js',
   'protocol/request.js',
   'network/requestQueue/index.js',
+  'producer/sendMessages.js',
 ] as const;
 
 const MARKER = `// conntrail patch (${PATCH_FILE})`;

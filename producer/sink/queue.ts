@@ -16,11 +16,17 @@ export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
  * queue.maxBytes: it can never fit). Sink reasons: encode_failed (the record
  * did not fit the writer schema), publish_failed (Kafka refused the batch with a
  * non-retriable error), shutdown_unflushed (still queued or unacknowledged when
- * the shutdown flush timed out).
+ * the shutdown flush timed out). Spool reasons (sink/spool): spool_full (the
+ * spool hit spool.maxBytes; its policy dropped the new record or the oldest
+ * segment's unread ones), spool_corrupt (records found damaged on disk and
+ * skipped: a torn write, a bad CRC or length, an unreadable segment; those of a
+ * damaged region found at start are estimated from its size), spool_write_failed
+ * (the write to the segment failed: disk full, I/O error).
  */
 export const DROP_REASONS = [
   'queue_full_records', 'queue_full_bytes', 'record_too_large',
   'encode_failed', 'publish_failed', 'shutdown_unflushed',
+  'spool_full', 'spool_corrupt', 'spool_write_failed',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type DropCounts = Record<DropReason, number>;
@@ -92,6 +98,8 @@ export class RecordQueue {
   get bytes(): number { return this.#bytes; }
   /** True when no record can be added without a drop (record bound). */
   get fullRecords(): boolean { return this.#length >= this.maxRecords; }
+  /** True when a record of `size` bytes (value + key) fits now without a drop. */
+  fits(size: number): boolean { return this.#length < this.maxRecords && this.#bytes + size <= this.maxBytes; }
   /** When the oldest queued record was pushed (the caller's clock), or -1 when empty. */
   get headEnqueuedAt(): number { return this.#length === 0 ? -1 : (this.#enqueuedAt[this.#head] as number); }
 

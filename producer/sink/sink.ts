@@ -24,6 +24,16 @@
 //
 // stop(timeoutMs) flushes for up to timeoutMs; what is still queued or
 // unacknowledged then is counted as shutdown_unflushed.
+//
+// With the disk spool (spool.directory, sink/spool/spool.ts) every record
+// accepted is written to the spool first, one write per push(); the memory
+// queue caches its tail. When the queue is full, records stay on disk only and
+// are read back, in order, once the queue has room (until then every new
+// record goes to disk only, so order is kept). Kafka's acknowledgements, in
+// send order, move the spool's cursor. Nothing is then lost to a long outage
+// (up to spool.maxBytes, then spool.policy: spool_full), a crash or a stop:
+// what is unacknowledged at stop() stays in the spool for the next start, not
+// counted as shutdown_unflushed.
 import { performance } from 'node:perf_hooks';
 import type { ConntrailConfig } from '../config/load.ts';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
@@ -32,19 +42,23 @@ import type { LoggerLike } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import { Delivery } from './delivery.ts';
 import type { SinkBatch, SinkHooks } from './delivery.ts';
-import { classifySendError, describeError } from './errors.ts';
+import { classifySendError, describeError, SinkError } from './errors.ts';
 import { KafkaTransport } from './kafka.ts';
 import type { KafkaTransportOptions, SinkTransport } from './kafka.ts';
 import { messageKey } from './keys.ts';
 import type { KeyStrategy } from './keys.ts';
 import { RecordQueue, emptyDropCounts, DROP_REASONS } from './queue.ts';
-import type { DropCounts } from './queue.ts';
+import type { DropCounts, QueuedMessage } from './queue.ts';
+import { Spool } from './spool/spool.ts';
+import type { SpoolStats } from './spool/spool.ts';
 
 export type { BatchAck, SinkBatch, SinkHooks } from './delivery.ts';
 
 export interface KafkaSinkConfig {
   kafka: ConntrailConfig['kafka'];
   queue: ConntrailConfig['queue'];
+  /** The disk spool; absent or directory "": none. */
+  spool?: ConntrailConfig['spool'];
 }
 
 export interface KafkaSinkOptions {
@@ -55,6 +69,8 @@ export interface KafkaSinkOptions {
   transportOptions?: KafkaTransportOptions;
   /** Ack latency samples kept for stats() (a ring). Default 1024. */
   latencySamples?: number;
+  /** A spool already opened (run.ts opens it before capture, to fail early); default: opened from cfg.spool. */
+  spool?: Spool | null;
 }
 
 export interface SinkStats {
@@ -87,6 +103,8 @@ export interface SinkStats {
   failingSince: number | null;
   /** Over the last `latencySamples` acknowledged batches. */
   ackLatencyMs: { samples: number; p50: number; p99: number; max: number };
+  /** The disk spool's figures (null: no spool). */
+  spool: (SpoolStats & { maxBytes: number }) | null;
 }
 
 export class KafkaSink {
@@ -103,6 +121,13 @@ export class KafkaSink {
   readonly #maxInFlight: number;
   readonly #delivery: Delivery;
   readonly #drops: DropCounts = emptyDropCounts();
+  readonly #spool: Spool | null;
+  /** Batches in send order with the spool sequence after their last record; acks move the cursor over the done prefix. */
+  readonly #spoolAcks: { end: number; done: boolean }[] = [];
+  // one push()'s records accepted by the spool, before they go to the queue (reused)
+  readonly #burstValues: Buffer[] = [];
+  readonly #burstKeys: (string | null)[] = [];
+  readonly #burstTimes: number[] = [];
 
   #started = false;
   #stopped = false;
@@ -115,6 +140,7 @@ export class KafkaSink {
   #lastEncodeErrorLog = 0;
   readonly #idleWaiters = new Set<() => void>();
   readonly #pending = new Set<Promise<void>>();
+  readonly #asideTopics = new Set<string>();
 
   constructor(cfg: KafkaSinkConfig, encoder: RecordEncoder, logger: LoggerLike = silentLogger, options: KafkaSinkOptions = {}) {
     const k = cfg.kafka;
@@ -124,6 +150,8 @@ export class KafkaSink {
     this.#hooks = options.hooks ?? {};
     this.#transport = options.transport ?? new KafkaTransport(k, logger, options.transportOptions);
     this.#queue = new RecordQueue({ maxRecords: cfg.queue.maxRecords, maxBytes: cfg.queue.maxBytes, policy: cfg.queue.policy });
+    this.#spool = options.spool !== undefined ? options.spool
+      : cfg.spool && cfg.spool.directory !== '' ? Spool.open(cfg.spool, logger) : null;
     this.#keyStrategy = k.keyStrategy;
     this.#batchRecords = k.batch.maxRecords;
     this.#batchBytes = k.batch.maxBytes;
@@ -139,7 +167,7 @@ export class KafkaSink {
       initialRetryMs: k.retry.initialRetryTimeMs,
       maxRetryMs: k.retry.maxRetryTimeMs,
       latencySamples: options.latencySamples ?? 1024,
-      queued: () => this.#queue.length,
+      queued: () => this.#queue.length + (this.#spool?.diskOnly ?? 0),
     });
   }
 
@@ -171,6 +199,11 @@ export class KafkaSink {
       this.#drops.shutdown_unflushed += n;
       return;
     }
+    if (this.#spool) {
+      this.#pushSpooled(records);
+      this.#schedule();
+      return;
+    }
     const now = performance.now();
     const q = this.#queue;
     const dropNewest = q.policy === 'drop-newest';
@@ -182,16 +215,70 @@ export class KafkaSink {
         break;
       }
       const r = records[i] as NetTCPConnect;
-      let value: Buffer;
-      try {
-        value = this.#encoder.encode(r);
-      } catch (err) {
-        this.#encodeFailed(r, err);
-        continue;
-      }
-      q.push(value, messageKey(strategy, r), Math.floor(r.timestamp / 1000), now);
+      const value = this.#encode(r);
+      if (value !== null) q.push(value, messageKey(strategy, r), Math.floor(r.timestamp / 1000), now);
     }
     this.#schedule();
+  }
+
+  /** push() with the spool: encode, one write of the records to the spool, then to the queue while it has room. */
+  #pushSpooled(records: readonly NetTCPConnect[]): void {
+    const sp = this.#spool as Spool;
+    const q = this.#queue;
+    const strategy = this.#keyStrategy;
+    const values = this.#burstValues;
+    const keys = this.#burstKeys;
+    const times = this.#burstTimes;
+    // records go straight to the queue only while none waits on disk (order)
+    const direct = sp.diskOnly === 0;
+    sp.begin();
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as NetTCPConnect;
+      const value = this.#encode(r);
+      if (value === null) continue;
+      const key = messageKey(strategy, r);
+      if (value.length + (key === null ? 0 : key.length) > q.maxBytes) {
+        q.drops.record_too_large++; // could never leave the spool for the queue
+        continue;
+      }
+      const ts = Math.floor(r.timestamp / 1000);
+      if (!sp.add(value, key, ts)) {
+        sp.refuseRest(records.length - i - 1); // counted like this one, without encoding them
+        break;
+      }
+      values.push(value);
+      keys.push(key);
+      times.push(ts);
+    }
+    const written = sp.commit();
+    if (direct) {
+      const now = performance.now();
+      let placed = 0;
+      while (placed < written) {
+        const v = values[placed] as Buffer;
+        const k = keys[placed] as string | null;
+        if (!q.fits(v.length + (k === null ? 0 : k.length))) break;
+        q.push(v, k, times[placed] as number, now);
+        placed++;
+      }
+      sp.markRead(placed);
+    }
+    values.length = 0;
+    keys.length = 0;
+    times.length = 0;
+  }
+
+  /** Moves records only on disk into the queue while it has room (only when it is at most half full: one read fills it). */
+  #refill(): void {
+    const sp = this.#spool;
+    const q = this.#queue;
+    if (!sp || sp.diskOnly === 0 || q.length > q.maxRecords / 2 || q.bytes > q.maxBytes / 2) return;
+    const now = performance.now();
+    sp.read((value, key, ts) => {
+      if (!q.fits(value.length + (key === null ? 0 : key.length))) return false;
+      q.push(value, key, ts, now);
+      return true;
+    });
   }
 
   /**
@@ -220,7 +307,11 @@ export class KafkaSink {
     this.#delivery.stop();
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = null;
-    if (!drained) {
+    if (!drained && this.#spool) {
+      const kept = this.#spool.writeSeq - this.#spool.ackSeq;
+      this.#queue.clear();
+      this.#logger.warn({ kept, timeoutMs, directory: this.#spool.directory }, 'shutdown flush timed out: records kept in the spool for the next start');
+    } else if (!drained) {
       const lost = this.#queue.clear() + this.#inFlightRecords;
       this.#drops.shutdown_unflushed += lost;
       this.#logger.warn({ lost, timeoutMs }, 'shutdown flush timed out: records not published');
@@ -236,13 +327,29 @@ export class KafkaSink {
       new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(1000, Math.min(timeoutMs, 5000))); }),
     ]);
     clearTimeout(timer);
+    this.#spool?.close();
+  }
+
+  /**
+   * Sends messages to another topic through the same Kafka client, beside the
+   * queue (the heartbeat's status records): not counted as records, not retried
+   * (the caller's next message supersedes a failed one). Creates the topic first
+   * when missing and kafka.createTopic allows it.
+   */
+  async sendAside(topic: string, messages: QueuedMessage[], partitions = 1): Promise<void> {
+    if (!this.#started || this.#stopped) throw new SinkError('the Kafka sink is not running');
+    if (!this.#asideTopics.has(topic)) {
+      await this.#transport.ensureTopic(topic, partitions);
+      this.#asideTopics.add(topic);
+    }
+    await this.#transport.send(messages, topic);
   }
 
   stats(): SinkStats {
     const d = this.#delivery;
     const drops = { ...this.#drops };
     drops.publish_failed += d.publishFailed;
-    for (const r of DROP_REASONS) drops[r] += this.#queue.drops[r];
+    for (const r of DROP_REASONS) drops[r] += this.#queue.drops[r] + (this.#spool?.drops[r] ?? 0);
     return {
       queue: { records: this.#queue.length, bytes: this.#queue.bytes, maxRecords: this.#queue.maxRecords, maxBytes: this.#queue.maxBytes },
       drops,
@@ -257,7 +364,18 @@ export class KafkaSink {
       lastError: d.lastError,
       failingSince: d.failingSince,
       ackLatencyMs: d.ackLatency(),
+      spool: this.#spool ? { ...this.#spool.stats(), maxBytes: this.#spool.maxBytes } : null,
     };
+  }
+
+  /** The record encoded, or null: it does not fit the encoding (counted as encode_failed). */
+  #encode(r: NetTCPConnect): Buffer | null {
+    try {
+      return this.#encoder.encode(r);
+    } catch (err) {
+      this.#encodeFailed(r, err);
+      return null;
+    }
   }
 
   #encodeFailed(r: NetTCPConnect, err: unknown): void {
@@ -273,7 +391,9 @@ export class KafkaSink {
   #schedule(): void {
     if (!this.#started || this.#stopped) return;
     const q = this.#queue;
-    while (this.#inFlightBatches < this.#maxInFlight && q.length > 0) {
+    while (this.#inFlightBatches < this.#maxInFlight) {
+      this.#refill();
+      if (q.length === 0) return;
       const due = this.#flushing > 0 || this.#lingerMs === 0 || q.length >= this.#batchRecords ||
         q.bytes >= this.#batchBytes || performance.now() - q.headEnqueuedAt >= this.#lingerMs;
       if (!due) {
@@ -298,11 +418,17 @@ export class KafkaSink {
       clearTimeout(this.#lingerTimer);
       this.#lingerTimer = null;
     }
+    // the queue holds the spool's records [readSeq - length, readSeq)
+    const firstSeq = this.#spool ? this.#spool.readSeq - this.#queue.length : 0;
     const { messages, bytes } = this.#queue.take(this.#batchRecords, this.#batchBytes);
     const batch: SinkBatch = { id: ++this.#batchSeq, topic: this.topic, messages, bytes, attempts: 0 };
     this.#inFlightBatches++;
     this.#inFlightRecords += messages.length;
+    const ack = this.#spool ? { end: firstSeq + messages.length, done: false } : null;
+    if (ack) this.#spoolAcks.push(ack);
     const p = this.#delivery.deliver(batch).finally(() => {
+      // acknowledged or given up (counted); a batch cut short by stop() stays in the spool
+      if (ack && !this.#stopped) this.#spoolAck(ack);
       this.#pending.delete(p);
       this.#inFlightBatches--;
       this.#inFlightRecords -= messages.length;
@@ -312,8 +438,16 @@ export class KafkaSink {
     this.#pending.add(p);
   }
 
+  #spoolAck(ack: { end: number; done: boolean }): void {
+    ack.done = true;
+    const acks = this.#spoolAcks;
+    let upTo = -1;
+    while (acks.length > 0 && (acks[0] as { done: boolean }).done) upTo = (acks.shift() as { end: number }).end;
+    if (upTo >= 0) this.#spool?.ack(upTo);
+  }
+
   #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#inFlightBatches === 0;
+    return this.#queue.length === 0 && this.#inFlightBatches === 0 && (this.#spool?.diskOnly ?? 0) === 0;
   }
 
   #checkIdle(): void {

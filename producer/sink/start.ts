@@ -7,7 +7,7 @@ import { KafkaSink } from './sink.ts';
 import type { KafkaSinkOptions } from './sink.ts';
 import type { RecordEncoder } from '../encode/types.ts';
 
-export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kafka' | 'queue'>;
+export type PublishConfig = Pick<ConntrailConfig, 'encoding' | 'registry' | 'kafka' | 'queue'> & Partial<Pick<ConntrailConfig, 'spool'>>;
 
 /**
  * Resolves the encoder (Avro: registry per registry.mode; ECS JSON), builds the
@@ -23,7 +23,7 @@ export async function startSink(cfg: PublishConfig, logger: LoggerLike = silentL
   const { wrapEncoder, onEncoder, ...sinkOptions } = options;
   const encoder = await createEncoder(cfg, { logger });
   onEncoder?.(encoder);
-  const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue }, wrapEncoder ? wrapEncoder(encoder) : encoder, logger, sinkOptions);
+  const sink = new KafkaSink({ kafka: cfg.kafka, queue: cfg.queue, ...(cfg.spool ? { spool: cfg.spool } : {}) }, wrapEncoder ? wrapEncoder(encoder) : encoder, logger, sinkOptions);
   await sink.start();
   return sink;
 }

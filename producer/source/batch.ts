@@ -45,6 +45,7 @@ export class BatchStep {
         const ctx = pc.get(ev.pid, ev.procStartNs, ev.ppid);
         ev.exe = ctx.exe;
         ev.containerId = ctx.containerId;
+        ev.context = ctx;
         if (ev.ppid === 0 && ctx.ppid !== null) ev.ppid = ctx.ppid;
       }
     }

@@ -1,7 +1,10 @@
-// Process context for connect events: ppid, executable path and container id
-// from /proc/<pid>, cached by (pid, process start time) in a bounded LRU.
-// A process that has exited (or whose pid was reused) yields a partial context
-// (exited: true, unknown fields null), never an error.
+// Process context for connect events: ppid, executable path, container id,
+// argv (bounded), the parent's name and executable and the ancestors'
+// executables from /proc/<pid>, and an entity id stable across pid reuse,
+// cached by (pid, process start time) in a bounded LRU. A process that has
+// exited (or whose pid was reused) yields a partial context (exited: true,
+// unknown fields null), never an error.
+import { createHash } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes';
@@ -11,18 +14,42 @@ export interface ContainerRef {
   runtime: ContainerRuntime;
 }
 
+/** argv as published: at most maxArgs arguments and maxArgBytes bytes of them (UTF-8). */
+export interface ProcessArgs {
+  /** The arguments kept, in order (invalid UTF-8 replaced by U+FFFD). */
+  args: string[];
+  /** How many arguments the process had. */
+  count: number;
+  /** Arguments were left out or the last one kept was cut. */
+  truncated: boolean;
+  /** The kept arguments joined by spaces. */
+  commandLine: string;
+}
+
 export interface ProcessContext {
   pid: number;
   ppid: number | null;
+  /** The task's command name (from /proc/<pid>/stat), null when /proc had the process no longer. */
+  comm: string | null;
   exe: string | null;
   containerId: string | null;
   containerRuntime: ContainerRuntime | null;
+  /** argv, null when it could not be read (exited, a kernel thread). */
+  args: ProcessArgs | null;
+  /** Stable per process across pid reuse: a hash of the boot id, pid and start time (null: no start time known). */
+  entityId: string | null;
+  /** The parent's command name and executable, null when unknown. */
+  parentComm: string | null;
+  parentExe: string | null;
+  /** Executables (else command names) of the ancestors above the parent, nearest first, up to maxAncestors; null when the parent is unknown. */
+  ancestors: string[] | null;
   /** /proc/<pid> was gone (or belonged to a newer process) when looked up. */
   exited: boolean;
 }
 
 /** The fields of /proc/<pid>/stat conntrail uses (read once per process: a bigint is fine here). */
 export interface ProcStat {
+  comm: string;
   ppid: number;
   /** Field 22: start time in clock ticks since boot. */
   startTicks: bigint;
@@ -30,14 +57,61 @@ export interface ProcStat {
 
 /** Parses /proc/<pid>/stat; comm may hold spaces and parentheses, so fields are counted after the last ')'. */
 export function parseProcStat(text: string): ProcStat | null {
+  const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
-  if (close < 0) return null;
+  if (open < 0 || close < open) return null;
   const f = text.slice(close + 2).split(' ');
   // f[0] is field 3 (state): ppid is field 4, starttime field 22
   const ppid = Number(f[1]);
   const start = f[19];
   if (!Number.isInteger(ppid) || start === undefined || !/^\d+$/.test(start)) return null;
-  return { ppid, startTicks: BigInt(start) };
+  return { comm: text.slice(open + 1, close), ppid, startTicks: BigInt(start) };
+}
+
+/**
+ * argv from the bytes of /proc/<pid>/cmdline (NUL-separated, usually NUL-ended),
+ * bounded: whole arguments while they fit in maxBytes, the first one cut at a
+ * character boundary if it alone does not; null for an empty file (a kernel
+ * thread, a zombie).
+ */
+export function parseCmdline(buf: Buffer, maxArgs: number, maxBytes: number): ProcessArgs | null {
+  let end = buf.length;
+  if (end === 0) return null;
+  if (buf[end - 1] === 0) end--;
+  const args: string[] = [];
+  let count = 0;
+  let used = 0;
+  let truncated = false;
+  for (let start = 0; start <= end;) {
+    let nul = buf.indexOf(0, start);
+    if (nul < 0 || nul > end) nul = end;
+    count++;
+    const len = nul - start;
+    if (!truncated) {
+      if (args.length < maxArgs && used + len <= maxBytes) {
+        args.push(buf.toString('utf8', start, nul));
+        used += len + 1;
+      } else {
+        truncated = true;
+        if (args.length === 0) args.push(cutUtf8(buf.subarray(start, nul), maxBytes));
+      }
+    }
+    start = nul + 1;
+  }
+  return { args, count, truncated, commandLine: args.join(' ') };
+}
+
+/** The longest prefix of `b` of at most `max` bytes that ends on a UTF-8 character boundary, as text. */
+function cutUtf8(b: Buffer, max: number): string {
+  let n = Math.min(max, b.length);
+  // back off continuation bytes (10xxxxxx) so that no character is split
+  while (n > 0 && n < b.length && ((b[n] as number) & 0xc0) === 0x80) n--;
+  return b.toString('utf8', 0, n);
+}
+
+/** Entity id of a process: base64url of the first 16 bytes of sha256("bootId:pid:startTicks"). */
+export function entityIdOf(bootId: string, pid: number, startTicks: number): string {
+  return createHash('sha256').update(`${bootId}:${pid}:${startTicks}`).digest().subarray(0, 16).toString('base64url');
 }
 
 const HEX64 = '([0-9a-f]{64})';
@@ -76,6 +150,14 @@ export interface ProcessContextOptions {
   procRoot?: string;
   /** USER_HZ: /proc start times are in these ticks. Default 100. */
   clockTicksPerSecond?: number;
+  /** Arguments of argv kept (enrich.process.maxArgs). Default 64. */
+  maxArgs?: number;
+  /** Bytes of argv kept (enrich.process.maxArgBytes). Default 2048. */
+  maxArgBytes?: number;
+  /** Ancestors above the parent listed (enrich.process.maxAncestors). Default 8. */
+  maxAncestors?: number;
+  /** Kernel boot id, part of the entity id (pids and start times repeat across boots). Default: /proc/sys/kernel/random/boot_id. */
+  bootId?: string;
 }
 
 export interface ProcessContextStats {
@@ -86,12 +168,8 @@ export interface ProcessContextStats {
   size: number;
 }
 
-/** ppid, exe and container id as producer/transform/enrich.ts's ProcessContextFn returns them. */
-export interface EnrichProcessContext {
-  ppid: number | null;
-  exe: string | null;
-  containerId: string | null;
-}
+/** The context as producer/transform/enrich.ts's ProcessContextFn returns it. */
+export type EnrichProcessContext = Pick<ProcessContext, 'ppid' | 'exe' | 'containerId' | 'args' | 'entityId' | 'parentComm' | 'parentExe' | 'ancestors'>;
 
 /** One cached process: an LRU list node, chained to the other entries of its pid (newest first). */
 class Entry {
@@ -116,6 +194,12 @@ export class ProcessContextCache {
   readonly #max: number;
   readonly #proc: string;
   readonly #nsPerTick: number;
+  readonly #maxArgs: number;
+  readonly #maxArgBytes: number;
+  readonly #maxAncestors: number;
+  readonly #bootId: string;
+  /** Nested parent reads in progress (see #lineage). */
+  #depth = 0;
   /** pid -> its newest entry (older ones chained through Entry.older). No string key per lookup. */
   readonly #byPid = new Map<number, Entry>();
   /** LRU list: head = most recently used. */
@@ -131,6 +215,10 @@ export class ProcessContextCache {
     this.#max = opts.maxEntries ?? 8192;
     this.#proc = opts.procRoot ?? '/proc';
     this.#nsPerTick = Math.round(1e9 / (opts.clockTicksPerSecond ?? 100));
+    this.#maxArgs = opts.maxArgs ?? 64;
+    this.#maxArgBytes = opts.maxArgBytes ?? 2048;
+    this.#maxAncestors = opts.maxAncestors ?? 8;
+    this.#bootId = opts.bootId ?? readOr('/proc/sys/kernel/random/boot_id').trim();
   }
 
   /**
@@ -165,8 +253,7 @@ export class ProcessContextCache {
 
   /** An adapter with the shape of producer/transform/enrich.ts's ProcessContextFn. */
   readonly contextFn = (pid: number, _ktimeNs?: number | bigint): EnrichProcessContext => {
-    const c = this.getByPid(pid);
-    return { ppid: c.ppid, exe: c.exe, containerId: c.containerId };
+    return this.getByPid(pid);
   };
 
   stats(): ProcessContextStats {
@@ -260,12 +347,20 @@ export class ProcessContextCache {
 
   #read(pid: number, startNs: number | undefined, kernelPpid: number): { context: ProcessContext; stat: ProcStat | null } {
     const dir = `${this.#proc}/${pid}`;
-    const partial: ProcessContext = {
-      pid, ppid: kernelPpid > 0 ? kernelPpid : null, exe: null, containerId: null, containerRuntime: null, exited: true,
-    };
     const stat = parseProcStat(readOr(`${dir}/stat`));
     // gone, or the pid now belongs to a process that started later
-    if (!stat || (startNs !== undefined && !this.#sameStart(stat.startTicks, startNs))) return { context: partial, stat: null };
+    if (!stat || (startNs !== undefined && !this.#sameStart(stat.startTicks, startNs))) {
+      const ppid = kernelPpid > 0 ? kernelPpid : null;
+      return {
+        context: {
+          pid, ppid, comm: null, exe: null, containerId: null, containerRuntime: null, args: null,
+          entityId: startNs !== undefined ? entityIdOf(this.#bootId, pid, this.#ticks(startNs)) : null,
+          ...this.#lineage(ppid, pid),
+          exited: true,
+        },
+        stat: null,
+      };
+    }
     let exe: string | null = null;
     try {
       exe = readlinkSync(`${dir}/exe`);
@@ -277,13 +372,56 @@ export class ProcessContextCache {
       context: {
         pid,
         ppid: stat.ppid,
+        comm: stat.comm,
         exe,
         containerId: container?.id ?? null,
         containerRuntime: container?.runtime ?? null,
+        args: parseCmdline(readBytes(`${dir}/cmdline`), this.#maxArgs, this.#maxArgBytes),
+        entityId: entityIdOf(this.#bootId, pid, Number(stat.startTicks)),
+        ...this.#lineage(stat.ppid, pid),
         exited: false,
       },
       stat,
     };
+  }
+
+  /**
+   * The parent's name and executable and the ancestors above it, from the
+   * parents' own (cached) contexts: a shell or a service manager is read once
+   * for all its children. Stops at pid 0, a loop, or maxAncestors.
+   */
+  #lineage(ppid: number | null, pid: number): Pick<ProcessContext, 'parentComm' | 'parentExe' | 'ancestors'> {
+    const none = { parentComm: null, parentExe: null, ancestors: null };
+    // a parent's miss reads its own lineage: bounded, in case pids reused in between make a loop
+    if (ppid === null || ppid <= 0 || ppid === pid || this.#depth >= MAX_LINEAGE_DEPTH) return none;
+    this.#depth++;
+    try {
+      const parent = this.get(ppid);
+      if (parent.exited) return none;
+      const ancestors: string[] = [];
+      let p: ProcessContext = parent;
+      const seen = new Set<number>([pid, ppid]);
+      while (ancestors.length < this.#maxAncestors && p.ppid !== null && p.ppid > 0 && !seen.has(p.ppid)) {
+        seen.add(p.ppid);
+        p = this.get(p.ppid);
+        if (p.exited) break;
+        ancestors.push(p.exe ?? p.comm ?? '?');
+      }
+      return { parentComm: parent.comm, parentExe: parent.exe, ancestors };
+    } finally {
+      this.#depth--;
+    }
+  }
+}
+
+/** Parents read in one lookup at most (a process tree is rarely deeper than a few dozen). */
+const MAX_LINEAGE_DEPTH = 64;
+
+function readBytes(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch {
+    return Buffer.alloc(0);
   }
 }
 
@@ -293,4 +431,13 @@ function readOr(path: string): string {
   } catch {
     return '';
   }
+}
+
+/** The cache for conntrail's config (enrich.processCache, enrich.process) and the host's boot id. */
+export function processContextFor(cfg: { enrich: { processCache: { maxEntries: number }; process: { maxArgs: number; maxArgBytes: number; maxAncestors: number } } }, bootId?: string): ProcessContextCache {
+  const p = cfg.enrich.process;
+  return new ProcessContextCache({
+    maxEntries: cfg.enrich.processCache.maxEntries, maxArgs: p.maxArgs, maxArgBytes: p.maxArgBytes, maxAncestors: p.maxAncestors,
+    ...(bootId !== undefined ? { bootId } : {}),
+  });
 }

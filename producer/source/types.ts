@@ -5,6 +5,7 @@
 // days of uptime (2^53 ns) and within a few ns after; the wall clock is in µs
 // since the epoch (exact: the ns would need 61 bits).
 import type { ProbeName } from 'bpf-native-loader';
+import type { ProcessContext } from './process-context.ts';
 
 export type { ProbeName };
 
@@ -45,6 +46,8 @@ export interface ConnectEvent {
   /** Filled by CaptureSource when process context is on; null when unknown (e.g. the process exited). */
   exe?: string | null;
   containerId?: string | null;
+  /** The whole process context (the cached object, shared by the process's events; read-only). */
+  context?: ProcessContext;
 }
 
 export interface DnsReplyEvent {

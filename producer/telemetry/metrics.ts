@@ -34,6 +34,11 @@ export const METRIC_DEFINITIONS = [
   ['conntrail.queue.depth', 'gauge', '{record}', 'Records waiting between enrichment and Kafka now.'],
   ['conntrail.queue.bytes', 'gauge', 'By', 'Encoded bytes waiting between enrichment and Kafka now.'],
   ['conntrail.queue.drops', 'counter', '{record}', 'Records the queue dropped, by reason.'],
+  ['conntrail.spool.records', 'gauge', '{record}', 'Records in the disk spool not yet acknowledged by Kafka now.'],
+  ['conntrail.spool.disk_only', 'gauge', '{record}', 'Of those, records only on disk, waiting for room in the memory queue.'],
+  ['conntrail.spool.bytes', 'gauge', 'By', 'Bytes of spool segment files now.'],
+  ['conntrail.spool.segments', 'gauge', '{segment}', 'Spool segment files now.'],
+  ['conntrail.spool.replayed', 'counter', '{record}', 'Records found unacknowledged in the spool at start and sent again (those a crash cut off after Kafka took them are duplicates).'],
   ['conntrail.publish.batches', 'counter', '{batch}', 'Batches acknowledged by Kafka.'],
   ['conntrail.publish.records', 'counter', '{record}', 'Records acknowledged by Kafka.'],
   ['conntrail.publish.bytes', 'counter', 'By', 'Encoded bytes acknowledged by Kafka.'],
@@ -99,6 +104,14 @@ export function registerPipelineMetrics(meter: Meter, snapshot: () => PipelineSt
       r.observe(obs['conntrail.queue.depth'], q.depth);
       if (q.bytes !== undefined) r.observe(obs['conntrail.queue.bytes'], q.bytes);
       observeCounts(r, obs['conntrail.queue.drops'], q.drops, 'reason');
+    }
+    const sp = s.spool;
+    if (sp) {
+      r.observe(obs['conntrail.spool.records'], sp.records);
+      r.observe(obs['conntrail.spool.disk_only'], sp.diskOnly);
+      r.observe(obs['conntrail.spool.bytes'], sp.bytes);
+      r.observe(obs['conntrail.spool.segments'], sp.segments);
+      r.observe(obs['conntrail.spool.replayed'], sp.replayed);
     }
     const p = s.publish;
     if (p) {

@@ -252,6 +252,9 @@ export function snapshotOf(s: PipelineStats): PipelineStatsSnapshot {
       bytes: s.sink.queue.bytes,
       drops: { ...s.sink.drops },
     },
+    ...(s.sink.spool ? {
+      spool: { records: s.sink.spool.records, diskOnly: s.sink.spool.diskOnly, bytes: s.sink.spool.bytes, segments: s.sink.spool.segments, replayed: s.sink.spool.replayed },
+    } : {}),
     publish: {
       batches: s.sink.published.batches,
       records: s.sink.published.records,

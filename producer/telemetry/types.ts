@@ -117,6 +117,17 @@ export interface PipelineStatsSnapshot {
     /** Records dropped by the queue, by reason ("full", "shutdown"...). */
     drops?: CountsBy;
   };
+  /** The disk spool (absent: no spool). */
+  spool?: {
+    /** Records not yet acknowledged, on disk. */
+    records: number;
+    /** Of those, only on disk (not in the memory queue). */
+    diskOnly: number;
+    bytes: number;
+    segments: number;
+    /** Records found unacknowledged at start and sent again. */
+    replayed: number;
+  };
   publish?: {
     /** Batches acknowledged by Kafka. */
     batches: number;

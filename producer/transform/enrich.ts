@@ -3,6 +3,8 @@
 // and become NetTCPConnect records (TCP over IPv4/IPv6 only).
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 import type { ConnectEvent, DnsReplyEvent } from '../source/types.ts';
+import type { ProcessContext as SourceProcessContext } from '../source/process-context.ts';
+import type { Accounts } from './accounts.ts';
 import { DnsCache } from './dns/cache.ts';
 import type { DnsCacheOptions, DnsCacheStats } from './dns/cache.ts';
 import { DNS_PARSE_ERRORS, parseDnsPayload } from './dns/parse.ts';
@@ -16,15 +18,12 @@ import { unmapIPv4 } from '../model/ip.ts';
 export type ConnectInput = Pick<
   ConnectEvent,
   'kind' | 'ktimeNs' | 'timestampUs' | 'pid' | 'tid' | 'uid' | 'gid' | 'comm' | 'cgroupId' | 'netnsCookie' | 'family' | 'sockType' | 'dstIP' | 'dstPort' | 'probe'
-> & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId'>>;
+> & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId' | 'context'>>;
 export type DnsReplyInput = Pick<DnsReplyEvent, 'kind' | 'ktimeNs' | 'netnsCookie' | 'transport' | 'payload' | 'payloadLength' | 'truncated'>;
 export type EnrichInput = ConnectInput | DnsReplyInput;
 
-export interface ProcessContext {
-  ppid: number | null;
-  exe: string | null;
-  containerId: string | null;
-}
+/** What a connect's record takes from its process's context (producer/source/process-context.ts). */
+export type ProcessContext = Pick<SourceProcessContext, 'ppid' | 'exe' | 'containerId' | 'args' | 'entityId' | 'parentComm' | 'parentExe' | 'ancestors'>;
 /**
  * Process context of a connect (producer/source/process-context.ts). Called only
  * when the capture source did not fill `exe` on the event already. The extra
@@ -39,8 +38,10 @@ export interface EnricherOptions {
   host: HostIdentity;
   /** DNS cache options, or a cache to use. */
   dnsCache?: DnsCacheOptions | DnsCache;
-  /** ppid, executable and container id of a process (producer/source/process-context.ts). Default: all null. */
+  /** ppid, executable, container id, argv and lineage of a process (producer/source/process-context.ts). Default: all null. */
   processContext?: ProcessContextFn;
+  /** User and group names (accounts.ts). Default: none (null names). */
+  accounts?: Accounts;
   /** Event id generator. Default newEventId (event-id.ts): random v4 UUIDs, like crypto.randomUUID. */
   newEventId?: () => string;
 }
@@ -72,16 +73,20 @@ export interface EnrichStats {
   connectsNotInet: number;
   /** processContext threw (the record got null ppid/exe/containerId). */
   processContextErrors: number;
+  /** Records published with a field null because it was not known (the process exited before /proc was read, no account entry...). */
+  unknown: { exe: number; args: number; parent: number; userName: number; groupName: number };
   cache: DnsCacheStats;
 }
 
-const NO_CONTEXT: ProcessContext = Object.freeze({ ppid: null, exe: null, containerId: null });
+/** A context with nothing known. */
+export const NO_CONTEXT: ProcessContext = Object.freeze({ ppid: null, exe: null, containerId: null, args: null, entityId: null, parentComm: null, parentExe: null, ancestors: null });
 const noContext: ProcessContextFn = () => NO_CONTEXT;
 
 export class Enricher {
   readonly cache: DnsCache;
   readonly #host: HostIdentity;
   readonly #processContext: ProcessContextFn;
+  readonly #accounts: Accounts | undefined;
   readonly #newEventId: () => string;
 
   // Counters: plain fields, copied by stats().
@@ -96,6 +101,7 @@ export class Enricher {
   connectsNotTcp = 0;
   connectsNotInet = 0;
   processContextErrors = 0;
+  readonly unknown = { exe: 0, args: 0, parent: 0, userName: 0, groupName: 0 };
 
   // Per-DNS-event state for the parse callbacks (bound once, no closure per event).
   #replyNetns = 0;
@@ -115,6 +121,7 @@ export class Enricher {
     this.#host = Object.isFrozen(opts.host) ? opts.host : Object.freeze({ ...opts.host });
     this.cache = opts.dnsCache instanceof DnsCache ? opts.dnsCache : new DnsCache(opts.dnsCache ?? {});
     this.#processContext = opts.processContext ?? noContext;
+    this.#accounts = opts.accounts;
     this.#newEventId = opts.newEventId ?? newEventId;
   }
 
@@ -159,25 +166,32 @@ export class Enricher {
     const results = this.cache.lookup(ev.netnsCookie, dstIP, ev.ktimeNs);
     // The kernel's ppid at connect time is the truest; /proc may be read after a reparenting.
     const kernelPpid = ev.ppid ?? 0;
-    let ppid: number | null = kernelPpid > 0 ? kernelPpid : null;
-    let exe: string | null;
-    let containerId: string | null;
-    if (ev.exe !== undefined) {
-      // The capture source filled the context already.
-      exe = ev.exe;
-      containerId = ev.containerId ?? null;
+    let ctx: ProcessContext;
+    if (ev.context !== undefined) {
+      ctx = ev.context; // the capture source looked it up already
+    } else if (ev.exe !== undefined) {
+      // a source that gives only the executable and container id
+      ctx = { ...NO_CONTEXT, exe: ev.exe, containerId: ev.containerId ?? null };
     } else {
-      let ctx: ProcessContext;
       try {
         ctx = this.#processContext(ev.pid, ev.ktimeNs, ev.procStartNs ?? 0, kernelPpid);
       } catch {
         this.processContextErrors++;
         ctx = NO_CONTEXT;
       }
-      if (ppid === null) ppid = ctx.ppid;
-      exe = ctx.exe;
-      containerId = ctx.containerId;
     }
+    const ppid = kernelPpid > 0 ? kernelPpid : ctx.ppid;
+    const args = ctx.args;
+    const unknown = this.unknown;
+    if (ctx.exe === null) unknown.exe++;
+    if (args === null) unknown.args++;
+    if (ctx.parentComm === null) unknown.parent++;
+    const accounts = this.#accounts;
+    const userName = accounts ? accounts.userName(ev.uid) : null;
+    const groupName = accounts ? accounts.groupName(ev.gid) : null;
+    if (userName === null) unknown.userName++;
+    if (groupName === null) unknown.groupName++;
+    const startNs = ev.procStartNs ?? 0;
     this.connectsPublished++;
     return {
       eventId: this.#newEventId(),
@@ -191,9 +205,21 @@ export class Enricher {
         uid: ev.uid,
         gid: ev.gid,
         comm: ev.comm,
-        exe,
+        exe: ctx.exe,
         cgroupId: ev.cgroupId,
-        containerId,
+        containerId: ctx.containerId,
+        args: args === null ? null : args.args,
+        argsCount: args === null ? null : args.count,
+        argsTruncated: args === null ? null : args.truncated,
+        commandLine: args === null ? null : args.commandLine,
+        // the connect's wall time less the process's age, both from the kernel's boot clock
+        startTime: startNs > 0 && startNs <= ev.ktimeNs ? ev.timestampUs - Math.floor((ev.ktimeNs - startNs) / 1000) : null,
+        entityId: ctx.entityId,
+        parentComm: ctx.parentComm,
+        parentExe: ctx.parentExe,
+        ancestors: ctx.ancestors,
+        userName,
+        groupName,
       },
       netnsCookie: ev.netnsCookie,
       dstIP,
@@ -217,6 +243,7 @@ export class Enricher {
       connectsNotTcp: this.connectsNotTcp,
       connectsNotInet: this.connectsNotInet,
       processContextErrors: this.processContextErrors,
+      unknown: { ...this.unknown },
       cache: this.cache.stats(),
     };
   }

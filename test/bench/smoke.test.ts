@@ -47,6 +47,10 @@ await integrationTest('npm run bench -- --quick writes a report and a JSON with 
   }
   t.true(r.encoding!.summary.avro!.bytesPerRecord < r.encoding!.summary['JSON.stringify']!.bytesPerRecord);
 
+  const sp = r.spool!;
+  t.is(sp.records, r.sizes.encodingRecords);
+  for (const [what, x] of [['write never', sp.writeRecordsPerS.never], ['write interval', sp.writeRecordsPerS.interval], ['read', sp.readRecordsPerS], ['sink CPU off', sp.sinkCpuSPer100k.off], ['sink CPU on', sp.sinkCpuSPer100k.on]] as const) finite(x.median, `spool ${what}`);
+
   t.is(r.live!.rates.length, r.sizes.liveRates.length);
   for (const x of r.live!.rates) {
     const run = x.runs[0]!;

@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessContextCache, parseContainerId, parseProcStat } from '../../producer/source/process-context.ts';
+import { ProcessContextCache, entityIdOf, parseCmdline, parseContainerId, parseProcStat } from '../../producer/source/process-context.ts';
 
 const ID = 'a'.repeat(12) + '0123456789abcdef'.repeat(3) + 'b'.repeat(4);
 
@@ -31,23 +31,24 @@ test('container ids: docker, containerd, cri-o, podman, kubernetes, cgroup v1 an
 
 test('parseProcStat copes with spaces and parentheses in comm', (t) => {
   const rest = 'S 4321 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100 18446744073709551615';
-  t.deepEqual(parseProcStat(`1234 (a b) c)) ${rest}`), { ppid: 4321, startTicks: 987654n });
+  t.deepEqual(parseProcStat(`1234 (a b) c)) ${rest}`), { comm: 'a b) c)', ppid: 4321, startTicks: 987654n });
   t.is(parseProcStat('garbage'), null);
   t.is(parseProcStat('1 (x) S'), null);
   const self = parseProcStat(readFileSync('/proc/self/stat', 'utf8'));
   t.is(self?.ppid, process.ppid);
 });
 
-function fakeProc(): { root: string; add(pid: number, ppid: number, startTicks: number, cgroup: string, exe?: string): void; remove(pid: number): void } {
+function fakeProc(): { root: string; add(pid: number, ppid: number, startTicks: number, cgroup: string, exe?: string, cmdline?: Buffer | string): void; remove(pid: number): void } {
   const root = mkdtempSync(join(tmpdir(), 'conntrail-proc-'));
   return {
     root,
-    add(pid, ppid, startTicks, cgroup, exe) {
+    add(pid, ppid, startTicks, cgroup, exe, cmdline) {
       const dir = join(root, String(pid));
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'stat'), `${pid} (proc ${pid}) S ${ppid} 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${startTicks} 0 0`);
       writeFileSync(join(dir, 'cgroup'), cgroup);
       if (exe) symlinkSync(exe, join(dir, 'exe'));
+      if (cmdline !== undefined) writeFileSync(join(dir, 'cmdline'), cmdline);
     },
     remove(pid) {
       rmSync(join(root, String(pid)), { recursive: true, force: true });
@@ -59,16 +60,23 @@ test('the cache is keyed by pid and start time; exited and reused pids give part
   const proc = fakeProc();
   t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
   proc.add(100, 1, 500, `0::/system.slice/docker-${ID}.scope\n`, '/usr/bin/curl');
-  const cache = new ProcessContextCache({ procRoot: proc.root });
+  const cache = new ProcessContextCache({ procRoot: proc.root, bootId: 'boot' });
   const start = 500 * 10_000_000 + 1234; // ns; ticks are 10 ms
   const full = cache.get(100, start, 1);
-  t.deepEqual(full, { pid: 100, ppid: 1, exe: '/usr/bin/curl', containerId: ID, containerRuntime: 'docker', exited: false });
+  const unknownLineage = { parentComm: null, parentExe: null, ancestors: null };
+  t.deepEqual(full, {
+    pid: 100, ppid: 1, comm: 'proc 100', exe: '/usr/bin/curl', containerId: ID, containerRuntime: 'docker', args: null,
+    entityId: entityIdOf('boot', 100, 500), ...unknownLineage, exited: false,
+  });
   proc.remove(100);
   t.is(cache.get(100, start, 1), full, 'cached: /proc is not read again');
   t.is(cache.stats().hits, 1);
   // same pid, a later process (pid reuse) that is gone as well
   const gone = cache.get(100, 900 * 10_000_000, 7);
-  t.deepEqual(gone, { pid: 100, ppid: 7, exe: null, containerId: null, containerRuntime: null, exited: true });
+  t.deepEqual(gone, {
+    pid: 100, ppid: 7, comm: null, exe: null, containerId: null, containerRuntime: null, args: null,
+    entityId: entityIdOf('boot', 100, 900), ...unknownLineage, exited: true,
+  }, 'the entity id comes from the kernel\'s start time: known after the exit');
   // pid reused by a new process whose start time differs from the record's
   proc.add(100, 2, 950, '0::/\n', '/bin/sh');
   t.true(cache.get(100, 940 * 10_000_000, 0).exited, 'a different process now holds the pid');
@@ -80,7 +88,8 @@ test('the cache is keyed by pid and start time; exited and reused pids give part
   t.false(noExe.exited);
   t.is(noExe.ppid, 2);
   // the enricher's adapter
-  t.deepEqual(cache.contextFn(100, 0), { ppid: 2, exe: '/bin/sh', containerId: null });
+  const adapted = cache.contextFn(100, 0);
+  t.deepEqual([adapted.ppid, adapted.exe, adapted.containerId], [2, '/bin/sh', null]);
 });
 
 test('the cache is bounded (least recently used evicted)', (t) => {
@@ -109,7 +118,8 @@ test('a reused pid: each process found by its start time, the newest by pid alon
   t.is(cache.get(7, ns(100) + 9_999_999).exe, '/bin/old');
   t.is(cache.get(7, ns(200)).exe, '/bin/new');
   t.is(cache.getByPid(7).exe, '/bin/new', 'by pid: the newest stored');
-  t.deepEqual(cache.stats(), { hits: 3, misses: 2, exited: 0, evictions: 0, size: 2 });
+  // each new process also looks its parent up: pid 1, not in this fake tree (not stored, found gone)
+  t.deepEqual(cache.stats(), { hits: 3, misses: 4, exited: 2, evictions: 0, size: 2 });
   // Two other processes: the least recently used entry (the old pid 7) goes.
   proc.add(8, 1, 300, '0::/\n', '/bin/p8');
   proc.add(9, 1, 300, '0::/\n', '/bin/p9');
@@ -147,4 +157,69 @@ test('this process: exe and ppid from /proc', (t) => {
   t.is(ctx.exe, process.execPath);
   t.is(ctx.ppid, process.ppid);
   t.false(ctx.exited);
+});
+
+test('argv: bounded by count and bytes, whole arguments first, the first one cut at a character boundary, invalid UTF-8 replaced', (t) => {
+  const nul = (...a: string[]): Buffer => Buffer.from(a.join('\0') + '\0');
+  t.deepEqual(parseCmdline(nul('curl', '-s', 'https://x/'), 64, 2048), { args: ['curl', '-s', 'https://x/'], count: 3, truncated: false, commandLine: 'curl -s https://x/' });
+  t.deepEqual(parseCmdline(nul('a', 'b', 'c', 'd'), 2, 2048), { args: ['a', 'b'], count: 4, truncated: true, commandLine: 'a b' });
+  t.deepEqual(parseCmdline(nul('aaaa', 'bbbb', 'cccc'), 64, 10), { args: ['aaaa', 'bbbb'], count: 3, truncated: true, commandLine: 'aaaa bbbb' });
+  // one argument longer than the bound: cut, not split inside "é" (2 bytes)
+  const cut = parseCmdline(nul('x'.repeat(5) + 'é'.repeat(10)), 64, 8);
+  t.deepEqual(cut?.args, ['xxxxxé']);
+  t.true(cut?.truncated);
+  t.is(Buffer.byteLength(cut!.args[0]!), 7);
+  t.deepEqual(parseCmdline(Buffer.from([0x61, 0xff, 0xfe, 0x62, 0]), 64, 2048)?.args, ['a\ufffd\ufffdb'], 'invalid UTF-8 as U+FFFD');
+  t.deepEqual(parseCmdline(Buffer.from('no-nul-end'), 64, 2048)?.args, ['no-nul-end'], 'a process that rewrote its argv');
+  t.deepEqual(parseCmdline(nul('', 'x'), 64, 2048)?.args, ['', 'x'], 'empty arguments are arguments');
+  t.is(parseCmdline(Buffer.alloc(0), 64, 2048), null, 'kernel thread or zombie: nothing');
+  t.deepEqual(parseCmdline(Buffer.from('a'.repeat(200_000) + '\0'), 64, 2048)?.args[0]?.length, 2048, 'a huge argv is cut to the bound');
+});
+
+test('lineage: the parent\'s name and executable and the ancestors above it, from their own cached contexts; a loop or a missing parent ends it', (t) => {
+  const proc = fakeProc();
+  t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
+  proc.add(1, 0, 1, '0::/\n', '/usr/lib/systemd/systemd', 'systemd\0');
+  proc.add(50, 1, 2, '0::/\n', '/usr/sbin/sshd', 'sshd\0');
+  proc.add(60, 50, 3, '0::/\n', '/usr/bin/bash', 'bash\0');
+  proc.add(70, 60, 4, '0::/\n', '/usr/bin/curl', 'curl\0-s\0https://x/\0');
+  const cache = new ProcessContextCache({ procRoot: proc.root, bootId: 'b' });
+  const c = cache.get(70, 4 * 10_000_000);
+  t.is(c.parentComm, 'proc 60');
+  t.is(c.parentExe, '/usr/bin/bash');
+  t.deepEqual(c.ancestors, ['/usr/sbin/sshd', '/usr/lib/systemd/systemd']);
+  t.deepEqual(c.args?.args, ['curl', '-s', 'https://x/']);
+  // a sibling reads none of its ancestors again
+  proc.add(71, 60, 5, '0::/\n', '/usr/bin/wget', 'wget\0');
+  const misses = cache.stats().misses;
+  cache.get(71, 5 * 10_000_000);
+  t.is(cache.stats().misses, misses + 1, 'only the new process was read');
+  // bounded ancestors
+  const short = new ProcessContextCache({ procRoot: proc.root, maxAncestors: 1 });
+  t.deepEqual(short.get(70, 4 * 10_000_000).ancestors, ['/usr/sbin/sshd']);
+  // a parent gone from /proc: no parent, no ancestors (the kernel's ppid stays)
+  proc.add(80, 999, 6, '0::/\n', '/bin/orphan');
+  const orphan = cache.get(80, 6 * 10_000_000);
+  t.deepEqual([orphan.ppid, orphan.parentComm, orphan.parentExe, orphan.ancestors], [999, null, null, null]);
+  // a loop made by pid reuse between reads ends (90 -> 91 -> 90)
+  proc.add(90, 91, 7, '0::/\n', '/bin/a');
+  proc.add(91, 90, 8, '0::/\n', '/bin/b');
+  const looped = cache.get(90, 7 * 10_000_000);
+  t.is(looped.parentExe, '/bin/b');
+  t.deepEqual(looped.ancestors, []);
+  // an exited process keeps what the kernel knew: its parent is still looked up
+  const exited = cache.get(72, 9 * 10_000_000, 60);
+  t.true(exited.exited);
+  t.is(exited.args, null);
+  t.is(exited.parentExe, '/usr/bin/bash');
+  t.not(exited.entityId, null);
+});
+
+test('entity ids differ by boot, pid and start time, and are stable', (t) => {
+  const id = entityIdOf('boot-a', 100, 500);
+  t.is(id, entityIdOf('boot-a', 100, 500));
+  t.regex(id, /^[A-Za-z0-9_-]{22}$/);
+  t.not(id, entityIdOf('boot-b', 100, 500));
+  t.not(id, entityIdOf('boot-a', 101, 500));
+  t.not(id, entityIdOf('boot-a', 100, 501));
 });

@@ -50,3 +50,17 @@ test('an unknown command prints usage and exits 2', (t) => {
   t.is(r.code, 2);
   t.regex(r.stderr, /unknown command "frobnicate"/);
 });
+
+test('a spool directory that cannot be created: one line naming spool.directory, exit 1, before capture attaches', (t) => {
+  const file = path.join(tmp, 'not-a-directory');
+  fs.writeFileSync(file, '');
+  const r = conntrail(['run', '--config', configFile({
+    kafka: { brokers: ['127.0.0.1:1'] }, registry: { url: 'http://127.0.0.1:1' }, encoding: { format: 'ecs-json' },
+    telemetry: { enabled: false, prometheusPort: 0 }, spool: { directory: path.join(file, 'spool') },
+  })]);
+  t.is(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  t.is(lines.length, 1, r.stderr);
+  t.regex(lines[0] as string, /^conntrail: spool\.directory ".*not-a-directory\/spool": cannot create or write it/);
+  t.notRegex(r.stdout, /probe|attached/, 'nothing attached');
+});

@@ -111,7 +111,7 @@ test('the pods have the three capabilities, the host PID namespace and the host 
     t.true(mounts.get(v.name)?.readOnly, `host path ${v.hostPath.path} is mounted read-only`);
   }
   const hostPaths = (podSpec.volumes as K8sObject[]).filter((v) => v.hostPath).map((v) => v.hostPath.path).sort();
-  t.deepEqual(hostPaths, ['/etc/machine-id', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/security', '/sys/kernel/tracing']);
+  t.deepEqual(hostPaths, ['/etc/group', '/etc/machine-id', '/etc/passwd', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/security', '/sys/kernel/tracing']);
   t.deepEqual(podSpec.tolerations, [{ operator: 'Exists' }]);
   t.is(daemonSet.spec.updateStrategy.type, 'RollingUpdate');
   t.is(daemonSet.spec.updateStrategy.rollingUpdate.maxSurge, 0, 'never two agents on one node');

@@ -5,6 +5,7 @@
  * an independent kafkajs consumer reads the topic and decodes every message
  * through the registry (Avro) or as JSON (ECS).
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -13,23 +14,9 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { startConntrail } from '../helpers/conntrail-process.ts';
+import { connectTimes } from '../helpers/connects.ts';
 import { brokerList, integrationTest, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
 
-
-/** `count` TCP connects from this process to a listener on 127.0.0.1, one at a time. */
-async function connectTimes(count: number): Promise<number> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(); });
-      s.on('error', reject);
-    });
-  }
-  server.close();
-  return port;
-}
 
 /** Reads the topic from the start until `done` says enough (or the timeout). */
 async function consume<T>(topic: string, decode: (value: Buffer) => Promise<T>, done: (all: T[]) => boolean, timeoutMs = 30_000): Promise<T[]> {
@@ -126,4 +113,41 @@ await integrationTest('run: ECS JSON encoding, field by field', ['root', 'bpf', 
   t.is((d.process as { parent: { pid: number } }).parent.pid, process.ppid);
   t.is(d.user?.id, String(process.getuid!()));
   t.is(d.host?.name, os.hostname());
+});
+
+await integrationTest('run: a child process\'s connect carries its argv, start time, entity id, parent, ancestors and user and group names', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
+  const topic = `e2e-proc-${randomUUID().slice(0, 8)}`;
+  const producer = await startConntrail(t, baseConfig(topic));
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const marker = `marker-${randomUUID().slice(0, 8)}`;
+  // the child stays a moment after its connect, so that /proc still has it when conntrail looks
+  const code = `const s = require('net').connect(${port}, '127.0.0.1', () => { s.destroy(); setTimeout(() => {}, 1500); });`;
+  const spawnedAt = Date.now();
+  const child = spawn(process.execPath, ['-e', code, marker, 'two words'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+
+  const registry = new SchemaRegistry({ host: REGISTRY_URL });
+  const mine = (r: NetTCPConnect): boolean => r.process.pid === child.pid && r.dstPort === port;
+  const records = (await consume(topic, (v) => registry.decode(v) as Promise<NetTCPConnect>, (all) => all.some(mine))).filter(mine);
+  await exited;
+  server.close();
+  producer.child.kill('SIGTERM');
+  t.is(await producer.exited, 0);
+
+  t.is(records.length, 1);
+  const p = records[0]!.process;
+  t.deepEqual(p.args, [process.execPath, '-e', code, marker, 'two words']);
+  t.is(p.argsCount, 5);
+  t.false(p.argsTruncated);
+  t.is(p.commandLine, [process.execPath, '-e', code, marker, 'two words'].join(' '));
+  t.is(p.ppid, process.pid);
+  t.is(p.parentExe, fs.realpathSync(process.execPath));
+  t.is(p.parentComm, fs.readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim());
+  t.true(Array.isArray(p.ancestors) && p.ancestors.length > 0, 'the test runner\'s own ancestors');
+  t.is(p.userName, 'root');
+  t.is(p.groupName, 'root');
+  t.regex(p.entityId ?? '', /^[A-Za-z0-9_-]{22}$/);
+  t.true(p.startTime !== null && Math.abs(p.startTime / 1000 - spawnedAt) < 2000, `start time ${p.startTime} near the spawn at ${spawnedAt}`);
 });

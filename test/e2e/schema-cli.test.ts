@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { integrationTest, REGISTRY_URL } from '../helpers/require.ts';
 
-function conntrailSchema(action: string, topic: string) {
-  const r = spawnSync(process.execPath, ['producer/cli.ts', 'schema', action], {
+function conntrailSchema(action: string, topic: string, extra: string[] = [], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['producer/cli.ts', 'schema', action, ...extra], {
     encoding: 'utf8',
-    env: { ...process.env, CONNTRAIL_REGISTRY_URL: REGISTRY_URL, CONNTRAIL_KAFKA_TOPIC: topic, CONNTRAIL_REGISTRY_STARTUP_RETRY_MS: '0' },
+    env: { ...process.env, CONNTRAIL_REGISTRY_URL: REGISTRY_URL, CONNTRAIL_KAFKA_TOPIC: topic, CONNTRAIL_REGISTRY_STARTUP_RETRY_MS: '0', ...env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -29,6 +29,19 @@ await integrationTest('schema register, check and list a new subject', ['registr
 
   const list = conntrailSchema('list', topic);
   t.regex(list.out, /version 1 id \d+ \(the bundled schema\): eventId, eventName, timestamp, host, process/);
+});
+
+await integrationTest('schema register --status: the heartbeat\'s AgentStatus schema under agent.statusTopic\'s subject, apart from the records\'', ['registry'], async (t) => {
+  const topic = `schema-cli-${randomUUID().slice(0, 8)}`;
+  const statusTopic = `${topic}.status`;
+  const env = { CONNTRAIL_AGENT_STATUS_TOPIC: statusTopic };
+  const reg = conntrailSchema('register', topic, ['--status'], env);
+  t.is(reg.code, 0, reg.err);
+  t.regex(reg.out, new RegExp(`^registered: subject ${statusTopic.replace(/\./g, '\\.')}-value version 1 id \\d+`));
+  const list = conntrailSchema('list', topic, ['--status'], env);
+  t.regex(list.out, /version 1 id \d+ \(the bundled schema\): eventId, eventName, timestamp, intervalStart, host, agent, captured, published, drops/);
+  t.regex(conntrailSchema('check', topic, ['--status'], env).out, /^ok: the bundled schema is version 1 /);
+  t.regex(conntrailSchema('list', topic, [], env).out, /no versions registered/, 'the records\' subject is untouched');
 });
 
 await integrationTest('schema check: an incompatible subject gives the subject, versions and reasons, exit 1', ['registry'], async (t) => {

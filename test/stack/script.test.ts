@@ -4,7 +4,7 @@
  * ports nothing listens on (so a running stack is never touched).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +113,62 @@ test('up without java fails with one clear line', async (t) => {
     t.not(r.code, 0);
     t.regex(r.stderr.trim(), /^stack: error: java not found/);
     t.is(r.stderr.trim().split('\n').length, 1);
+  } finally {
+    rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
+  }
+});
+
+test('env --brokers 3 prints the three nodes, on ports derived from the configured ones', async (t) => {
+  const r = await stack(['env', '--brokers', '3']);
+  t.is(r.code, 0, r.stderr);
+  t.true(r.stdout.includes('export CONNTRAIL_KAFKA_BROKERS=127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096\n'));
+  const custom = await stack(['env', '--brokers=3'], { CONNTRAIL_STACK_KAFKA_PORT: '19092', CONNTRAIL_STACK_CONTROLLER_PORT: '19093' });
+  t.true(custom.stdout.includes('export CONNTRAIL_KAFKA_BROKERS=127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096\n'));
+});
+
+test('--brokers takes 1 or 3: anything else is one line and exit 2', async (t) => {
+  const e = isolated();
+  try {
+    for (const args of [['up', '--brokers', '2'], ['env', '--brokers', 'x'], ['up', '--brokers']]) {
+      const r = await stack(args, e);
+      t.is(r.code, 2, args.join(' '));
+      t.regex(r.stderr.trim(), /^stack: error: --brokers (must be 1 or 3|needs a value)/);
+      t.is(r.stderr.trim().split('\n').length, 1);
+    }
+    const u = await stack(['up', '--frobnicate'], e);
+    t.is(u.code, 2);
+    t.regex(u.stderr, /unknown option --frobnicate/);
+  } finally {
+    rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
+  }
+});
+
+test('up --brokers 3 refuses ports where two listeners would collide', async (t) => {
+  const e: Record<string, string> = { ...isolated(), CONNTRAIL_STACK_KAFKA_PORT: '20000', CONNTRAIL_STACK_CONTROLLER_PORT: '20002' };
+  try {
+    const r = await stack(['up', '--brokers', '3', '--no-registry'], e);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /port 20002 would serve two listeners/);
+  } finally {
+    rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
+  }
+});
+
+test('a 3-broker layout: status, env and down follow it (nothing running)', async (t) => {
+  const e = isolated();
+  try {
+    writeFileSync(join(e.CONNTRAIL_STACK_DIR!, 'layout'), 'brokers=3\nregistry=0\n');
+    const s = await stack(['status'], e);
+    t.is(s.code, 1);
+    for (const n of [1, 2, 3]) t.regex(s.stdout, new RegExp(`^kafka-${n}\\s+down$`, 'm'));
+    t.regex(s.stdout, /^controller\s+down$/m);
+    t.regex(s.stdout, /^registry\s+off\b/m);
+    const env = await stack(['env'], e);
+    t.regex(env.stdout, /CONNTRAIL_KAFKA_BROKERS=127\.0\.0\.1:1,127\.0\.0\.1:3,127\.0\.0\.1:5\n/);
+    const d = await stack(['down', '--wipe'], e);
+    t.is(d.code, 0, d.stderr);
+    for (const n of [1, 2, 3]) t.regex(d.stdout, new RegExp(`kafka-${n} not running`));
+    t.false(existsSync(join(e.CONNTRAIL_STACK_DIR!, 'layout')), 'down --wipe forgets the layout');
   } finally {
     rmSync(e.CONNTRAIL_STACK_DIR!, { recursive: true, force: true });
   }

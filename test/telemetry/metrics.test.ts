@@ -30,6 +30,7 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
     decode: { skipped: { not_tcp: 3 } },
     dns: { parseErrors: { truncated: 1 }, cache: { size: 5, addresses: 7, hits: 4, misses: 6, expired: 0 } },
     queue: { depth: 12, bytes: 1200, drops: { full: 0 } },
+    spool: { records: 40, diskOnly: 28, bytes: 9000, segments: 2, replayed: 5 },
     publish: { batches: 1, records: 8, bytes: 800, errors: 0 },
   } satisfies PipelineStatsSnapshot;
   let calls = 0;
@@ -52,6 +53,11 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
   t.is(a.get('conntrail_dns_cache_expired_total'), 0);
   t.is(a.get('conntrail_queue_depth'), 12);
   t.is(a.get('conntrail_queue_bytes'), 1200);
+  t.is(a.get('conntrail_spool_records'), 40);
+  t.is(a.get('conntrail_spool_disk_only'), 28);
+  t.is(a.get('conntrail_spool_bytes'), 9000);
+  t.is(a.get('conntrail_spool_segments'), 2);
+  t.is(a.get('conntrail_spool_replayed_total'), 5);
   t.is(a.get('conntrail_publish_batches_total'), 1);
   t.is(a.get('conntrail_publish_records_total'), 8);
   t.is(a.get('conntrail_publish_bytes_total'), 800);

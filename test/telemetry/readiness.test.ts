@@ -4,6 +4,7 @@
 // stood in for by a transport whose sends fail or hang on command: the live
 // cases (the real broker, a closed port) are in health.test.ts.
 import test from 'ava';
+import { sparseRecord } from '../../producer/model/sample.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
 import { Health, kafkaCheck, notReady, ok, queueCheck } from '../../producer/health.ts';
@@ -31,7 +32,7 @@ class SwitchTransport implements SinkTransport {
 const record = (i: number): NetTCPConnect => ({
   eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, eventName: 'NetTCPConnect', timestamp: Date.now() * 1000,
   host: { name: 'h', machineId: null, bootId: null } as never,
-  process: { pid: 1, tid: 1, ppid: null, uid: 0, gid: 0, comm: 'c', exe: null, cgroupId: 0, containerId: null },
+  process: { ...sparseRecord().process, pid: 1, tid: 1, uid: 0, gid: 0, comm: 'c', cgroupId: 0 },
   netnsCookie: 0, dstIP: '127.0.0.1', dstPort: 80, family: 'AF_INET', results: [], probe: 'cgroup',
 } as unknown as NetTCPConnect);
 
@@ -83,8 +84,15 @@ test('kafka check: a batch unacknowledged past the stall limit is not ready', as
 
 test('queue check: full is not ready', (t) => {
   const q = { records: 10, bytes: 100, maxRecords: 10, maxBytes: 1000 };
-  t.deepEqual(queueCheck({ queue: q }), notReady('full (10 of 10 records, 100 of 1000 bytes): new records are dropped'));
-  t.deepEqual(queueCheck({ queue: { ...q, records: 3 } }), ok('3 records queued'));
+  t.deepEqual(queueCheck({ queue: q, spool: null }), notReady('full (10 of 10 records, 100 of 1000 bytes): new records are dropped'));
+  t.deepEqual(queueCheck({ queue: { ...q, records: 3 }, spool: null }), ok('3 records queued'));
+});
+
+test('queue check with the spool: a full memory queue is ready (records go to disk); a full spool is not', (t) => {
+  const q = { records: 10, bytes: 100, maxRecords: 10, maxBytes: 1000 };
+  const sp = { bytes: 5000, records: 900, diskOnly: 890, segments: 2, replayed: 0, corruptBytes: 0, maxBytes: 1 << 20 };
+  t.deepEqual(queueCheck({ queue: q, spool: sp }), ok('10 records queued, 890 more on disk only (spool: 900 unacknowledged)'));
+  t.false(queueCheck({ queue: q, spool: { ...sp, bytes: 1 << 20 } }).ok);
 });
 
 test('the endpoint: /healthz 200, /readyz 503 then 200 as the checks pass, stopping 503, /metrics 404 without telemetry, HEAD, 405', async (t) => {

@@ -1,9 +1,12 @@
-// schemas/NetTCPConnect.avsc against NET_TCP_CONNECT_SHAPE: same fields, same
-// order, same kinds, a doc on every field. Fails when either side drifts.
+// schemas/NetTCPConnect.avsc against NET_TCP_CONNECT_SHAPE and
+// schemas/AgentStatus.avsc against AGENT_STATUS_SHAPE: same fields, same order,
+// same kinds, a doc on every field. Fails when either side drifts.
 import test from 'ava';
 import { NET_TCP_CONNECT_SHAPE } from '../../producer/model/net-tcp-connect.ts';
-import type { LeafKind, NetTCPConnectShape } from '../../producer/model/net-tcp-connect.ts';
-import { loadBundledSchema, RECORD_FULL_NAME } from '../../producer/model/avro-schema.ts';
+import { AGENT_STATUS_SHAPE } from '../../producer/model/agent-status.ts';
+import type { LeafKind, Shape } from '../../producer/model/shape.ts';
+import { loadBundledSchema, loadStatusSchema, RECORD_FULL_NAME, STATUS_RECORD_FULL_NAME } from '../../producer/model/avro-schema.ts';
+import { sampleStatus } from '../../producer/model/sample.ts';
 import type { AvroField, AvroRecordSchema } from '../../producer/model/avro-schema.ts';
 
 const LEAF_SCHEMAS: Record<LeafKind, unknown> = {
@@ -14,10 +17,14 @@ const LEAF_SCHEMAS: Record<LeafKind, unknown> = {
   'string[]': { type: 'array', items: 'string' },
   'string?': ['null', 'string'],
   'int?': ['null', 'int'],
+  'long?': ['null', 'long'],
+  'timestamp-micros?': ['null', { type: 'long', logicalType: 'timestamp-micros' }],
+  'string[]?': ['null', { type: 'array', items: 'string' }],
+  'boolean?': ['null', 'boolean'],
 };
 
 /** Walks shape and schema together; returns one message per mismatch. */
-function drift(shape: NetTCPConnectShape, record: AvroRecordSchema, path: string): string[] {
+function drift(shape: Shape, record: AvroRecordSchema, path: string): string[] {
   const problems: string[] = [];
   const shapeNames = Object.keys(shape);
   const schemaNames = record.fields.map((f) => f.name);
@@ -60,6 +67,18 @@ test('the bundled schema matches NET_TCP_CONNECT_SHAPE field for field', (t) => 
   t.deepEqual(drift(NET_TCP_CONNECT_SHAPE, json, ''), []);
 });
 
+test('the status schema matches AGENT_STATUS_SHAPE field for field, and is io.conntrail.AgentStatus', (t) => {
+  const { json, type } = loadStatusSchema();
+  t.deepEqual(drift(AGENT_STATUS_SHAPE, json, ''), []);
+  t.is(type.name, STATUS_RECORD_FULL_NAME);
+  t.truthy(json.doc);
+});
+
+test('the status schema round-trips the sample status records (all set, all null)', (t) => {
+  const { type } = loadStatusSchema();
+  for (const r of [sampleStatus(), sampleStatus(true)]) t.deepEqual(structuredClone({ ...type.fromBuffer(type.toBuffer(r)) }), r);
+});
+
 test('the schema is io.conntrail.NetTCPConnect with a record doc', (t) => {
   const { json, type } = loadBundledSchema();
   t.is(`${json.namespace}.${json.name}`, RECORD_FULL_NAME);
@@ -87,6 +106,6 @@ test('the drift check catches a renamed, a retyped, an undocumented and an added
 
 test('the drift check catches a field added to the shape', (t) => {
   const { json } = loadBundledSchema();
-  const shape = { ...NET_TCP_CONNECT_SHAPE, newField: 'string' } as NetTCPConnectShape;
+  const shape = { ...NET_TCP_CONNECT_SHAPE, newField: 'string' } as Shape;
   t.true(drift(shape, json, '').some((p) => p.startsWith('<root>: fields differ')));
 });

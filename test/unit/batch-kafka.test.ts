@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { ConfigError, loadConfig } from '../../producer/config/load.ts';
-import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf, cachingPartitioner } from '../../producer/sink/kafka.ts';
+import { kafkaClientConfig, kafkajsLogCreator, KafkaTransport, brokersOf, cachingPartitioner, sendRetry, SEND_RETRY_MAX_MS } from '../../producer/sink/kafka.ts';
 import { kafkajsPatched } from '../../producer/sink/kafkajs-patch.ts';
 import { KafkaConfigError, KafkaUnavailableError } from '../../producer/sink/errors.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
@@ -134,4 +134,13 @@ test('kafkajs is patched with the linear per-partition grouping, same result', (
   t.deepEqual(grouped[1]?.slice(0, 3), [{ i: 1 }, { i: 4 }, { i: 7 }]);
   t.is(grouped[2]?.length, 333);
   t.deepEqual(groupMessagesPerPartition({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {});
+});
+
+test('a send retries in steps of at most SEND_RETRY_MAX_MS, as long in all as kafka.retry.* says', (t) => {
+  // the defaults: 8 retries from 300 ms doubling to 30 s sleep 68.1 s; in steps of at most 1 s that is 70 retries
+  t.deepEqual(sendRetry({ retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 }), { retries: 70, initialRetryTime: 300, maxRetryTime: SEND_RETRY_MAX_MS });
+  // already short: unchanged
+  t.deepEqual(sendRetry({ retries: 2, initialRetryTime: 100, maxRetryTime: 500 }), { retries: 2, initialRetryTime: 100, maxRetryTime: 500 });
+  // the largest config stays bounded work (closed form, no loop per retry)
+  t.is(sendRetry({ retries: 1000, initialRetryTime: 300_000, maxRetryTime: 300_000 }).retries, 300_000);
 });

@@ -8,6 +8,8 @@ import { AvroEncoder } from '../../producer/encode/avro.ts';
 import { sampleRecord } from '../../producer/model/sample.ts';
 import { KafkaSink } from '../../producer/sink/sink.ts';
 import { classifySendError } from '../../producer/sink/errors.ts';
+import { REROUTE_RETRY_MAX_MS } from '../../producer/sink/delivery.ts';
+import { silentLogger } from '../../producer/log.ts';
 import { messageKey } from '../../producer/sink/keys.ts';
 import type { SinkBatch } from '../../producer/sink/sink.ts';
 import type { SinkTransport } from '../../producer/sink/kafka.ts';
@@ -322,9 +324,30 @@ test('hooks see the batch before send (headers can be added) and after the ack',
 });
 
 test('error classification follows the root cause', (t) => {
-  t.is(classifySendError(transientError()), 'transient');
+  // a broker unreachable or a leader moved: kafkajs refreshed the metadata, send again soon
+  t.is(classifySendError(transientError()), 'reroute');
+  t.is(classifySendError(Object.assign(new Error('timeout'), { name: 'KafkaJSRequestTimeoutError', retriable: true })), 'reroute');
+  t.is(classifySendError(Object.assign(new Error('NOT_LEADER_FOR_PARTITION'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false,
+    cause: Object.assign(new Error('not leader'), { name: 'KafkaJSProtocolError', type: 'NOT_LEADER_FOR_PARTITION', retriable: true }) })), 'reroute');
+  t.is(classifySendError(Object.assign(new Error('loading'), { name: 'KafkaJSProtocolError', type: 'COORDINATOR_LOAD_IN_PROGRESS', retriable: true })), 'transient');
   t.is(classifySendError(protocolError('INVALID_RECORD')), 'permanent');
   t.is(classifySendError(protocolError('RECORD_LIST_TOO_LARGE')), 'too-large');
   t.is(classifySendError(new TypeError('bug')), 'permanent');
-  t.is(classifySendError(Object.assign(new Error('timeout'), { name: 'KafkaJSRequestTimeoutError', retriable: true })), 'transient');
+});
+
+test('a batch whose leader moved (reroute) is sent again within REROUTE_RETRY_MAX_MS; other transient failures back off from initialRetryTimeMs', async (t) => {
+  const firstDelay = async (err: Error): Promise<number> => {
+    const delays: number[] = [];
+    const logger = { ...silentLogger, warn: (o: object) => { const d = (o as { retryInMs?: number }).retryInMs; if (d !== undefined) delays.push(d); } };
+    const transport = new FakeTransport();
+    transport.fail = () => err;
+    const sink = new KafkaSink(cfg({ kafka: { retry: { initialRetryTimeMs: 3000, maxRetryTimeMs: 30000 } } }), new EcsJsonEncoder(), logger, { transport });
+    await sink.start();
+    sink.push(recs(1));
+    while (delays.length === 0) await sleep(5);
+    await sink.stop(10);
+    return delays[0]!;
+  };
+  t.true(await firstDelay(transientError()) <= REROUTE_RETRY_MAX_MS);
+  t.true(await firstDelay(Object.assign(new Error('loading'), { name: 'KafkaJSProtocolError', type: 'COORDINATOR_LOAD_IN_PROGRESS', retriable: true })) >= 2400);
 });

@@ -175,6 +175,11 @@ const cases: Record<string, BadCase> = {
   'TLS off from the environment, a client key in the file': { file: { kafka: { ssl: { enabled: true, certFile: '/c.pem', keyFile: '/k.pem' } } }, env: { CONNTRAIL_KAFKA_SSL_ENABLED: '0' }, key: 'kafka.ssl.certFile', value: '"/c.pem"', expected: 'expected empty while kafka.ssl.enabled is false: it would not be used' },
   'a client certificate without its key': { file: { kafka: { ssl: { enabled: true, certFile: '/c.pem' } } }, key: 'kafka.ssl.keyFile', value: '""', expected: 'expected the private key of kafka.ssl.certFile (a client certificate needs its key)' },
   'a client key without its certificate': { file: { kafka: { ssl: { enabled: true, keyFile: '/k.pem' } } }, key: 'kafka.ssl.certFile', value: '""', expected: 'expected the client certificate of kafka.ssl.keyFile (a private key needs its certificate)' },
+  'status records on the records\' topic': { file: { kafka: { topic: 'conn' }, agent: { statusTopic: 'conn' } }, key: 'agent.statusTopic', value: '"conn"', expected: 'expected a topic other than kafka.topic ("conn"): status records have their own schema' },
+  'a heartbeat interval over a day': { env: { CONNTRAIL_AGENT_HEARTBEAT_SEC: '86401' }, key: 'agent.heartbeatSec', value: '"86401" (from CONNTRAIL_AGENT_HEARTBEAT_SEC)', expected: 'expected a whole number from 0 to 86400' },
+  'a spool smaller than two segments': { file: { spool: { maxBytes: 1 << 20, segmentBytes: 1 << 20 } }, key: 'spool.maxBytes', value: '1048576', expected: 'expected at least twice spool.segmentBytes (2097152)' },
+  'a relative spool directory': { env: { CONNTRAIL_SPOOL_DIRECTORY: 'spool' }, key: 'spool.directory', value: fromEnv('spool', 'CONNTRAIL_SPOOL_DIRECTORY'), expected: 'expected an absolute path (starting with /), or empty' },
+  'an fsync policy that is not one': { file: { spool: { fsync: 'sometimes' } }, key: 'spool.fsync', value: '"sometimes"', expected: 'expected one of ["never","interval","always"]' },
   'a registry password without a user': { env: { CONNTRAIL_REGISTRY_PASSWORD: 'swordfish' }, key: 'registry.password', value: '"[masked]" (from CONNTRAIL_REGISTRY_PASSWORD)', expected: 'expected empty while registry.username is empty (no basic auth): it would not be used' },
 };
 

@@ -8,7 +8,8 @@ import { EcsJsonEncoder, ecsJson, isoMicros, ECS_EVENT_ACTION, ECS_EVENT_DATASET
 import { sampleRecord } from '../../producer/model/sample.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 
-// ---- the encoder before the reuse (producer/encode/ecs.ts at 8f98359), the oracle ----
+// ---- the encoder before the reuse (producer/encode/ecs.ts at 8f98359), the oracle;
+// with the v2 process fields (args ... groupName) written as the encoder writes them ----
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
 
 /** Microseconds since the epoch -> "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
@@ -41,14 +42,23 @@ function oldEcsJson(r: NetTCPConnect): string {
   s += ',"destination":{"ip":' + ipText + ',"port":' + r.dstPort + (hasNames ? ',"domain":' + str(r.results[0] as string) : '') + '}';
   s += ',"process":{"pid":' + p.pid + ',"name":' + str(p.comm);
   if (p.exe !== null) s += ',"executable":' + str(p.exe);
-  if (p.ppid !== null) s += ',"parent":{"pid":' + p.ppid + '}';
+  if (p.args !== null) s += ',"args":' + strArray(p.args);
+  if (p.argsCount !== null) s += ',"args_count":' + p.argsCount;
+  if (p.commandLine !== null) s += ',"command_line":' + str(p.commandLine);
+  if (p.startTime !== null) s += ',"start":"' + oldIsoMicros(p.startTime) + '"';
+  if (p.entityId !== null) s += ',"entity_id":' + str(p.entityId);
+  const parent = [p.ppid !== null ? '"pid":' + p.ppid : '', p.parentComm !== null ? '"name":' + str(p.parentComm) : '', p.parentExe !== null ? '"executable":' + str(p.parentExe) : ''].filter((x) => x);
+  if (parent.length > 0) s += ',"parent":{' + parent.join(',') + '}';
   s += ',"thread":{"id":' + p.tid + '}}';
-  s += ',"user":{"id":"' + p.uid + '"},"group":{"id":"' + p.gid + '"}';
+  s += ',"user":{"id":"' + p.uid + '"' + (p.userName !== null ? ',"name":' + str(p.userName) : '') + '}';
+  s += ',"group":{"id":"' + p.gid + '"' + (p.groupName !== null ? ',"name":' + str(p.groupName) : '') + '}';
   s += ',"host":{"name":' + str(h.name) + (h.machineId !== '' ? ',"id":' + str(h.machineId) : '') + ',"boot":{"id":' + str(h.bootId) + '}}';
   if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
   s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
   s += ',"conntrail":{"event_name":' + str(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
-  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId + '}';
+  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId;
+  const proc = [p.argsTruncated !== null ? '"args_truncated":' + p.argsTruncated : '', p.ancestors !== null ? '"ancestors":' + strArray(p.ancestors) : ''].filter((x) => x);
+  s += (proc.length > 0 ? ',"process":{' + proc.join(',') + '}' : '') + '}';
   s += ',"ecs":{"version":"' + ECS_VERSION + '"}}';
   return s;
 }
@@ -81,6 +91,10 @@ const recordArb: fc.Arbitrary<NetTCPConnect> = fc.record({
   process: fc.record({
     pid: fc.integer(), tid: fc.integer(), ppid: fc.option(fc.integer(), { nil: null }),
     uid: fc.nat(), gid: fc.nat(), comm: text, exe: fc.option(text, { nil: null }), cgroupId: fc.maxSafeNat(), containerId: fc.option(text, { nil: null }),
+    args: fc.option(fc.array(text, { maxLength: 4 }), { nil: null }), argsCount: fc.option(fc.nat(), { nil: null }), argsTruncated: fc.option(fc.boolean(), { nil: null }),
+    commandLine: fc.option(text, { nil: null }), startTime: fc.option(micros.filter((m) => Number.isInteger(m) && Math.abs(m) < 8.64e18), { nil: null }),
+    entityId: fc.option(text, { nil: null }), parentComm: fc.option(text, { nil: null }), parentExe: fc.option(text, { nil: null }),
+    ancestors: fc.option(fc.array(text, { maxLength: 3 }), { nil: null }), userName: fc.option(text, { nil: null }), groupName: fc.option(text, { nil: null }),
   }),
   netnsCookie: fc.maxSafeNat(),
   dstIP: fc.oneof(fc.ipV4(), fc.ipV6()),

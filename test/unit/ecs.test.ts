@@ -38,15 +38,20 @@ test('field by field, a full record', (t) => {
   });
   t.deepEqual(d.network, { direction: 'egress', transport: 'tcp', iana_number: '6', type: 'ipv4' });
   t.deepEqual(d.destination, { ip: '93.184.215.14', port: 443, domain: 'example.com' });
-  t.deepEqual(d.process, { pid: 4242, name: 'curl', executable: '/usr/bin/curl', parent: { pid: 1 }, thread: { id: 4243 } });
-  t.deepEqual(d.user, { id: '1000' });
-  t.deepEqual(d.group, { id: '1000' });
+  t.deepEqual(d.process, {
+    pid: 4242, name: 'curl', executable: '/usr/bin/curl', args: ['curl', '-s', 'https://example.com/'], args_count: 3,
+    command_line: 'curl -s https://example.com/', start: '2025-01-02T03:04:05.001000Z', entity_id: r.process.entityId,
+    parent: { pid: 1, name: 'bash', executable: '/usr/bin/bash' }, thread: { id: 4243 },
+  });
+  t.deepEqual(d.user, { id: '1000', name: 'alice' });
+  t.deepEqual(d.group, { id: '1000', name: 'alice' });
   t.deepEqual(d.host, { name: 'web-1', id: r.host.machineId, boot: { id: r.host.bootId } });
   t.deepEqual(d.container, { id: 'abc123' });
   t.deepEqual(d.related, { ip: ['93.184.215.14'], hosts: ['example.com', 'edge.example.net'] });
   t.deepEqual(d.conntrail, {
     event_name: 'NetTCPConnect', results: ['example.com', 'edge.example.net'], family: 'AF_INET',
     probe: 'cgroup', netns_cookie: 4096, cgroup_id: 12345,
+    process: { args_truncated: false, ancestors: ['/usr/sbin/sshd', '/usr/lib/systemd/systemd'] },
   });
   t.deepEqual(d.ecs, { version: ECS_VERSION });
   // every mapped path is present for a full record

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Enricher } from '../../producer/transform/enrich.ts';
+import { Enricher, NO_CONTEXT } from '../../producer/transform/enrich.ts';
 import { readHostIdentity } from '../../producer/transform/host-identity.ts';
 import { canonicalIp, unmapIPv4 } from '../../producer/model/ip.ts';
 import { NET_TCP_CONNECT_SHAPE } from '../../producer/model/net-tcp-connect.ts';
@@ -13,7 +13,7 @@ const host = { name: 'h1', machineId: 'm'.repeat(32), bootId: 'b-o-o-t' };
 const T0 = 5000 * S;
 
 function enricher(extra: Partial<ConstructorParameters<typeof Enricher>[0]> = {}): Enricher {
-  return new Enricher({ host, processContext: (pid) => ({ ppid: pid - 1, exe: '/usr/bin/curl', containerId: null }), ...extra });
+  return new Enricher({ host, processContext: (pid) => ({ ...NO_CONTEXT, ppid: pid - 1, exe: '/usr/bin/curl', containerId: null }), ...extra });
 }
 
 const chain = reply('api.example.test', [
@@ -24,14 +24,19 @@ const chain = reply('api.example.test', [
 test('a TCP connect after a lookup: the full record', (t) => {
   const e = enricher({ newEventId: () => 'id-1' });
   const out: NetTCPConnect[] = [];
-  e.process([dnsEvent(chain, T0), connectEvent('127.0.0.77', T0 + S, { dstPort: 8443 })], out);
+  e.process([dnsEvent(chain, T0), connectEvent('127.0.0.77', T0 + S, { dstPort: 8443, procStartNs: T0 - 2 * S })], out);
   t.is(out.length, 1);
   t.deepEqual(out[0], {
     eventId: 'id-1',
     eventName: 'NetTCPConnect',
     timestamp: 1_700_000_000_000_000 + (T0 + S) / 1000,
     host,
-    process: { pid: 1234, tid: 1235, ppid: 1233, uid: 1000, gid: 1000, comm: 'curl', exe: '/usr/bin/curl', cgroupId: 77, containerId: null },
+    process: {
+      pid: 1234, tid: 1235, ppid: 1233, uid: 1000, gid: 1000, comm: 'curl', exe: '/usr/bin/curl', cgroupId: 77, containerId: null,
+      args: null, argsCount: null, argsTruncated: null, commandLine: null,
+      startTime: 1_700_000_000_000_000 + (T0 - 2 * S) / 1000, // the connect's wall time less the process's age
+      entityId: null, parentComm: null, parentExe: null, ancestors: null, userName: null, groupName: null,
+    },
     netnsCookie: 1,
     dstIP: '127.0.0.77',
     dstPort: 8443,
@@ -212,7 +217,7 @@ test('process context: filled by the source, or asked for; the kernel ppid wins'
     host,
     processContext: (...args) => {
       calls.push(args);
-      return { ppid: 42, exe: '/proc/exe', containerId: 'c'.repeat(64) };
+      return { ...NO_CONTEXT, ppid: 42, exe: '/proc/exe', containerId: 'c'.repeat(64) };
     },
   });
   const out: NetTCPConnect[] = [];
