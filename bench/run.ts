@@ -291,6 +291,8 @@ export interface BenchResults {
     nullClient?: LiveVariant;
     platformatic?: LiveVariant;
     linger25?: LiveVariant;
+    /** The disk spool on (spool.directory set, as the packaged service runs). */
+    spool?: LiveVariant;
     profile?: LiveResult['profile'];
     profileRate?: number;
   };
@@ -487,6 +489,7 @@ async function main(): Promise<void> {
         return { rate, seconds, runs, summary: pick(runs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, p99: x.latencyMs.p99, p50: x.latencyMs.p50, otherCores: x.otherCores })), ['coresPer10kEvents', 'cpuCores', 'p99', 'p50', 'otherCores']) };
       };
       results.live.linger25 = await whatIf('kafka.batch.lingerMs 25', { kafka: { batch: { lingerMs: 25 } } });
+      results.live.spool = await whatIf('disk spool on', { spool: true });
       results.live.nullClient = await whatIf('no Kafka client (acks simulated)', { nullTransport: true });
       const { available } = await import('./lib/platformatic-transport.ts');
       if (!(await available())) results.live.platformatic = await whatIf('@platformatic/kafka instead of kafkajs', { platformatic: true });

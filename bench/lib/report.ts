@@ -151,11 +151,13 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
       const nc = r.live!.nullClient;
       const pk = r.live!.platformatic;
       const lg = r.live!.linger25;
-      if (nc || pk || lg) {
+      const sp = r.live!.spool;
+      if (nc || pk || lg || sp) {
         const l10 = r.live!.rates.find((x) => x.rate === 10000);
-        L.push(`**What-ifs at ${num((nc ?? pk ?? lg)!.rate, 0)}/s (the client variants are not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
+        L.push(`**What-ifs at ${num((nc ?? pk ?? lg ?? sp)!.rate, 0)}/s (the client variants are not shipped code, see section 1):**`, '', '| variant | cores per 10k events/s | p99 ms |', '| --- | ---: | ---: |');
         if (l10) L.push(`| default (above: kafkajs, linger 10 ms) | ${fmt(l10.summary.coresPer10kEvents, 3)} | ${fmt(l10.summary.p99, 1)} |`);
         if (lg) L.push(`| kafka.batch.lingerMs 25 (a config change) | ${fmt(lg.summary.coresPer10kEvents, 3)} | ${fmt(lg.summary.p99, 1)} |`);
+        if (sp) L.push(`| disk spool on (spool.directory, as the packaged service) | ${fmt(sp.summary.coresPer10kEvents, 3)} | ${fmt(sp.summary.p99, 1)} |`);
         if (pk) L.push(`| @platformatic/kafka instead of kafkajs | ${fmt(pk.summary.coresPer10kEvents, 3)} | ${fmt(pk.summary.p99, 1)} |`);
         if (nc) L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
         L.push('');

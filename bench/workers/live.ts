@@ -12,6 +12,9 @@
 // Latency per record: kernel timestamp (boot clock -> wall clock, as the
 // decoder converts it; µs) to the moment this process saw Kafka's
 // acknowledgement of the batch (onBatchSent hook).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import type { BatchAck, SinkBatch } from '../../producer/sink/sink.ts';
 import type { CaptureEvent } from '../../producer/source/types.ts';
@@ -38,6 +41,8 @@ export interface LiveOptions {
   nullTransport?: boolean;
   /** What-if: @platformatic/kafka instead of kafkajs (bench/lib/platformatic-transport.ts). */
   platformatic?: boolean;
+  /** The disk spool on (spool.directory in a fresh temporary directory, the rest at its defaults), as the packaged service runs. */
+  spool?: boolean;
 }
 
 export interface LiveResult {
@@ -72,7 +77,9 @@ export interface LiveResult {
 }
 
 const o = workerOptions<LiveOptions>();
-const cfg = benchConfig({ kafka: { topic: o.topic, ...(o.kafka ?? {}) } });
+const spoolDir = o.spool ? mkdtempSync(path.join(tmpdir(), 'conntrail-bench-spool-')) : null;
+const cfg = benchConfig({ kafka: { topic: o.topic, ...(o.kafka ?? {}) }, ...(spoolDir ? { spool: { directory: spoolDir } } : {}) });
+process.on('exit', () => { if (spoolDir) rmSync(spoolDir, { recursive: true, force: true }); });
 
 // capture times (µs epoch) of pushed records, in push order; the sink sends in that order
 let cap = 1 << 20;
