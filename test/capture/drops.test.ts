@@ -2,21 +2,11 @@
 // or counted as dropped in the kernel: generated = received + drops.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { findCgroup2Mount } from 'bpf-native-loader';
-import { Collector, FLOOD, captureTest, refusedPort, sleep } from './support.ts';
+import { Collector, FLOOD, captureTest, ownCgroup, refusedPort, sleep } from './support.ts';
 
 await captureTest('a burst into a tiny ring buffer: generated = received + counted drops', async (t) => {
   // a cgroup of our own, so that only the burst's connects are seen
-  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
-  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
-  mkdirSync(cg);
-  t.teardown(async () => {
-    for (let i = 0; i < 50; i++) {
-      try { rmdirSync(cg); return; } catch { await sleep(20); }
-    }
-  });
+  const cg = ownCgroup(t);
   const c = new Collector({
     cgroupPath: cg, captureDns: false, ringBytes: 4096, wakeupBytes: 1 << 30, pollIntervalMs: 50,
   });
@@ -41,14 +31,7 @@ await captureTest('a burst into a tiny ring buffer: generated = received + count
 });
 
 await captureTest('pause() stops draining (the kernel counts the drops), resume() goes on', async (t) => {
-  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
-  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
-  mkdirSync(cg);
-  t.teardown(async () => {
-    for (let i = 0; i < 50; i++) {
-      try { rmdirSync(cg); return; } catch { await sleep(20); }
-    }
-  });
+  const cg = ownCgroup(t);
   const c = new Collector({ cgroupPath: cg, captureDns: false, ringBytes: 1 << 16, pollIntervalMs: 5 });
   const port = await refusedPort();
   const burst = async (n: number): Promise<number> => {

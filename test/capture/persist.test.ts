@@ -6,12 +6,12 @@
 // ladder's winner (cgroup here, lsm or fentry in the Debian VMs) is pinned.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { findCgroup2Mount, getLayout, removePinned, type KernelCounters, type PersistStatus } from 'bpf-native-loader';
-import { FLOOD, NODE, captureTest, flood, refusedPort, run, sh, sleep } from './support.ts';
+import { getLayout, removePinned, type KernelCounters, type PersistStatus } from 'bpf-native-loader';
+import { FLOOD, NODE, captureTest, flood, ownCgroup, refusedPort, run, sh, sleep } from './support.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/persist-capture.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../producer/cli.ts', import.meta.url));
@@ -171,14 +171,7 @@ await captureTest('persist off: nothing is pinned', async (t) => {
 await captureTest('persist: what a full ring dropped while no process ran is counted in the pinned counters and reported after adoption', async (t) => {
   const pin = pinDir(t);
   // a cgroup of our own: the cgroup rung (this host) sees only the burst; the others see the host too
-  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
-  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
-  mkdirSync(cg);
-  t.teardown(async () => {
-    for (let i = 0; i < 50; i++) {
-      try { rmdirSync(cg); return; } catch { await sleep(20); }
-    }
-  });
+  const cg = ownCgroup(t);
   const opts = { ringBytes: 4096, cgroupPath: cg, captureDns: false };
   const port = await refusedPort();
   const first = child(t, pin, [port], opts);

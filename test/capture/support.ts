@@ -3,11 +3,12 @@
 import type { ExecutionContext } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { isBuilt } from 'bpf-native-loader';
+import { findCgroup2Mount, isBuilt } from 'bpf-native-loader';
 import { integrationTest } from '../helpers/require.ts';
 import { CaptureSource } from '../../producer/source/capture.ts';
 import type { CaptureSourceOptions } from '../../producer/source/capture.ts';
@@ -69,6 +70,22 @@ export class Collector {
   stop(): Promise<void> {
     return this.source.stop();
   }
+}
+
+/**
+ * A cgroup v2 of the test's own (removed at teardown, retried while the kernel
+ * still holds it): a cgroup-attached capture there sees only the test's connects.
+ */
+export function ownCgroup(t: ExecutionContext): string {
+  const root = findCgroup2Mount(readFileSync('/proc/mounts', 'utf8'))!;
+  const cg = `${root}/conntrail-test-${randomBytes(4).toString('hex')}`;
+  mkdirSync(cg);
+  t.teardown(async () => {
+    for (let i = 0; i < 50; i++) {
+      try { rmdirSync(cg); return; } catch { await sleep(20); }
+    }
+  });
+  return cg;
 }
 
 export function sleep(ms: number): Promise<void> {
