@@ -23,6 +23,7 @@
 /* hdr.kind */
 #define CT_KIND_CONNECT 1
 #define CT_KIND_DNS 2
+#define CT_KIND_OUTCOME 3
 
 /* hdr.probe: which program produced the record */
 #define CT_PROBE_LSM 1
@@ -31,6 +32,8 @@
 #define CT_PROBE_CGROUP 4
 #define CT_PROBE_TRACEPOINT 5
 #define CT_PROBE_DNS_SKB 6
+#define CT_PROBE_OUTCOME_STATE 7    /* tracepoint sock/inet_sock_set_state: a TCP socket left SYN_SENT */
+#define CT_PROBE_OUTCOME_SYSCALL 8  /* tracepoint syscalls/sys_exit_connect: connect() returned an error */
 
 /* hdr.flags */
 #define CT_F_TOCTOU 0x01     /* address read from user memory (sys_enter_connect) */
@@ -89,6 +92,33 @@ struct ct_dns {
 	/* followed by captured_len bytes of payload, at offset sizeof(struct ct_dns) */
 };
 
+/*
+ * What became of a connect: a TCP socket leaving SYN_SENT (hdr.probe
+ * CT_PROBE_OUTCOME_STATE: socket_cookie when CT_F_COOKIE, the source address
+ * the kernel chose, sk_err), or connect() returning an error that is not "in
+ * progress" (CT_PROBE_OUTCOME_SYSCALL: pid/tid of the caller, -ret; no
+ * cookie, no addresses). Userspace joins it to the connect record by socket
+ * cookie or by thread.
+ */
+#define CT_TCP_ESTABLISHED 1
+#define CT_TCP_CLOSE 7
+
+struct ct_outcome {
+	struct ct_hdr hdr;
+	__u64 socket_cookie;  /* state: valid when CT_F_COOKIE */
+	__u32 pid;            /* syscall: tgid of the caller; state: 0 (runs in softirq) */
+	__u32 tid;
+	__s32 err;            /* positive errno: sk_err (state) or -ret (syscall); 0: none */
+	__u16 family;         /* state: AF_INET / AF_INET6 */
+	__u8 newstate;        /* state: CT_TCP_ESTABLISHED or CT_TCP_CLOSE; syscall: 0 */
+	__u8 reserved;
+	__u16 sport;          /* state: host order */
+	__u16 dport;          /* state: host order */
+	__u32 reserved2;
+	__u8 saddr[16];       /* state: IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+};
+
 /* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY ct_counters), indexes: */
 #define CT_CNT_DROP_CONNECT 0   /* ring buffer full: connect record lost */
 #define CT_CNT_DROP_DNS 1       /* ring buffer full: DNS record lost */
@@ -98,7 +128,9 @@ struct ct_dns {
 #define CT_CNT_EXCL_SELF 5      /* connects by conntrail itself, skipped */
 #define CT_CNT_EXCL_PORT 6      /* excluded by destination port */
 #define CT_CNT_EXCL_CIDR 7      /* excluded by destination CIDR */
-#define CT_CNT_MAX 8
+#define CT_CNT_DROP_OUTCOME 8   /* ring buffer full: outcome record lost */
+#define CT_CNT_OUTCOME_SEEN 9   /* outcome records the probes made (before the ring) */
+#define CT_CNT_MAX 10
 
 /* ct_config (one-entry array), written by userspace after load, before attach. */
 #define CT_CFG_EXCL_PORTS 0x1
@@ -140,10 +172,11 @@ struct ct_cidr_key {
  * record, a map or a counter index above changes meaning.
  */
 #define CT_PIN_MAGIC 0x6e707463U  /* "ctpn" */
-#define CT_LAYOUT_VERSION 1
+#define CT_LAYOUT_VERSION 2
 
 #define CT_PIN_DNS 0x1      /* link_dns_0 is pinned */
 #define CT_PIN_COOKIES 0x2  /* link_cookies_0 is pinned */
+#define CT_PIN_OUTCOME 0x4  /* link_outcome_0 and link_outcome_1 are pinned */
 
 struct ct_pin_tag {
 	__u32 magic;          /* CT_PIN_MAGIC */

@@ -41,7 +41,7 @@ export class BatchStep {
     for (const ev of events) {
       if (ev.kind === 'dns') {
         if (ev.truncated) this.#dnsTruncated++;
-      } else if (pc) {
+      } else if (ev.kind === 'connect' && pc) {
         const ctx = pc.get(ev.pid, ev.procStartNs, ev.ppid);
         ev.exe = ctx.exe;
         ev.containerId = ctx.containerId;

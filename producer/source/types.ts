@@ -73,7 +73,37 @@ export interface DnsReplyEvent {
   ifindex: number;
 }
 
-export type CaptureEvent = ConnectEvent | DnsReplyEvent;
+/**
+ * What became of a connect (struct ct_outcome): a TCP socket left SYN_SENT
+ * (source 'state': joined by socket cookie; srcIP/srcPort are the address the
+ * kernel chose), or connect() returned an error other than "in progress"
+ * (source 'syscall': joined by pid/tid to that thread's latest connect).
+ */
+export interface ConnectOutcomeEvent {
+  kind: 'outcome';
+  source: 'state' | 'syscall';
+  /** CLOCK_BOOTTIME when the outcome happened, ns. */
+  ktimeNs: number;
+  /** state: the socket's cookie (valid when socketCookieValid); syscall: 0. */
+  socketCookie: number;
+  socketCookieValid: boolean;
+  /** syscall: the caller; state: 0 (the state change runs in softirq context). */
+  pid: number;
+  tid: number;
+  /** Positive errno: the socket's sk_err (state) or -ret (syscall); 0 when none. */
+  errno: number;
+  /** state: the socket reached ESTABLISHED (else it closed); syscall: false. */
+  established: boolean;
+  /** state: AF_INET / AF_INET6; syscall: 0. */
+  family: number;
+  /** state: canonical text, IPv4-mapped shown as IPv4; syscall: ''. */
+  srcIP: string;
+  srcPort: number;
+  dstIP: string;
+  dstPort: number;
+}
+
+export type CaptureEvent = ConnectEvent | DnsReplyEvent | ConnectOutcomeEvent;
 
 /** Why a record was skipped by the decoder. */
 export const MALFORMED_REASONS = ['shortFrame', 'shortRecord', 'badSize', 'unknownKind', 'unknownProbe', 'badPayloadLength'] as const;
