@@ -41,6 +41,13 @@ export interface CaptureOptions {
   dnsPayloadCap?: number;
   /** Capture DNS replies (cgroup_skb/ingress on the cgroup v2 root; default true). */
   captureDns?: boolean;
+  /**
+   * Capture what became of each connect (default true): tracepoints
+   * sock/inet_sock_set_state (the handshake's end, the source address) and
+   * syscalls/sys_exit_connect (connect() failing at once), as outcome records
+   * in the same ring.
+   */
+  captureOutcome?: boolean;
   /** Destination ports never captured. */
   excludePorts?: readonly number[];
   /** Destination CIDRs never captured ("10.0.0.0/8", "fd00::/8", or a bare address). */
@@ -82,6 +89,7 @@ export interface DropCounters {
   connectRingFull: number;
   dnsRingFull: number;
   dnsReadError: number;
+  outcomeRingFull: number;
 }
 
 /** Every per-CPU kernel counter, summed over CPUs, cumulative since open. */
@@ -91,6 +99,7 @@ export interface KernelCounters extends DropCounters {
   excludedSelf: number;
   excludedPort: number;
   excludedCidr: number;
+  outcomeSeen: number;
 }
 
 export interface RawBatch {
@@ -169,6 +178,16 @@ export interface KernelObjectIds {
   maps: number[];
 }
 
+/** The outcome probes (CaptureOptions.captureOutcome): attached, or why not. */
+export interface OutcomeAttachStatus {
+  attached: boolean;
+  stage?: AttachStage | 'disabled';
+  errno?: number;
+  code?: string;
+  reason?: string;
+  log?: string;
+}
+
 /**
  * The cookie maker: a cgroup/sock_create program that makes socket and netns
  * cookies at socket creation for rungs that cannot make them (kprobe,
@@ -221,6 +240,7 @@ export interface CaptureHandle {
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
+  readonly outcome: OutcomeAttachStatus;
   readonly cgroupPath: string | undefined;
   /** Human-readable attach report: the winner first, then each failed rung and why. */
   report(): string[];
@@ -265,13 +285,16 @@ export interface RecordLayout {
   pinMagic: number;
   dnsMaxCap: number;
   commLen: number;
-  kinds: { connect: number; dns: number };
-  probes: { lsm: number; fentry: number; kprobe: number; cgroup: number; tracepoint: number; dnsSkb: number };
+  kinds: { connect: number; dns: number; outcome: number };
+  probes: {
+    lsm: number; fentry: number; kprobe: number; cgroup: number; tracepoint: number; dnsSkb: number;
+    outcomeState: number; outcomeSyscall: number;
+  };
   flags: { toctou: number; cookie: number; dnsTcp: number; netns: number };
   features: Record<keyof ProgramFeatures, number>;
   counters: {
     dropConnect: number; dropDns: number; dnsReadError: number; connectSeen: number; dnsSeen: number;
-    excludedSelf: number; excludedPort: number; excludedCidr: number; count: number;
+    excludedSelf: number; excludedPort: number; excludedCidr: number; dropOutcome: number; outcomeSeen: number; count: number;
   };
   header: { size: number; kind: number; recordSize: number; probe: number; flags: number; ktimeNs: number };
   connect: {
@@ -283,6 +306,11 @@ export interface RecordLayout {
     size: number; netnsCookie: number; ifindex: number; family: number; transport: number; srcPort: number;
     dstPort: number; payloadLength: number; capturedLength: number; srcAddr: number; dstAddr: number; payload: number;
   };
+  outcome: {
+    size: number; socketCookie: number; pid: number; tid: number; err: number; family: number; newState: number;
+    srcPort: number; dstPort: number; srcAddr: number; dstAddr: number;
+  };
+  tcpStates: { established: number; close: number };
 }
 
 // ---------- the addon ----------
@@ -300,10 +328,11 @@ interface NativeOpenResult extends NativeStep {
   dns: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
   /** cgroup/sock_create making cookies for a rung that cannot ('disabled': not needed). */
   cookies: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
+  outcome: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
   persist: { state: PersistStatus['state']; error?: string };
 }
 
-interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean }
+interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean; outcome: boolean }
 
 interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number; wakeups: number }
 
@@ -563,6 +592,15 @@ function dnsStatusOf(d: NativeStep<AttachStage | 'disabled'>, l: RecordLayout, c
   return { attached: false, stage, errno, code: errnoName(errno), reason: explainDnsFailure(stage, errno, cgroupPath), netnsScoped: false, log: d.log };
 }
 
+function outcomeStatusOf(o: NativeStep<AttachStage | 'disabled'>): OutcomeAttachStatus {
+  if (o.ok) return { attached: true, log: o.log };
+  if (o.stage === 'disabled') return { attached: false, stage: 'disabled', reason: 'disabled (captureOutcome: false)' };
+  const stage = o.stage ?? 'open';
+  const errno = o.errno ?? 0;
+  return { attached: false, stage, errno, code: errnoName(errno), log: o.log,
+    reason: `the outcome tracepoints failed at ${stage}, ${errnoName(errno)}${stage === 'attach' && errno === osConstants.errno.ENOENT ? ' (is tracefs mounted?)' : ''}` };
+}
+
 function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
   const at = (i: number): number => (buf && buf.length >= (i + 1) * 8 ? Number(buf.readBigUInt64LE(i * 8)) : 0);
   const c = l.counters;
@@ -575,11 +613,13 @@ function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
     excludedSelf: at(c.excludedSelf),
     excludedPort: at(c.excludedPort),
     excludedCidr: at(c.excludedCidr),
+    outcomeRingFull: at(c.dropOutcome),
+    outcomeSeen: at(c.outcomeSeen),
   };
 }
 
 function dropsOf(k: KernelCounters): DropCounters {
-  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError };
+  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError, outcomeRingFull: k.outcomeRingFull };
 }
 
 function positiveInt(name: string, v: number | undefined, def: number): number {
@@ -653,6 +693,7 @@ class Capture implements CaptureHandle {
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
+  readonly outcome: OutcomeAttachStatus;
   readonly cgroupPath: string | undefined;
   readonly persist: PersistStatus;
   #handle: object;
@@ -662,12 +703,16 @@ class Capture implements CaptureHandle {
   #closed = false;
   #lastKernel: KernelCounters | undefined;
 
-  constructor(init: { probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus; cgroupPath: string | undefined; persist: PersistStatus; handle: object; native: NativeAddon }) {
+  constructor(init: {
+    probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus; outcome: OutcomeAttachStatus;
+    cgroupPath: string | undefined; persist: PersistStatus; handle: object; native: NativeAddon;
+  }) {
     this.probe = init.probe;
     this.persist = init.persist;
     this.attempts = init.attempts;
     this.dns = init.dns;
     this.cookies = init.cookies;
+    this.outcome = init.outcome;
     this.cgroupPath = init.cgroupPath;
     this.#handle = init.handle;
     this.#native = init.native;
@@ -715,6 +760,11 @@ class Capture implements CaptureHandle {
       ? `conntrail capture: DNS replies captured (cgroup_skb/ingress on ${this.cgroupPath ?? '?'})` +
         (this.dns.netnsScoped ? '' : '; this kernel gives skb programs no netns id, so the DNS cache is host-wide')
       : `conntrail capture: DNS names NOT available (connects are captured without results): ${this.dns.reason ?? 'disabled'}`);
+    if (this.outcome.stage !== 'disabled') {
+      lines.push(this.outcome.attached
+        ? 'conntrail capture: connect outcomes captured (tracepoints sock/inet_sock_set_state, syscalls/sys_exit_connect)'
+        : `conntrail capture: connect outcomes and source addresses NOT available: ${this.outcome.reason ?? '?'}`);
+    }
     lines.push(...persistReport(this.persist, this.probe, this.stats().kernel));
     return lines;
   }
@@ -762,12 +812,17 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
   const dnsCap = opts.dnsPayloadCap ?? 512;
   if (!Number.isInteger(dnsCap) || dnsCap < 0 || dnsCap > layout.dnsMaxCap) throw new RangeError(`dnsPayloadCap must be 0..${layout.dnsMaxCap}`);
   const captureDns = opts.captureDns ?? true;
+  const captureOutcome = opts.captureOutcome ?? true;
+  // the outcome probes are tracepoints: libbpf finds their ids in tracefs
+  if (captureOutcome && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
+      !existsSync('/sys/kernel/debug/tracing/events')) n.mountTracefs();
   const cgroupPath = opts.cgroupPath ?? findCgroup2Mount(readText('/proc/mounts') ?? '');
   const base = {
     ringBytes,
     wakeupBytes: positiveInt('wakeupBytes', opts.wakeupBytes, ringBytes / 4),
     dnsCap,
     captureDns,
+    captureOutcome,
     cgroupPath: cgroupPath ?? '',
     selfTgid: opts.excludeSelf === false ? 0 : process.pid,
     excludePorts: [...(opts.excludePorts ?? [])],
@@ -782,7 +837,7 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
       : { needed: true, attached: k.ok, ...(k.ok ? {} : { reason: `cgroup/sock_create failed at ${k.stage ?? '?'}, ${errnoName(k.errno ?? 0)}` }) };
     const p: PersistStatus = persist.state === 'failed' ? persist
       : { ...persist, state: r.persist.state, ...(r.persist.error ? { error: r.persist.error } : {}) };
-    const cap = new Capture({ probe, attempts, dns, cookies, cgroupPath, persist: p, handle: r.handle, native: n });
+    const cap = new Capture({ probe, attempts, dns, cookies, outcome: outcomeStatusOf(r.outcome), cgroupPath, persist: p, handle: r.handle, native: n });
     cap.start(opts, layout);
     return cap;
   };

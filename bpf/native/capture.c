@@ -28,6 +28,8 @@ const struct ct_rung ct_rungs[] = {
 const size_t ct_rung_count = sizeof(ct_rungs) / sizeof(ct_rungs[0]);
 const struct ct_rung ct_dns_rung = { "dns", CT_PROBE_DNS_SKB, BPF_PROG_TYPE_CGROUP_SKB, true, { "ct_dns_ingress" } };
 const struct ct_rung ct_cookie_rung = { "cookies", 0, BPF_PROG_TYPE_CGROUP_SOCK, true, { "ct_sock_create" } };
+const struct ct_rung ct_outcome_rung = { "outcome", 0, BPF_PROG_TYPE_TRACEPOINT, false,
+					 { "ct_outcome_state", "ct_outcome_syscall" } };
 
 const struct ct_rung *ct_rung_by_name(const char *name)
 {
@@ -184,11 +186,11 @@ static int share_maps(struct conntrail_bpf *from, struct conntrail_bpf *to)
 	return 0;
 }
 
-/* A program beside the rung (DNS, cookies): its own object sharing the rung's maps; failing it fails only itself. */
+/* A program beside the rung (DNS, cookies, outcome): its own object sharing the rung's maps; failing it fails only itself. */
 static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_rung *rung, uint32_t ring_bytes, struct step_result *r)
 {
 	struct conntrail_bpf *skel;
-	int err;
+	int err, first;
 
 	libbpf_log_reset();
 	skel = open_for(rung, ring_bytes, true, r);
@@ -204,9 +206,13 @@ static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_r
 		step_fail(r, "load", err);
 		goto fail;
 	}
+	first = c->nlinks;
 	err = attach_rung(c, skel, rung);
 	if (err) {
 		step_fail(r, "attach", err);
+		/* a companion of two programs attaches both or neither */
+		while (c->nlinks > first)
+			bpf_link__destroy(c->links[--c->nlinks]);
 		goto fail;
 	}
 	r->ok = true;
@@ -268,6 +274,7 @@ struct capture *capture_open(const struct capture_opts *o)
 	c->counters_fd = -1;
 	c->ncpus = libbpf_num_possible_cpus();
 	c->dns.stage = "disabled";
+	c->outcome.stage = "disabled";
 	c->persist = "off";
 
 	libbpf_log_reset();
@@ -332,6 +339,8 @@ struct capture *capture_open(const struct capture_opts *o)
 			c->dns_skel = companion(c, &ct_dns_rung, o, &c->dns, &c->dns_adopted);
 		}
 	}
+	if (o->capture_outcome)
+		c->outcome_skel = companion(c, &ct_outcome_rung, o, &c->outcome, &c->outcome_adopted);
 	if (o->pin_path) {
 		c->persist = o->adopt ? "adopted" : "pinned";
 		if (pin_capture(c, o->pin_path, c->persist_error, sizeof(c->persist_error)))
@@ -372,6 +381,9 @@ void capture_destroy(struct capture *c)
 	if (c->cookie_skel)
 		conntrail_bpf__destroy(c->cookie_skel);
 	c->cookie_skel = NULL;
+	if (c->outcome_skel)
+		conntrail_bpf__destroy(c->outcome_skel);
+	c->outcome_skel = NULL;
 	if (c->skel)
 		conntrail_bpf__destroy(c->skel);
 	c->skel = NULL;
@@ -392,6 +404,7 @@ void capture_free(struct capture *c)
 	free(c->connect.log);
 	free(c->dns.log);
 	free(c->cookies.log);
+	free(c->outcome.log);
 	free(c);
 }
 

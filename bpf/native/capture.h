@@ -23,7 +23,7 @@
 struct conntrail_bpf; /* the skeleton (conntrail.skel.h), used by capture.c only */
 
 #define CT_MAX_RUNG_PROGS 2
-#define CT_MAX_LINKS 4
+#define CT_MAX_LINKS 6
 
 /* One row per way of capturing connects; the table drives load and attach. */
 struct ct_rung {
@@ -39,6 +39,8 @@ extern const size_t ct_rung_count;
 extern const struct ct_rung ct_dns_rung;
 /* cgroup/sock_create: makes socket and netns cookies for rungs that cannot (sock_cookies.bpf.c) */
 extern const struct ct_rung ct_cookie_rung;
+/* tracepoints sock/inet_sock_set_state + syscalls/sys_exit_connect: what became of each connect (connect_outcome.bpf.c) */
+extern const struct ct_rung ct_outcome_rung;
 
 const struct ct_rung *ct_rung_by_name(const char *name);
 
@@ -53,6 +55,7 @@ struct capture_opts {
 	uint64_t wakeup_bytes;
 	uint32_t dns_cap;
 	bool capture_dns;
+	bool capture_outcome;
 	const char *cgroup_path;
 	uint32_t self_tgid;
 	const uint16_t *excl_ports;
@@ -84,6 +87,7 @@ struct capture {
 	struct conntrail_bpf *skel;      /* the connect rung */
 	struct conntrail_bpf *dns_skel;  /* the DNS program (NULL when off or refused) */
 	struct conntrail_bpf *cookie_skel; /* the cookie maker (NULL when the rung makes its own) */
+	struct conntrail_bpf *outcome_skel; /* the outcome probes (NULL when off or refused) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[CT_MAX_LINKS];
 	const struct ct_rung *link_rung[CT_MAX_LINKS]; /* whose link: its pin is link_<rung>_<prog> */
@@ -92,11 +96,11 @@ struct capture {
 	int cgroup_fd;
 	int counters_fd;
 	int ncpus;
-	struct step_result connect, dns, cookies;
+	struct step_result connect, dns, cookies, outcome;
 	/* capture.persist: "off", "pinned" (attached here), "adopted", "failed" (persist_error says why) */
 	const char *persist;
 	char persist_error[512];
-	bool dns_adopted, cookies_adopted;
+	bool dns_adopted, cookies_adopted, outcome_adopted;
 
 	/* consumer (consumer.c) */
 	pthread_t thread;

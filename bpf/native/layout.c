@@ -39,14 +39,17 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 	set_int(env, l, "pinMagic", CT_PIN_MAGIC);
 	SET_INTS(env, l, "kinds",
 		 { "connect", CT_KIND_CONNECT },
-		 { "dns", CT_KIND_DNS });
+		 { "dns", CT_KIND_DNS },
+		 { "outcome", CT_KIND_OUTCOME });
 	SET_INTS(env, l, "probes",
 		 { "lsm", CT_PROBE_LSM },
 		 { "fentry", CT_PROBE_FENTRY },
 		 { "kprobe", CT_PROBE_KPROBE },
 		 { "cgroup", CT_PROBE_CGROUP },
 		 { "tracepoint", CT_PROBE_TRACEPOINT },
-		 { "dnsSkb", CT_PROBE_DNS_SKB });
+		 { "dnsSkb", CT_PROBE_DNS_SKB },
+		 { "outcomeState", CT_PROBE_OUTCOME_STATE },
+		 { "outcomeSyscall", CT_PROBE_OUTCOME_SYSCALL });
 	SET_INTS(env, l, "flags",
 		 { "toctou", CT_F_TOCTOU },
 		 { "cookie", CT_F_COOKIE },
@@ -69,6 +72,8 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 		 { "excludedSelf", CT_CNT_EXCL_SELF },
 		 { "excludedPort", CT_CNT_EXCL_PORT },
 		 { "excludedCidr", CT_CNT_EXCL_CIDR },
+		 { "dropOutcome", CT_CNT_DROP_OUTCOME },
+		 { "outcomeSeen", CT_CNT_OUTCOME_SEEN },
 		 { "count", CT_CNT_MAX });
 	SET_INTS(env, l, "header",
 		 SIZE(struct ct_hdr),
@@ -107,13 +112,29 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 		 OFF(struct ct_dns, saddr, "srcAddr"),
 		 OFF(struct ct_dns, daddr, "dstAddr"),
 		 { "payload", sizeof(struct ct_dns) });
+	SET_INTS(env, l, "outcome",
+		 SIZE(struct ct_outcome),
+		 OFF(struct ct_outcome, socket_cookie, "socketCookie"),
+		 OFF(struct ct_outcome, pid, "pid"),
+		 OFF(struct ct_outcome, tid, "tid"),
+		 OFF(struct ct_outcome, err, "err"),
+		 OFF(struct ct_outcome, family, "family"),
+		 OFF(struct ct_outcome, newstate, "newState"),
+		 OFF(struct ct_outcome, sport, "srcPort"),
+		 OFF(struct ct_outcome, dport, "dstPort"),
+		 OFF(struct ct_outcome, saddr, "srcAddr"),
+		 OFF(struct ct_outcome, daddr, "dstAddr"));
+	SET_INTS(env, l, "tcpStates",
+		 { "established", CT_TCP_ESTABLISHED },
+		 { "close", CT_TCP_CLOSE });
 	return l;
 }
 
 /*
  * sampleRecords() -> Buffer: a framed batch written by C with known values,
  * for the decoder's unit test: one IPv4 connect, one IPv6 connect, one DNS
- * reply with a 5-byte payload. The values are mirrored in test/unit/decode.test.ts.
+ * reply with a 5-byte payload, a state outcome (IPv4, refused) and a syscall
+ * outcome. The values are mirrored in test/unit/decode.test.ts.
  */
 static size_t put_frame(uint8_t *buf, size_t off, const void *rec, size_t size)
 {
@@ -132,6 +153,7 @@ napi_value js_sample_records(napi_env env, napi_callback_info info)
 		struct ct_dns d;
 		uint8_t p[5];
 	} d = { 0 };
+	struct ct_outcome os = { 0 }, oc = { 0 };
 	napi_value out;
 	void *data;
 	(void)info;
@@ -191,6 +213,30 @@ napi_value js_sample_records(napi_env env, napi_callback_info info)
 	memcpy(d.d.daddr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
 	memcpy(d.p, "\x12\x34\x81\x80\x00", 5);
 	off = put_frame(buf, off, &d, sizeof(d.d) + 5);
+
+	os.hdr.kind = CT_KIND_OUTCOME;
+	os.hdr.size = sizeof(os);
+	os.hdr.probe = CT_PROBE_OUTCOME_STATE;
+	os.hdr.flags = CT_F_COOKIE;
+	os.hdr.ktime_ns = 123456790012345ULL;
+	os.socket_cookie = 0xfedcba9876543210ULL;
+	os.err = 111; /* ECONNREFUSED */
+	os.family = 2;
+	os.newstate = CT_TCP_CLOSE;
+	os.sport = 40001;
+	os.dport = 443;
+	memcpy(os.saddr, (uint8_t[]){ 10, 0, 0, 7 }, 4);
+	memcpy(os.daddr, (uint8_t[]){ 10, 1, 2, 3 }, 4);
+	off = put_frame(buf, off, &os, sizeof(os));
+
+	oc.hdr.kind = CT_KIND_OUTCOME;
+	oc.hdr.size = sizeof(oc);
+	oc.hdr.probe = CT_PROBE_OUTCOME_SYSCALL;
+	oc.hdr.ktime_ns = 123456790099999ULL;
+	oc.pid = 4242;
+	oc.tid = 4243;
+	oc.err = 101; /* ENETUNREACH */
+	off = put_frame(buf, off, &oc, sizeof(oc));
 
 	CHECK(env, napi_create_buffer_copy(env, off, buf, &data, &out));
 	return out;

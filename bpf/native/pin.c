@@ -122,8 +122,13 @@ int pin_open_links(struct capture *c, const struct ct_rung *rung, const char *di
 			return -E2BIG;
 		link_file(path, sizeof(path), dir, rung, i);
 		l = bpf_link__open(path);
-		if (!l)
-			return fail_msg(msg, msglen, errno, "open pinned", "link", path);
+		if (!l) {
+			int err = fail_msg(msg, msglen, errno, "open pinned", "link", path);
+			/* all of the rung's links or none: the caller may attach it afresh */
+			while (i-- > 0)
+				bpf_link__destroy(c->links[--c->nlinks]);
+			return err;
+		}
 		c->link_rung[c->nlinks] = rung;
 		c->link_prog[c->nlinks] = i;
 		c->links[c->nlinks++] = l;
@@ -149,6 +154,21 @@ static bool has_link(const struct capture *c, const struct ct_rung *rung)
 	return false;
 }
 
+/* The outcome probes' links are pinned (tracepoint links before 5.15 cannot be: they then live with the process). */
+static bool outcome_pinned(const struct capture *c, const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!has_link(c, &ct_outcome_rung))
+		return false;
+	for (int i = 0; i < CT_MAX_RUNG_PROGS && ct_outcome_rung.progs[i]; i++) {
+		link_file(path, sizeof(path), dir, &ct_outcome_rung, i);
+		if (access(path, F_OK))
+			return false;
+	}
+	return true;
+}
+
 /* Writes the tag: into the pinned one when adopted, else a new map pinned at <dir>/tag. */
 static int write_tag(const struct capture *c, const char *dir, char *msg, size_t msglen)
 {
@@ -157,7 +177,8 @@ static int write_tag(const struct capture *c, const char *dir, char *msg, size_t
 		.layout_version = CT_LAYOUT_VERSION,
 		.probe = c->rung->probe,
 		.ring_bytes = bpf_map__max_entries(c->skel->maps.ct_events),
-		.flags = (has_link(c, &ct_dns_rung) ? CT_PIN_DNS : 0) | (has_link(c, &ct_cookie_rung) ? CT_PIN_COOKIES : 0),
+		.flags = (has_link(c, &ct_dns_rung) ? CT_PIN_DNS : 0) | (has_link(c, &ct_cookie_rung) ? CT_PIN_COOKIES : 0) |
+			 (outcome_pinned(c, dir) ? CT_PIN_OUTCOME : 0),
 	};
 	char path[PATH_MAX];
 	uint32_t zero = 0;
@@ -202,6 +223,11 @@ static int pin_all(struct capture *c, const char *dir, char *msg, size_t msglen)
 			continue;
 		if (bpf_link__pin(c->links[i], path)) {
 			int err = -errno;
+			/* outcomes are a companion's extra: without their pins the capture still persists */
+			if (err == -EINVAL && c->link_rung[i] == &ct_outcome_rung) {
+				pin_drop_links(&ct_outcome_rung, dir);
+				continue;
+			}
 			char what[64];
 			snprintf(what, sizeof(what), "%s link", c->link_rung[i]->name);
 			fail_msg(msg, msglen, err, "pin", what, path);
@@ -214,6 +240,8 @@ static int pin_all(struct capture *c, const char *dir, char *msg, size_t msglen)
 		pin_drop_links(&ct_dns_rung, dir);
 	if (!has_link(c, &ct_cookie_rung))
 		pin_drop_links(&ct_cookie_rung, dir);
+	if (!has_link(c, &ct_outcome_rung))
+		pin_drop_links(&ct_outcome_rung, dir);
 	return write_tag(c, dir, msg, msglen);
 }
 

@@ -11,7 +11,7 @@ import type { ProbeName } from 'bpf-native-loader';
 /** The counters that come from the step (the rest of CaptureCounters comes from the kernel). */
 export interface StepCounters {
   /** Events decoded and handed on. */
-  received: { connect: number; dns: number; byProbe: Record<ProbeName, number> };
+  received: { connect: number; dns: number; outcome: number; byProbe: Record<ProbeName, number> };
   /** Records skipped by the decoder, by reason. */
   malformed: Record<MalformedReason, number>;
   /** DNS replies whose payload was cut by the capture cap. */
@@ -55,7 +55,7 @@ export class BatchStep {
   counters(): StepCounters {
     const c = this.decoder.counts;
     return {
-      received: { connect: c.connect, dns: c.dns, byProbe: { ...c.byProbe } },
+      received: { connect: c.connect, dns: c.dns, outcome: c.outcome, byProbe: { ...c.byProbe } },
       malformed: { ...c.malformed },
       dnsTruncated: this.#dnsTruncated,
       batches: this.#batches,

@@ -37,6 +37,7 @@ function dnsCaptureOf(d: DnsAttachStatus): NonNullable<CaptureCounters['dnsCaptu
 
 const ZERO_KERNEL: KernelCounters = {
   connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0,
+  outcomeRingFull: 0, outcomeSeen: 0,
 };
 
 export class CaptureSource {
@@ -103,7 +104,10 @@ export class CaptureSource {
     return {
       received,
       malformed,
-      drops: { connectRingFull: this.#kernel.connectRingFull, dnsRingFull: this.#kernel.dnsRingFull, dnsReadError: this.#kernel.dnsReadError },
+      drops: {
+        connectRingFull: this.#kernel.connectRingFull, dnsRingFull: this.#kernel.dnsRingFull, dnsReadError: this.#kernel.dnsReadError,
+        outcomeRingFull: this.#kernel.outcomeRingFull,
+      },
       kernel: { ...this.#kernel },
       dnsTruncated,
       batches,

@@ -5,7 +5,7 @@ import { getLayout, PROBE_NAMES } from 'bpf-native-loader';
 import type { ProbeName, RecordLayout } from 'bpf-native-loader';
 import { formatIp } from '../model/ip.ts';
 import { MALFORMED_REASONS } from './types.ts';
-import type { CaptureEvent, ConnectEvent, DnsReplyEvent, MalformedReason } from './types.ts';
+import type { CaptureEvent, ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, MalformedReason } from './types.ts';
 
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
@@ -30,6 +30,7 @@ export function readU64(b: Buffer, off: number): number {
 export interface DecodeCounts {
   connect: number;
   dns: number;
+  outcome: number;
   byProbe: Record<ProbeName, number>;
   malformed: Record<MalformedReason, number>;
 }
@@ -52,6 +53,7 @@ export class RecordDecoder {
     this.counts = {
       connect: 0,
       dns: 0,
+      outcome: 0,
       byProbe: Object.fromEntries(PROBE_NAMES.map((name) => [name, 0])) as Record<ProbeName, number>,
       malformed: Object.fromEntries(MALFORMED_REASONS.map((r) => [r, 0])) as Record<MalformedReason, number>,
     };
@@ -122,6 +124,9 @@ export class RecordDecoder {
         if (ev) out.push(ev);
       } else if (kind === l.kinds.dns) {
         const ev = this.#dns(data, rec, len);
+        if (ev) out.push(ev);
+      } else if (kind === l.kinds.outcome) {
+        const ev = this.#outcome(data, rec, len);
         if (ev) out.push(ev);
       } else {
         this.counts.malformed.unknownKind++;
@@ -215,6 +220,40 @@ export class RecordDecoder {
       dstIP: formatIp(b, r + d.dstAddr, family),
       dstPort: b.readUInt16LE(r + d.dstPort),
       ifindex: b.readUInt32LE(r + d.ifindex),
+    };
+  }
+
+  #outcome(b: Buffer, r: number, len: number): ConnectOutcomeEvent | undefined {
+    const l = this.#l;
+    const o = l.outcome;
+    if (len !== o.size) {
+      this.counts.malformed[len < o.size ? 'shortRecord' : 'badSize']++;
+      return undefined;
+    }
+    const probe = b[r + l.header.probe]!;
+    const state = probe === l.probes.outcomeState;
+    if (!state && probe !== l.probes.outcomeSyscall) {
+      this.counts.malformed.unknownProbe++;
+      return undefined;
+    }
+    const family = b.readUInt16LE(r + o.family);
+    const kt = r + l.header.ktimeNs;
+    this.counts.outcome++;
+    return {
+      kind: 'outcome',
+      source: state ? 'state' : 'syscall',
+      ktimeNs: b.readUInt32LE(kt + 4) * TWO32 + b.readUInt32LE(kt),
+      socketCookie: readU64(b, r + o.socketCookie),
+      socketCookieValid: (b[r + l.header.flags]! & l.flags.cookie) !== 0,
+      pid: b.readUInt32LE(r + o.pid),
+      tid: b.readUInt32LE(r + o.tid),
+      errno: Math.max(0, b.readInt32LE(r + o.err)),
+      established: state && b[r + o.newState] === l.tcpStates.established,
+      family: state ? family : 0,
+      srcIP: state ? formatIp(b, r + o.srcAddr, family) : '',
+      srcPort: state ? b.readUInt16LE(r + o.srcPort) : 0,
+      dstIP: state ? formatIp(b, r + o.dstAddr, family) : '',
+      dstPort: state ? b.readUInt16LE(r + o.dstPort) : 0,
     };
   }
 }

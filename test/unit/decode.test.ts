@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { getLayout, isBuilt, sampleRecords } from 'bpf-native-loader';
 import { RecordDecoder } from '../../producer/source/decode.ts';
 import { formatIp } from '../../producer/model/ip.ts';
-import type { ConnectEvent, DnsReplyEvent } from '../../producer/source/types.ts';
+import type { ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent } from '../../producer/source/types.ts';
 
 const skip = !isBuilt() && process.env.CONNTRAIL_SKIP_BPF_BUILD === '1';
 const layoutTest = skip ? test.skip : test;
@@ -14,8 +14,8 @@ const layoutTest = skip ? test.skip : test;
 layoutTest('decodes records written by C with the header\'s layout', (t) => {
   const d = new RecordDecoder({ wallOffsetNs: 1_000_000_000_000_000_000n });
   const events = d.decode(sampleRecords());
-  t.is(events.length, 3);
-  const [c4, c6, dns] = events as [ConnectEvent, ConnectEvent, DnsReplyEvent];
+  t.is(events.length, 5);
+  const [c4, c6, dns, state, syscall] = events as [ConnectEvent, ConnectEvent, DnsReplyEvent, ConnectOutcomeEvent, ConnectOutcomeEvent];
   t.deepEqual(c4, {
     kind: 'connect',
     ktimeNs: 123456789012345,
@@ -55,6 +55,15 @@ layoutTest('decodes records written by C with the header\'s layout', (t) => {
   t.deepEqual([...dns.payload], [0x12, 0x34, 0x81, 0x80, 0x00]);
   t.is(d.counts.connect, 2);
   t.is(d.counts.dns, 1);
+  t.is(d.counts.outcome, 2);
+  t.deepEqual(state, {
+    kind: 'outcome', source: 'state', ktimeNs: 123456790012345, socketCookie: Number(0xfedcba9876543210n), socketCookieValid: true,
+    pid: 0, tid: 0, errno: 111, established: false, family: 2, srcIP: '10.0.0.7', srcPort: 40001, dstIP: '10.1.2.3', dstPort: 443,
+  });
+  t.deepEqual(syscall, {
+    kind: 'outcome', source: 'syscall', ktimeNs: 123456790099999, socketCookie: 0, socketCookieValid: false,
+    pid: 4242, tid: 4243, errno: 101, established: false, family: 0, srcIP: '', srcPort: 0, dstIP: '', dstPort: 0,
+  });
   t.is(d.counts.byProbe.cgroup, 1);
   t.is(d.counts.byProbe.tracepoint, 1);
   t.deepEqual(Object.values(d.counts.malformed), [0, 0, 0, 0, 0, 0]);
@@ -64,7 +73,8 @@ layoutTest('the layout matches the C structs: sizes, 8-byte alignment of 64-bit 
   const l = getLayout();
   t.is(l.header.size, 16);
   t.is(l.connect.size % 8, 0);
-  for (const off of [l.header.ktimeNs, l.connect.cgroupId, l.connect.netnsCookie, l.connect.socketCookie, l.connect.procStartNs, l.dns.netnsCookie]) {
+  t.is(l.outcome.size % 8, 0);
+  for (const off of [l.header.ktimeNs, l.connect.cgroupId, l.connect.netnsCookie, l.connect.socketCookie, l.connect.procStartNs, l.dns.netnsCookie, l.outcome.socketCookie]) {
     t.is(off % 8, 0);
   }
   t.is(l.dns.payload, l.dns.size);
@@ -199,19 +209,27 @@ function frames(): { buf: Buffer; offsets: number[] } {
 layoutTest('malformed records are counted by reason and skipped', (t) => {
   const l = getLayout();
   const cases: [string, (b: Buffer, o: number[]) => Buffer, keyof RecordDecoder['counts']['malformed'], number][] = [
-    ['unknown kind', (b, o) => { b.writeUInt16LE(99, o[0]! + 8 + l.header.kind); return b; }, 'unknownKind', 2],
-    ['hdr.size disagrees with the frame', (b, o) => { b.writeUInt16LE(50, o[0]! + 8 + l.header.recordSize); return b; }, 'badSize', 2],
-    ['unknown probe', (b, o) => { b[o[1]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 2],
-    ['DNS captured length beyond the cap', (b, o) => { b.writeUInt32LE(100000, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badPayloadLength', 2],
-    ['DNS captured length disagrees with size', (b, o) => { b.writeUInt32LE(4, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badSize', 2],
-    ['record shorter than a header', (b, o) => { const x = Buffer.alloc(8 + 8); x.writeUInt32LE(8, 0); return Buffer.concat([x, b.subarray(o[1]!)]); }, 'shortRecord', 2],
+    ['unknown kind', (b, o) => { b.writeUInt16LE(99, o[0]! + 8 + l.header.kind); return b; }, 'unknownKind', 4],
+    ['hdr.size disagrees with the frame', (b, o) => { b.writeUInt16LE(50, o[0]! + 8 + l.header.recordSize); return b; }, 'badSize', 4],
+    ['unknown probe', (b, o) => { b[o[1]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 4],
+    ['DNS captured length beyond the cap', (b, o) => { b.writeUInt32LE(100000, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badPayloadLength', 4],
+    ['DNS captured length disagrees with size', (b, o) => { b.writeUInt32LE(4, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badSize', 4],
+    ['record shorter than a header', (b, o) => { const x = Buffer.alloc(8 + 8); x.writeUInt32LE(8, 0); return Buffer.concat([x, b.subarray(o[1]!)]); }, 'shortRecord', 4],
     ['connect of the wrong size', (b, o) => {
       const rec = Buffer.alloc(8 + 16 + 8);
       rec.writeUInt32LE(24, 0);
       rec.writeUInt16LE(l.kinds.connect, 8 + l.header.kind);
       rec.writeUInt16LE(24, 8 + l.header.recordSize);
       return Buffer.concat([rec, b.subarray(o[1]!)]);
-    }, 'shortRecord', 2],
+    }, 'shortRecord', 4],
+    ['outcome of an unknown probe', (b, o) => { b[o[3]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 4],
+    ['outcome of the wrong size', (b, o) => {
+      const rec = Buffer.alloc(8 + 16 + 8);
+      rec.writeUInt32LE(24, 0);
+      rec.writeUInt16LE(l.kinds.outcome, 8 + l.header.kind);
+      rec.writeUInt16LE(24, 8 + l.header.recordSize);
+      return Buffer.concat([rec, b.subarray(o[1]!)]);
+    }, 'shortRecord', 4],
     ['batch cut in the middle of a frame', (b, o) => b.subarray(0, o[2]! + 20), 'shortFrame', 2],
     ['batch cut in a frame header', (b, o) => b.subarray(0, o[2]! + 4), 'shortFrame', 2],
   ];

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * What became of a connect, beside whichever rung captured it: the TCP
+ * handshake's end (a socket leaving SYN_SENT, with the source address the
+ * kernel chose and sk_err) and connect() calls that fail at once (no route,
+ * refused by a policy, blocking connects that fail). Userspace joins these to
+ * the connect records (socket cookie; pid/tid).
+ */
+#include "common.bpf.h"
+
+#define TCP_SYN_SENT 2
+#define IPPROTO_TCP 6
+
+#define EINTR 4
+#define ENOENT 2
+#define EAGAIN 11
+#define EALREADY 114
+#define EINPROGRESS 115
+#define ERESTARTSYS 512 /* and the other kernel-internal restart codes above it */
+
+static __always_inline struct ct_outcome *ct_outcome_begin(__u8 probe)
+{
+	struct ct_outcome *o;
+
+	ct_count(CT_CNT_OUTCOME_SEEN);
+	o = bpf_ringbuf_reserve(&ct_events, sizeof(*o), 0);
+	if (!o) {
+		ct_count(CT_CNT_DROP_OUTCOME);
+		return NULL;
+	}
+	__builtin_memset(o, 0, sizeof(*o));
+	o->hdr.kind = CT_KIND_OUTCOME;
+	o->hdr.size = sizeof(*o);
+	o->hdr.probe = probe;
+	o->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	return o;
+}
+
+static __always_inline void ct_outcome_commit(struct ct_outcome *o)
+{
+	bpf_ringbuf_submit(o, ct_submit_flags(ct_cfg(), CT_RINGBUF_SHARE(sizeof(*o))));
+}
+
+/* The handshake ended: ESTABLISHED, or CLOSE with the reason in sk_err. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int ct_outcome_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	struct ct_outcome *o;
+	__u64 cookie;
+
+	if (ctx->oldstate != TCP_SYN_SENT || ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (ctx->family != AF_INET && ctx->family != AF_INET6)
+		return 0;
+	o = ct_outcome_begin(CT_PROBE_OUTCOME_STATE);
+	if (!o)
+		return 0;
+	o->newstate = ctx->newstate;
+	o->family = ctx->family;
+	o->sport = ctx->sport;
+	o->dport = ctx->dport;
+	if (CT_HAS(CT_FEAT_READ_KERNEL)) {
+		/* the verifier allows only constant-offset loads from ctx, and memcpy makes a moving pointer */
+		if (ctx->family == AF_INET) {
+			bpf_probe_read_kernel(o->saddr, 4, ctx->saddr);
+			bpf_probe_read_kernel(o->daddr, 4, ctx->daddr);
+		} else {
+			bpf_probe_read_kernel(o->saddr, 16, ctx->saddr_v6);
+			bpf_probe_read_kernel(o->daddr, 16, ctx->daddr_v6);
+		}
+		o->err = BPF_CORE_READ(sk, sk_err);
+		/* made at connect() by the rung (or at socket() by the cookie maker); 0 if neither did */
+		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		if (cookie) {
+			o->socket_cookie = cookie;
+			o->hdr.flags |= CT_F_COOKIE;
+		}
+	}
+	ct_outcome_commit(o);
+	return 0;
+}
+
+/* connect() failed at once: no handshake ended, so the state probe saw nothing (or will not say why). */
+SEC("tracepoint/syscalls/sys_exit_connect")
+int ct_outcome_syscall(struct trace_event_raw_sys_exit *ctx)
+{
+	long ret = ctx->ret;
+	__u64 pid_tgid;
+	struct ct_config *cfg;
+	struct ct_outcome *o;
+
+	/* still going (non-blocking, interrupted) or not an inet socket's error */
+	if (ret >= 0 || ret == -EINPROGRESS || ret == -EALREADY || ret == -EINTR || ret <= -ERESTARTSYS ||
+	    ret == -ENOENT || ret == -EAGAIN)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	cfg = ct_cfg();
+	if (cfg && cfg->self_tgid && cfg->self_tgid == (__u32)(pid_tgid >> 32))
+		return 0;
+	o = ct_outcome_begin(CT_PROBE_OUTCOME_SYSCALL);
+	if (!o)
+		return 0;
+	o->pid = pid_tgid >> 32;
+	o->tid = (__u32)pid_tgid;
+	o->err = (__s32)-ret;
+	ct_outcome_commit(o);
+	return 0;
+}
