@@ -2,7 +2,7 @@
 // openCapture() (bpf-native-loader) and the record decoder, adds process
 // context (ppid, exe, container id) to connect events and keeps counters.
 import { clockOffsetNs, openCapture } from 'bpf-native-loader';
-import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, PersistStatus, ProbeName, RawBatch } from 'bpf-native-loader';
+import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, OutcomeAttachStatus, PersistStatus, ProbeName, RawBatch } from 'bpf-native-loader';
 import { BatchStep } from './batch.ts';
 import type { StepCounters } from './batch.ts';
 import { RecordDecoder } from './decode.ts';
@@ -81,6 +81,11 @@ export class CaptureSource {
 
   get dns(): DnsAttachStatus {
     return this.#need().dns;
+  }
+
+  /** The outcome probes: attached, or why not (records then carry no outcome nor source address). */
+  get outcome(): OutcomeAttachStatus {
+    return this.#need().outcome;
   }
 
   /** What capture.persist did: pinned here, adopted a pinned capture (replacing an incompatible one), or off/failed. */
