@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConntrailConfig } from './config/load.ts';
 import { resolveEndpoints } from './local-stack.ts';
 import { createLogger, type Logger } from './log.ts';
-import { DEFAULT_PIN_PATH, releaseFreedMemory } from 'bpf-native-loader';
+import { DEFAULT_PIN_PATH, EXEC_MAX_ARGS, releaseFreedMemory } from 'bpf-native-loader';
 import { leaveRoot } from './privileges.ts';
 import type { NetTCPConnect } from './model/net-tcp-connect.ts';
 import type { CaptureSource, CaptureSourceOptions } from './source/capture.ts';
@@ -144,6 +144,8 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       ringBytes: cfg.capture.ringBufferBytes,
       pollIntervalMs: cfg.capture.pollIntervalMs,
       captureDns: cfg.capture.dns.enabled,
+      captureExec: cfg.capture.exec,
+      execArgsCap: Math.min(cfg.enrich.process.maxArgBytes, EXEC_MAX_ARGS),
       dnsPayloadCap: cfg.capture.dns.payloadCap,
       excludePorts: cfg.capture.exclude.ports,
       excludeCidrs: cfg.capture.exclude.cidrs,

@@ -48,6 +48,14 @@ export interface CaptureOptions {
    * in the same ring.
    */
   captureOutcome?: boolean;
+  /**
+   * Capture each new process image (default true): tracepoint
+   * sched/sched_process_exec gives its path, argv (execArgsCap bytes), parent
+   * and start time, for processes gone before /proc is read.
+   */
+  captureExec?: boolean;
+  /** argv bytes an exec record carries (default 2048, at most layout.exec.maxArgs). */
+  execArgsCap?: number;
   /** Destination ports never captured. */
   excludePorts?: readonly number[];
   /** Destination CIDRs never captured ("10.0.0.0/8", "fd00::/8", or a bare address). */
@@ -90,6 +98,7 @@ export interface DropCounters {
   dnsRingFull: number;
   dnsReadError: number;
   outcomeRingFull: number;
+  execRingFull: number;
 }
 
 /** Every per-CPU kernel counter, summed over CPUs, cumulative since open. */
@@ -100,6 +109,7 @@ export interface KernelCounters extends DropCounters {
   excludedPort: number;
   excludedCidr: number;
   outcomeSeen: number;
+  execSeen: number;
 }
 
 export interface RawBatch {
@@ -178,8 +188,8 @@ export interface KernelObjectIds {
   maps: number[];
 }
 
-/** The outcome probes (CaptureOptions.captureOutcome): attached, or why not. */
-export interface OutcomeAttachStatus {
+/** A tracepoint companion of the rung (captureOutcome, captureExec): attached, or why not. */
+export interface CompanionAttachStatus {
   attached: boolean;
   stage?: AttachStage | 'disabled';
   errno?: number;
@@ -198,6 +208,9 @@ export interface CookieMakerStatus {
   attached: boolean;
   reason?: string;
 }
+
+/** argv bytes an exec record carries at most (CT_EXEC_MAX_ARGS; test/unit/decode.test.ts checks it against getLayout()). */
+export const EXEC_MAX_ARGS = 4095;
 
 /** Where capture.persist pins by default (the bpffs systemd mounts). */
 export const DEFAULT_PIN_PATH = '/sys/fs/bpf/conntrail';
@@ -240,7 +253,8 @@ export interface CaptureHandle {
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
-  readonly outcome: OutcomeAttachStatus;
+  readonly outcome: CompanionAttachStatus;
+  readonly exec: CompanionAttachStatus;
   readonly cgroupPath: string | undefined;
   /** Human-readable attach report: the winner first, then each failed rung and why. */
   report(): string[];
@@ -285,16 +299,17 @@ export interface RecordLayout {
   pinMagic: number;
   dnsMaxCap: number;
   commLen: number;
-  kinds: { connect: number; dns: number; outcome: number };
+  kinds: { connect: number; dns: number; outcome: number; exec: number };
   probes: {
     lsm: number; fentry: number; kprobe: number; cgroup: number; tracepoint: number; dnsSkb: number;
-    outcomeState: number; outcomeSyscall: number;
+    outcomeState: number; outcomeSyscall: number; exec: number;
   };
   flags: { toctou: number; cookie: number; dnsTcp: number; netns: number };
   features: Record<keyof ProgramFeatures, number>;
   counters: {
     dropConnect: number; dropDns: number; dnsReadError: number; connectSeen: number; dnsSeen: number;
-    excludedSelf: number; excludedPort: number; excludedCidr: number; dropOutcome: number; outcomeSeen: number; count: number;
+    excludedSelf: number; excludedPort: number; excludedCidr: number; dropOutcome: number; outcomeSeen: number;
+    dropExec: number; execSeen: number; count: number;
   };
   header: { size: number; kind: number; recordSize: number; probe: number; flags: number; ktimeNs: number };
   connect: {
@@ -309,6 +324,10 @@ export interface RecordLayout {
   outcome: {
     size: number; socketCookie: number; pid: number; tid: number; err: number; family: number; newState: number;
     srcPort: number; dstPort: number; srcAddr: number; dstAddr: number;
+  };
+  exec: {
+    size: number; pid: number; ppid: number; procStartNs: number; uid: number; gid: number; argsLength: number; argsSize: number;
+    filenameLength: number; comm: number; filename: number; filenameMax: number; args: number; maxArgs: number;
   };
   tcpStates: { established: number; close: number };
 }
@@ -329,10 +348,11 @@ interface NativeOpenResult extends NativeStep {
   /** cgroup/sock_create making cookies for a rung that cannot ('disabled': not needed). */
   cookies: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
   outcome: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
+  exec: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
   persist: { state: PersistStatus['state']; error?: string };
 }
 
-interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean; outcome: boolean }
+interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean; outcome: boolean; exec: boolean }
 
 interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number; wakeups: number }
 
@@ -592,13 +612,13 @@ function dnsStatusOf(d: NativeStep<AttachStage | 'disabled'>, l: RecordLayout, c
   return { attached: false, stage, errno, code: errnoName(errno), reason: explainDnsFailure(stage, errno, cgroupPath), netnsScoped: false, log: d.log };
 }
 
-function outcomeStatusOf(o: NativeStep<AttachStage | 'disabled'>): OutcomeAttachStatus {
+function companionStatusOf(what: string, option: string, o: NativeStep<AttachStage | 'disabled'>): CompanionAttachStatus {
   if (o.ok) return { attached: true, log: o.log };
-  if (o.stage === 'disabled') return { attached: false, stage: 'disabled', reason: 'disabled (captureOutcome: false)' };
+  if (o.stage === 'disabled') return { attached: false, stage: 'disabled', reason: `disabled (${option}: false)` };
   const stage = o.stage ?? 'open';
   const errno = o.errno ?? 0;
   return { attached: false, stage, errno, code: errnoName(errno), log: o.log,
-    reason: `the outcome tracepoints failed at ${stage}, ${errnoName(errno)}${stage === 'attach' && errno === osConstants.errno.ENOENT ? ' (is tracefs mounted?)' : ''}` };
+    reason: `${what} failed at ${stage}, ${errnoName(errno)}${stage === 'attach' && errno === osConstants.errno.ENOENT ? ' (is tracefs mounted?)' : ''}` };
 }
 
 function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
@@ -615,11 +635,14 @@ function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
     excludedCidr: at(c.excludedCidr),
     outcomeRingFull: at(c.dropOutcome),
     outcomeSeen: at(c.outcomeSeen),
+    execRingFull: at(c.dropExec),
+    execSeen: at(c.execSeen),
   };
 }
 
 function dropsOf(k: KernelCounters): DropCounters {
-  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError, outcomeRingFull: k.outcomeRingFull };
+  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError,
+    outcomeRingFull: k.outcomeRingFull, execRingFull: k.execRingFull };
 }
 
 function positiveInt(name: string, v: number | undefined, def: number): number {
@@ -693,7 +716,8 @@ class Capture implements CaptureHandle {
   readonly attempts: readonly AttachAttempt[];
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
-  readonly outcome: OutcomeAttachStatus;
+  readonly outcome: CompanionAttachStatus;
+  readonly exec: CompanionAttachStatus;
   readonly cgroupPath: string | undefined;
   readonly persist: PersistStatus;
   #handle: object;
@@ -704,7 +728,8 @@ class Capture implements CaptureHandle {
   #lastKernel: KernelCounters | undefined;
 
   constructor(init: {
-    probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus; outcome: OutcomeAttachStatus;
+    probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus;
+    outcome: CompanionAttachStatus; exec: CompanionAttachStatus;
     cgroupPath: string | undefined; persist: PersistStatus; handle: object; native: NativeAddon;
   }) {
     this.probe = init.probe;
@@ -713,6 +738,7 @@ class Capture implements CaptureHandle {
     this.dns = init.dns;
     this.cookies = init.cookies;
     this.outcome = init.outcome;
+    this.exec = init.exec;
     this.cgroupPath = init.cgroupPath;
     this.#handle = init.handle;
     this.#native = init.native;
@@ -765,6 +791,11 @@ class Capture implements CaptureHandle {
         ? 'conntrail capture: connect outcomes captured (tracepoints sock/inet_sock_set_state, syscalls/sys_exit_connect)'
         : `conntrail capture: connect outcomes and source addresses NOT available: ${this.outcome.reason ?? '?'}`);
     }
+    if (this.exec.stage !== 'disabled') {
+      lines.push(this.exec.attached
+        ? 'conntrail capture: process starts captured (tracepoint sched/sched_process_exec): short-lived processes keep their path, arguments and parent'
+        : `conntrail capture: process starts NOT captured (processes gone before /proc is read lose their path and arguments): ${this.exec.reason ?? '?'}`);
+    }
     lines.push(...persistReport(this.persist, this.probe, this.stats().kernel));
     return lines;
   }
@@ -813,8 +844,11 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
   if (!Number.isInteger(dnsCap) || dnsCap < 0 || dnsCap > layout.dnsMaxCap) throw new RangeError(`dnsPayloadCap must be 0..${layout.dnsMaxCap}`);
   const captureDns = opts.captureDns ?? true;
   const captureOutcome = opts.captureOutcome ?? true;
-  // the outcome probes are tracepoints: libbpf finds their ids in tracefs
-  if (captureOutcome && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
+  const captureExec = opts.captureExec ?? true;
+  const execArgsCap = opts.execArgsCap ?? 2048;
+  if (!Number.isInteger(execArgsCap) || execArgsCap < 0 || execArgsCap > layout.exec.maxArgs) throw new RangeError(`execArgsCap must be 0..${layout.exec.maxArgs}`);
+  // the companions are tracepoints: libbpf finds their ids in tracefs
+  if ((captureOutcome || captureExec) && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
       !existsSync('/sys/kernel/debug/tracing/events')) n.mountTracefs();
   const cgroupPath = opts.cgroupPath ?? findCgroup2Mount(readText('/proc/mounts') ?? '');
   const base = {
@@ -823,6 +857,8 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     dnsCap,
     captureDns,
     captureOutcome,
+    captureExec,
+    execArgsCap,
     cgroupPath: cgroupPath ?? '',
     selfTgid: opts.excludeSelf === false ? 0 : process.pid,
     excludePorts: [...(opts.excludePorts ?? [])],
@@ -837,7 +873,8 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
       : { needed: true, attached: k.ok, ...(k.ok ? {} : { reason: `cgroup/sock_create failed at ${k.stage ?? '?'}, ${errnoName(k.errno ?? 0)}` }) };
     const p: PersistStatus = persist.state === 'failed' ? persist
       : { ...persist, state: r.persist.state, ...(r.persist.error ? { error: r.persist.error } : {}) };
-    const cap = new Capture({ probe, attempts, dns, cookies, outcome: outcomeStatusOf(r.outcome), cgroupPath, persist: p, handle: r.handle, native: n });
+    const cap = new Capture({ probe, attempts, dns, cookies, outcome: companionStatusOf('the outcome tracepoints', 'captureOutcome', r.outcome),
+      exec: companionStatusOf('the exec tracepoint', 'captureExec', r.exec), cgroupPath, persist: p, handle: r.handle, native: n });
     cap.start(opts, layout);
     return cap;
   };

@@ -30,6 +30,7 @@ const struct ct_rung ct_dns_rung = { "dns", CT_PROBE_DNS_SKB, BPF_PROG_TYPE_CGRO
 const struct ct_rung ct_cookie_rung = { "cookies", 0, BPF_PROG_TYPE_CGROUP_SOCK, true, { "ct_sock_create" } };
 const struct ct_rung ct_outcome_rung = { "outcome", 0, BPF_PROG_TYPE_TRACEPOINT, false,
 					 { "ct_outcome_state", "ct_outcome_syscall" } };
+const struct ct_rung ct_exec_rung = { "exec", 0, BPF_PROG_TYPE_TRACEPOINT, false, { "ct_process_exec" } };
 
 const struct ct_rung *ct_rung_by_name(const char *name)
 {
@@ -160,6 +161,7 @@ static int write_config(struct capture *c, const struct capture_opts *o)
 	cfg.self_tgid = o->self_tgid;
 	cfg.dns_cap = o->dns_cap > CT_DNS_MAX_CAP ? CT_DNS_MAX_CAP : o->dns_cap;
 	cfg.wakeup_bytes = o->wakeup_bytes;
+	cfg.exec_args_cap = o->exec_args_cap > CT_EXEC_MAX_ARGS ? CT_EXEC_MAX_ARGS : o->exec_args_cap;
 	if (bpf_map__update_elem(c->skel->maps.ct_config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0))
 		return -errno;
 	return 0;
@@ -186,7 +188,7 @@ static int share_maps(struct conntrail_bpf *from, struct conntrail_bpf *to)
 	return 0;
 }
 
-/* A program beside the rung (DNS, cookies, outcome): its own object sharing the rung's maps; failing it fails only itself. */
+/* A program beside the rung (DNS, cookies, outcome, exec): its own object sharing the rung's maps; failing it fails only itself. */
 static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_rung *rung, uint32_t ring_bytes, struct step_result *r)
 {
 	struct conntrail_bpf *skel;
@@ -275,6 +277,7 @@ struct capture *capture_open(const struct capture_opts *o)
 	c->ncpus = libbpf_num_possible_cpus();
 	c->dns.stage = "disabled";
 	c->outcome.stage = "disabled";
+	c->exec.stage = "disabled";
 	c->persist = "off";
 
 	libbpf_log_reset();
@@ -341,6 +344,8 @@ struct capture *capture_open(const struct capture_opts *o)
 	}
 	if (o->capture_outcome)
 		c->outcome_skel = companion(c, &ct_outcome_rung, o, &c->outcome, &c->outcome_adopted);
+	if (o->capture_exec)
+		c->exec_skel = companion(c, &ct_exec_rung, o, &c->exec, &c->exec_adopted);
 	if (o->pin_path) {
 		c->persist = o->adopt ? "adopted" : "pinned";
 		if (pin_capture(c, o->pin_path, c->persist_error, sizeof(c->persist_error)))
@@ -384,6 +389,9 @@ void capture_destroy(struct capture *c)
 	if (c->outcome_skel)
 		conntrail_bpf__destroy(c->outcome_skel);
 	c->outcome_skel = NULL;
+	if (c->exec_skel)
+		conntrail_bpf__destroy(c->exec_skel);
+	c->exec_skel = NULL;
 	if (c->skel)
 		conntrail_bpf__destroy(c->skel);
 	c->skel = NULL;
@@ -405,6 +413,7 @@ void capture_free(struct capture *c)
 	free(c->dns.log);
 	free(c->cookies.log);
 	free(c->outcome.log);
+	free(c->exec.log);
 	free(c);
 }
 

@@ -23,7 +23,7 @@
 struct conntrail_bpf; /* the skeleton (conntrail.skel.h), used by capture.c only */
 
 #define CT_MAX_RUNG_PROGS 2
-#define CT_MAX_LINKS 6
+#define CT_MAX_LINKS 7
 
 /* One row per way of capturing connects; the table drives load and attach. */
 struct ct_rung {
@@ -41,6 +41,8 @@ extern const struct ct_rung ct_dns_rung;
 extern const struct ct_rung ct_cookie_rung;
 /* tracepoints sock/inet_sock_set_state + syscalls/sys_exit_connect: what became of each connect (connect_outcome.bpf.c) */
 extern const struct ct_rung ct_outcome_rung;
+/* tracepoint sched/sched_process_exec: path, argv and parent of each new image (process_exec.bpf.c) */
+extern const struct ct_rung ct_exec_rung;
 
 const struct ct_rung *ct_rung_by_name(const char *name);
 
@@ -56,6 +58,8 @@ struct capture_opts {
 	uint32_t dns_cap;
 	bool capture_dns;
 	bool capture_outcome;
+	bool capture_exec;
+	uint32_t exec_args_cap;        /* argv bytes per exec record (<= CT_EXEC_MAX_ARGS) */
 	const char *cgroup_path;
 	uint32_t self_tgid;
 	const uint16_t *excl_ports;
@@ -88,6 +92,7 @@ struct capture {
 	struct conntrail_bpf *dns_skel;  /* the DNS program (NULL when off or refused) */
 	struct conntrail_bpf *cookie_skel; /* the cookie maker (NULL when the rung makes its own) */
 	struct conntrail_bpf *outcome_skel; /* the outcome probes (NULL when off or refused) */
+	struct conntrail_bpf *exec_skel; /* the exec probe (NULL when off or refused) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[CT_MAX_LINKS];
 	const struct ct_rung *link_rung[CT_MAX_LINKS]; /* whose link: its pin is link_<rung>_<prog> */
@@ -96,11 +101,11 @@ struct capture {
 	int cgroup_fd;
 	int counters_fd;
 	int ncpus;
-	struct step_result connect, dns, cookies, outcome;
+	struct step_result connect, dns, cookies, outcome, exec;
 	/* capture.persist: "off", "pinned" (attached here), "adopted", "failed" (persist_error says why) */
 	const char *persist;
 	char persist_error[512];
-	bool dns_adopted, cookies_adopted, outcome_adopted;
+	bool dns_adopted, cookies_adopted, outcome_adopted, exec_adopted;
 
 	/* consumer (consumer.c) */
 	pthread_t thread;

@@ -40,7 +40,8 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 	SET_INTS(env, l, "kinds",
 		 { "connect", CT_KIND_CONNECT },
 		 { "dns", CT_KIND_DNS },
-		 { "outcome", CT_KIND_OUTCOME });
+		 { "outcome", CT_KIND_OUTCOME },
+		 { "exec", CT_KIND_EXEC });
 	SET_INTS(env, l, "probes",
 		 { "lsm", CT_PROBE_LSM },
 		 { "fentry", CT_PROBE_FENTRY },
@@ -49,7 +50,8 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 		 { "tracepoint", CT_PROBE_TRACEPOINT },
 		 { "dnsSkb", CT_PROBE_DNS_SKB },
 		 { "outcomeState", CT_PROBE_OUTCOME_STATE },
-		 { "outcomeSyscall", CT_PROBE_OUTCOME_SYSCALL });
+		 { "outcomeSyscall", CT_PROBE_OUTCOME_SYSCALL },
+		 { "exec", CT_PROBE_EXEC });
 	SET_INTS(env, l, "flags",
 		 { "toctou", CT_F_TOCTOU },
 		 { "cookie", CT_F_COOKIE },
@@ -74,6 +76,8 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 		 { "excludedCidr", CT_CNT_EXCL_CIDR },
 		 { "dropOutcome", CT_CNT_DROP_OUTCOME },
 		 { "outcomeSeen", CT_CNT_OUTCOME_SEEN },
+		 { "dropExec", CT_CNT_DROP_EXEC },
+		 { "execSeen", CT_CNT_EXEC_SEEN },
 		 { "count", CT_CNT_MAX });
 	SET_INTS(env, l, "header",
 		 SIZE(struct ct_hdr),
@@ -124,6 +128,21 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 		 OFF(struct ct_outcome, dport, "dstPort"),
 		 OFF(struct ct_outcome, saddr, "srcAddr"),
 		 OFF(struct ct_outcome, daddr, "dstAddr"));
+	SET_INTS(env, l, "exec",
+		 SIZE(struct ct_exec),
+		 OFF(struct ct_exec, pid, "pid"),
+		 OFF(struct ct_exec, ppid, "ppid"),
+		 OFF(struct ct_exec, proc_start_ns, "procStartNs"),
+		 OFF(struct ct_exec, uid, "uid"),
+		 OFF(struct ct_exec, gid, "gid"),
+		 OFF(struct ct_exec, args_len, "argsLength"),
+		 OFF(struct ct_exec, args_size, "argsSize"),
+		 OFF(struct ct_exec, filename_len, "filenameLength"),
+		 OFF(struct ct_exec, comm, "comm"),
+		 { "filename", sizeof(struct ct_exec) },
+		 { "filenameMax", CT_EXEC_FILENAME_MAX },
+		 { "args", sizeof(struct ct_exec) + CT_EXEC_FILENAME_MAX },
+		 { "maxArgs", CT_EXEC_MAX_ARGS });
 	SET_INTS(env, l, "tcpStates",
 		 { "established", CT_TCP_ESTABLISHED },
 		 { "close", CT_TCP_CLOSE });
@@ -133,8 +152,8 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 /*
  * sampleRecords() -> Buffer: a framed batch written by C with known values,
  * for the decoder's unit test: one IPv4 connect, one IPv6 connect, one DNS
- * reply with a 5-byte payload, a state outcome (IPv4, refused) and a syscall
- * outcome. The values are mirrored in test/unit/decode.test.ts.
+ * reply with a 5-byte payload, a state outcome (IPv4, refused), a syscall
+ * outcome and an exec of "/usr/bin/curl" with argv {"curl", "-s", "x"}. The values are mirrored in test/unit/decode.test.ts.
  */
 static size_t put_frame(uint8_t *buf, size_t off, const void *rec, size_t size)
 {
@@ -146,7 +165,7 @@ static size_t put_frame(uint8_t *buf, size_t off, const void *rec, size_t size)
 
 napi_value js_sample_records(napi_env env, napi_callback_info info)
 {
-	uint8_t buf[1024] = { 0 };
+	uint8_t buf[2048] = { 0 };
 	size_t off = 0;
 	struct ct_connect c4 = { 0 }, c6;
 	struct {
@@ -154,6 +173,11 @@ napi_value js_sample_records(napi_env env, napi_callback_info info)
 		uint8_t p[5];
 	} d = { 0 };
 	struct ct_outcome os = { 0 }, oc = { 0 };
+	struct {
+		struct ct_exec e;
+		char filename[CT_EXEC_FILENAME_MAX];
+		char args[10];
+	} x = { 0 };
 	napi_value out;
 	void *data;
 	(void)info;
@@ -237,6 +261,23 @@ napi_value js_sample_records(napi_env env, napi_callback_info info)
 	oc.tid = 4243;
 	oc.err = 101; /* ENETUNREACH */
 	off = put_frame(buf, off, &oc, sizeof(oc));
+
+	x.e.hdr.kind = CT_KIND_EXEC;
+	x.e.hdr.size = sizeof(x.e) + CT_EXEC_FILENAME_MAX + 10; /* sizeof(x) has padding */
+	x.e.hdr.probe = CT_PROBE_EXEC;
+	x.e.hdr.ktime_ns = 123456780000000ULL;
+	x.e.pid = 4242;
+	x.e.ppid = 1;
+	x.e.proc_start_ns = 5000000000ULL;
+	x.e.uid = 1000;
+	x.e.gid = 1001;
+	x.e.args_len = 10;
+	x.e.args_size = 10;
+	strcpy(x.filename, "/usr/bin/curl");
+	x.e.filename_len = strlen(x.filename);
+	strcpy(x.e.comm, "curl");
+	memcpy(x.args, "curl\0-s\0x\0", 10);
+	off = put_frame(buf, off, &x, x.e.hdr.size);
 
 	CHECK(env, napi_create_buffer_copy(env, off, buf, &data, &out));
 	return out;

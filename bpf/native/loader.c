@@ -86,8 +86,8 @@ static bool read_excludes(napi_env env, napi_value opts, uint16_t *ports, struct
 }
 
 /*
- * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, captureOutcome, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
- * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same}, outcome: {same},
+ * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, captureOutcome, captureExec, execArgsCap, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
+ * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same}, outcome: {same}, exec: {same},
  *     persist: {state: "off"|"pinned"|"adopted"|"failed", error?}}
  */
 static napi_value js_open(napi_env env, napi_callback_info info)
@@ -95,7 +95,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	static uint16_t ports[MAX_EXCLUDES];
 	static struct ct_cidr_key cidrs[MAX_EXCLUDES];
 	size_t argc = 1;
-	napi_value opts, res, dns, cookies, outcome, persist, handle;
+	napi_value opts, res, dns, cookies, outcome, exec, persist, handle;
 	char probe[32], cgpath[4096], pinpath[4096];
 	struct capture_opts o = { 0 };
 	struct capture *c;
@@ -116,6 +116,8 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	}
 	o.capture_dns = get_bool(env, opts, "captureDns", true);
 	o.capture_outcome = get_bool(env, opts, "captureOutcome", true);
+	o.capture_exec = get_bool(env, opts, "captureExec", true);
+	o.exec_args_cap = (uint32_t)get_int(env, opts, "execArgsCap", 2048);
 	o.ring_bytes = (uint32_t)get_int(env, opts, "ringBytes", 4 << 20);
 	o.wakeup_bytes = (uint64_t)get_int(env, opts, "wakeupBytes", o.ring_bytes / 4);
 	o.dns_cap = (uint32_t)get_int(env, opts, "dnsCap", 512);
@@ -145,6 +147,10 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 		goto fail;
 	set_step(env, outcome, &c->outcome);
 	set_bool(env, outcome, "adopted", c->outcome_adopted);
+	if (napi_create_object(env, &exec) != napi_ok || napi_set_named_property(env, res, "exec", exec) != napi_ok)
+		goto fail;
+	set_step(env, exec, &c->exec);
+	set_bool(env, exec, "adopted", c->exec_adopted);
 	if (napi_create_object(env, &persist) != napi_ok || napi_set_named_property(env, res, "persist", persist) != napi_ok)
 		goto fail;
 	set_str(env, persist, "state", c->persist);
@@ -358,6 +364,8 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 		push_ids(env, ct_skel_obj(c->cookie_skel), true, progs, &np, maps, &nm);
 	if (!c->closed && c->outcome_skel)
 		push_ids(env, ct_skel_obj(c->outcome_skel), true, progs, &np, maps, &nm);
+	if (!c->closed && c->exec_skel)
+		push_ids(env, ct_skel_obj(c->exec_skel), true, progs, &np, maps, &nm);
 	/* adopted links: their programs were loaded by the conntrail that pinned them */
 	for (int i = 0; !c->closed && i < c->nlinks; i++) {
 		struct bpf_link_info li;
@@ -392,7 +400,7 @@ static const char *probe_name(uint32_t probe)
 	return NULL;
 }
 
-/* pinInspect(dir) -> {present, tag?: {magic, version, probe, ringBytes, dns, cookies, outcome}, errno?}: what is pinned at dir */
+/* pinInspect(dir) -> {present, tag?: {magic, version, probe, ringBytes, dns, cookies, outcome, exec}, errno?}: what is pinned at dir */
 static napi_value js_pin_inspect(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -419,6 +427,7 @@ static napi_value js_pin_inspect(napi_env env, napi_callback_info info)
 	set_bool(env, tagv, "dns", tag.flags & CT_PIN_DNS);
 	set_bool(env, tagv, "cookies", tag.flags & CT_PIN_COOKIES);
 	set_bool(env, tagv, "outcome", tag.flags & CT_PIN_OUTCOME);
+	set_bool(env, tagv, "exec", tag.flags & CT_PIN_EXEC);
 	CHECK(env, napi_set_named_property(env, out, "tag", tagv));
 	return out;
 }

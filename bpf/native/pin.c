@@ -42,6 +42,7 @@ static const char *map_role(const char *name)
 		{ "ct_excl_ports", "excluded ports map" },
 		{ "ct_excl_cidrs", "excluded CIDRs map" },
 		{ "ct_dns_scratch", "DNS scratch map" },
+		{ "ct_exec_scratch", "exec scratch map" },
 	};
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
 		if (!strcmp(roles[i].name, name))
@@ -154,15 +155,25 @@ static bool has_link(const struct capture *c, const struct ct_rung *rung)
 	return false;
 }
 
-/* The outcome probes' links are pinned (tracepoint links before 5.15 cannot be: they then live with the process). */
-static bool outcome_pinned(const struct capture *c, const char *dir)
+/*
+ * The tracepoint companions (outcome, exec) add to the records; tracepoint
+ * links before 5.15 cannot be pinned, and then they live with the process
+ * while the rest of the capture persists.
+ */
+static bool optional_companion(const struct ct_rung *rung)
+{
+	return rung == &ct_outcome_rung || rung == &ct_exec_rung;
+}
+
+/* All of the companion's links are pinned in dir. */
+static bool companion_pinned(const struct capture *c, const struct ct_rung *rung, const char *dir)
 {
 	char path[PATH_MAX];
 
-	if (!has_link(c, &ct_outcome_rung))
+	if (!has_link(c, rung))
 		return false;
-	for (int i = 0; i < CT_MAX_RUNG_PROGS && ct_outcome_rung.progs[i]; i++) {
-		link_file(path, sizeof(path), dir, &ct_outcome_rung, i);
+	for (int i = 0; i < CT_MAX_RUNG_PROGS && rung->progs[i]; i++) {
+		link_file(path, sizeof(path), dir, rung, i);
 		if (access(path, F_OK))
 			return false;
 	}
@@ -178,7 +189,8 @@ static int write_tag(const struct capture *c, const char *dir, char *msg, size_t
 		.probe = c->rung->probe,
 		.ring_bytes = bpf_map__max_entries(c->skel->maps.ct_events),
 		.flags = (has_link(c, &ct_dns_rung) ? CT_PIN_DNS : 0) | (has_link(c, &ct_cookie_rung) ? CT_PIN_COOKIES : 0) |
-			 (outcome_pinned(c, dir) ? CT_PIN_OUTCOME : 0),
+			 (companion_pinned(c, &ct_outcome_rung, dir) ? CT_PIN_OUTCOME : 0) |
+			 (companion_pinned(c, &ct_exec_rung, dir) ? CT_PIN_EXEC : 0),
 	};
 	char path[PATH_MAX];
 	uint32_t zero = 0;
@@ -223,9 +235,8 @@ static int pin_all(struct capture *c, const char *dir, char *msg, size_t msglen)
 			continue;
 		if (bpf_link__pin(c->links[i], path)) {
 			int err = -errno;
-			/* outcomes are a companion's extra: without their pins the capture still persists */
-			if (err == -EINVAL && c->link_rung[i] == &ct_outcome_rung) {
-				pin_drop_links(&ct_outcome_rung, dir);
+			if (err == -EINVAL && optional_companion(c->link_rung[i])) {
+				pin_drop_links(c->link_rung[i], dir);
 				continue;
 			}
 			char what[64];
@@ -242,6 +253,8 @@ static int pin_all(struct capture *c, const char *dir, char *msg, size_t msglen)
 		pin_drop_links(&ct_cookie_rung, dir);
 	if (!has_link(c, &ct_outcome_rung))
 		pin_drop_links(&ct_outcome_rung, dir);
+	if (!has_link(c, &ct_exec_rung))
+		pin_drop_links(&ct_exec_rung, dir);
 	return write_tag(c, dir, msg, msglen);
 }
 

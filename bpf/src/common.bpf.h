@@ -58,6 +58,19 @@ struct ct_dns_scratch {
 	__type(value, struct ct_dns_scratch); \
 }
 
+/* an exec record is built here too (filename and argv follow it) */
+struct ct_exec_scratch {
+	struct ct_exec e;
+	char filename[CT_EXEC_FILENAME_MAX];
+	__u8 args[CT_EXEC_MAX_ARGS + 1];
+};
+#define CT_EXEC_SCRATCH_MAP struct { \
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); \
+	__uint(max_entries, 1); \
+	__type(key, __u32); \
+	__type(value, struct ct_exec_scratch); \
+}
+
 /* maps.bpf.c defines CT_DEFINE_MAPS: the definitions live there, every other file gets externs */
 #ifdef CT_DEFINE_MAPS
 #define CT_MAP
@@ -70,6 +83,7 @@ CT_MAP CT_CONFIG_MAP ct_config SEC(".maps");
 CT_MAP CT_EXCL_PORTS_MAP ct_excl_ports SEC(".maps");
 CT_MAP CT_EXCL_CIDRS_MAP ct_excl_cidrs SEC(".maps");
 CT_MAP CT_DNS_SCRATCH_MAP ct_dns_scratch SEC(".maps");
+CT_MAP CT_EXEC_SCRATCH_MAP ct_exec_scratch SEC(".maps");
 
 /* CT_FEAT_* the loader found for the loaded program's type (set before load; defined in maps.bpf.c) */
 extern const volatile __u32 ct_features;

@@ -24,6 +24,7 @@
 #define CT_KIND_CONNECT 1
 #define CT_KIND_DNS 2
 #define CT_KIND_OUTCOME 3
+#define CT_KIND_EXEC 4
 
 /* hdr.probe: which program produced the record */
 #define CT_PROBE_LSM 1
@@ -34,6 +35,7 @@
 #define CT_PROBE_DNS_SKB 6
 #define CT_PROBE_OUTCOME_STATE 7    /* tracepoint sock/inet_sock_set_state: a TCP socket left SYN_SENT */
 #define CT_PROBE_OUTCOME_SYSCALL 8  /* tracepoint syscalls/sys_exit_connect: connect() returned an error */
+#define CT_PROBE_EXEC 9             /* tracepoint sched/sched_process_exec */
 
 /* hdr.flags */
 #define CT_F_TOCTOU 0x01     /* address read from user memory (sys_enter_connect) */
@@ -119,6 +121,32 @@ struct ct_outcome {
 	__u8 daddr[16];
 };
 
+/*
+ * A process image started (execve): what /proc would say of it, for
+ * processes that are gone before userspace reads /proc (a curl of 5 ms).
+ * Followed by CT_EXEC_FILENAME_MAX bytes of the path given to execve
+ * (NUL-terminated, filename_len bytes before the NUL) and args_len bytes of
+ * argv as /proc/<pid>/cmdline has it (NUL-separated), cut at
+ * ct_config.exec_args_cap; args_size is argv's whole size.
+ */
+#define CT_EXEC_FILENAME_MAX 256
+#define CT_EXEC_MAX_ARGS 4095
+
+struct ct_exec {
+	struct ct_hdr hdr;
+	__u32 pid;            /* tgid */
+	__u32 ppid;           /* real_parent's tgid */
+	__u64 proc_start_ns;  /* group leader's start_boottime: the connect records' proc_start_ns */
+	__u32 uid;
+	__u32 gid;
+	__u32 args_len;       /* bytes of argv that follow the filename */
+	__u32 args_size;      /* arg_end - arg_start */
+	__u32 filename_len;
+	__u32 reserved;
+	char comm[CT_COMM_LEN];
+	/* followed by char filename[CT_EXEC_FILENAME_MAX], then args_len bytes */
+};
+
 /* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY ct_counters), indexes: */
 #define CT_CNT_DROP_CONNECT 0   /* ring buffer full: connect record lost */
 #define CT_CNT_DROP_DNS 1       /* ring buffer full: DNS record lost */
@@ -130,7 +158,9 @@ struct ct_outcome {
 #define CT_CNT_EXCL_CIDR 7      /* excluded by destination CIDR */
 #define CT_CNT_DROP_OUTCOME 8   /* ring buffer full: outcome record lost */
 #define CT_CNT_OUTCOME_SEEN 9   /* outcome records the probes made (before the ring) */
-#define CT_CNT_MAX 10
+#define CT_CNT_DROP_EXEC 10     /* ring buffer full: exec record lost */
+#define CT_CNT_EXEC_SEEN 11     /* execs seen */
+#define CT_CNT_MAX 12
 
 /* ct_config (one-entry array), written by userspace after load, before attach. */
 #define CT_CFG_EXCL_PORTS 0x1
@@ -141,7 +171,7 @@ struct ct_config {
 	__u32 dns_cap;        /* <= CT_DNS_MAX_CAP */
 	__u64 wakeup_bytes;   /* force a consumer wake-up above this much pending data */
 	__u32 flags;          /* CT_CFG_* */
-	__u32 reserved;
+	__u32 exec_args_cap;  /* argv bytes an exec record carries, <= CT_EXEC_MAX_ARGS */
 };
 
 /*
@@ -177,6 +207,7 @@ struct ct_cidr_key {
 #define CT_PIN_DNS 0x1      /* link_dns_0 is pinned */
 #define CT_PIN_COOKIES 0x2  /* link_cookies_0 is pinned */
 #define CT_PIN_OUTCOME 0x4  /* link_outcome_0 and link_outcome_1 are pinned */
+#define CT_PIN_EXEC 0x8     /* link_exec_0 is pinned */
 
 struct ct_pin_tag {
 	__u32 magic;          /* CT_PIN_MAGIC */

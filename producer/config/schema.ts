@@ -79,6 +79,10 @@ export const configSchema = {
         ...wholeNumber(1, DNS_MAX_CAP, 512),
       },
     },
+    exec: {
+      doc: 'Capture process starts (tracepoint sched/sched_process_exec: the path, argv up to enrich.process.maxArgBytes and the parent), so that a process which connects and exits before /proc is read (a curl of a few ms) still gets process.exe, args and its parent. Costs one ring record per exec on the host.',
+      ...flag(true),
+    },
     exclude: {
       ports: {
         doc: 'Destination ports never captured (filtered in the kernel).',

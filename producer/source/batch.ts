@@ -11,7 +11,7 @@ import type { ProbeName } from 'bpf-native-loader';
 /** The counters that come from the step (the rest of CaptureCounters comes from the kernel). */
 export interface StepCounters {
   /** Events decoded and handed on. */
-  received: { connect: number; dns: number; outcome: number; byProbe: Record<ProbeName, number> };
+  received: { connect: number; dns: number; outcome: number; exec: number; byProbe: Record<ProbeName, number> };
   /** Records skipped by the decoder, by reason. */
   malformed: Record<MalformedReason, number>;
   /** DNS replies whose payload was cut by the capture cap. */
@@ -41,6 +41,9 @@ export class BatchStep {
     for (const ev of events) {
       if (ev.kind === 'dns') {
         if (ev.truncated) this.#dnsTruncated++;
+      } else if (ev.kind === 'exec') {
+        // before the connects after it in the ring: a process that exits at once is known by its exec
+        pc?.noteExec(ev);
       } else if (ev.kind === 'connect' && pc) {
         const ctx = pc.get(ev.pid, ev.procStartNs, ev.ppid);
         ev.exe = ctx.exe;
@@ -55,7 +58,7 @@ export class BatchStep {
   counters(): StepCounters {
     const c = this.decoder.counts;
     return {
-      received: { connect: c.connect, dns: c.dns, outcome: c.outcome, byProbe: { ...c.byProbe } },
+      received: { connect: c.connect, dns: c.dns, outcome: c.outcome, exec: c.exec, byProbe: { ...c.byProbe } },
       malformed: { ...c.malformed },
       dnsTruncated: this.#dnsTruncated,
       batches: this.#batches,

@@ -2,7 +2,7 @@
 // openCapture() (bpf-native-loader) and the record decoder, adds process
 // context (ppid, exe, container id) to connect events and keeps counters.
 import { clockOffsetNs, openCapture } from 'bpf-native-loader';
-import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, KernelObjectIds, OutcomeAttachStatus, PersistStatus, ProbeName, RawBatch } from 'bpf-native-loader';
+import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, CompanionAttachStatus, KernelObjectIds, PersistStatus, ProbeName, RawBatch } from 'bpf-native-loader';
 import { BatchStep } from './batch.ts';
 import type { StepCounters } from './batch.ts';
 import { RecordDecoder } from './decode.ts';
@@ -37,7 +37,7 @@ function dnsCaptureOf(d: DnsAttachStatus): NonNullable<CaptureCounters['dnsCaptu
 
 const ZERO_KERNEL: KernelCounters = {
   connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0,
-  outcomeRingFull: 0, outcomeSeen: 0,
+  outcomeRingFull: 0, outcomeSeen: 0, execRingFull: 0, execSeen: 0,
 };
 
 export class CaptureSource {
@@ -84,8 +84,13 @@ export class CaptureSource {
   }
 
   /** The outcome probes: attached, or why not (records then carry no outcome nor source address). */
-  get outcome(): OutcomeAttachStatus {
+  get outcome(): CompanionAttachStatus {
     return this.#need().outcome;
+  }
+
+  /** The exec probe: attached, or why not (processes gone before /proc is read then lose their path and argv). */
+  get exec(): CompanionAttachStatus {
+    return this.#need().exec;
   }
 
   /** What capture.persist did: pinned here, adopted a pinned capture (replacing an incompatible one), or off/failed. */
@@ -111,7 +116,7 @@ export class CaptureSource {
       malformed,
       drops: {
         connectRingFull: this.#kernel.connectRingFull, dnsRingFull: this.#kernel.dnsRingFull, dnsReadError: this.#kernel.dnsReadError,
-        outcomeRingFull: this.#kernel.outcomeRingFull,
+        outcomeRingFull: this.#kernel.outcomeRingFull, execRingFull: this.#kernel.execRingFull,
       },
       kernel: { ...this.#kernel },
       dnsTruncated,

@@ -5,7 +5,7 @@ import { getLayout, PROBE_NAMES } from 'bpf-native-loader';
 import type { ProbeName, RecordLayout } from 'bpf-native-loader';
 import { formatIp } from '../model/ip.ts';
 import { MALFORMED_REASONS } from './types.ts';
-import type { CaptureEvent, ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, MalformedReason } from './types.ts';
+import type { CaptureEvent, ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, MalformedReason, ProcessExecEvent } from './types.ts';
 
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
@@ -31,6 +31,7 @@ export interface DecodeCounts {
   connect: number;
   dns: number;
   outcome: number;
+  exec: number;
   byProbe: Record<ProbeName, number>;
   malformed: Record<MalformedReason, number>;
 }
@@ -54,6 +55,7 @@ export class RecordDecoder {
       connect: 0,
       dns: 0,
       outcome: 0,
+      exec: 0,
       byProbe: Object.fromEntries(PROBE_NAMES.map((name) => [name, 0])) as Record<ProbeName, number>,
       malformed: Object.fromEntries(MALFORMED_REASONS.map((r) => [r, 0])) as Record<MalformedReason, number>,
     };
@@ -127,6 +129,9 @@ export class RecordDecoder {
         if (ev) out.push(ev);
       } else if (kind === l.kinds.outcome) {
         const ev = this.#outcome(data, rec, len);
+        if (ev) out.push(ev);
+      } else if (kind === l.kinds.exec) {
+        const ev = this.#exec(data, rec, len);
         if (ev) out.push(ev);
       } else {
         this.counts.malformed.unknownKind++;
@@ -254,6 +259,41 @@ export class RecordDecoder {
       srcPort: state ? b.readUInt16LE(r + o.srcPort) : 0,
       dstIP: state ? formatIp(b, r + o.dstAddr, family) : '',
       dstPort: state ? b.readUInt16LE(r + o.dstPort) : 0,
+    };
+  }
+
+  #exec(b: Buffer, r: number, len: number): ProcessExecEvent | undefined {
+    const x = this.#l.exec;
+    if (len < x.args) {
+      this.counts.malformed.shortRecord++;
+      return undefined;
+    }
+    const argsLength = b.readUInt32LE(r + x.argsLength);
+    const filenameLength = b.readUInt32LE(r + x.filenameLength);
+    if (argsLength > x.maxArgs || filenameLength >= x.filenameMax) {
+      this.counts.malformed.badPayloadLength++;
+      return undefined;
+    }
+    if (len !== x.args + argsLength) {
+      this.counts.malformed.badSize++;
+      return undefined;
+    }
+    const kt = r + this.#l.header.ktimeNs;
+    const args = Buffer.allocUnsafe(argsLength); // a copy: the batch buffer is not kept alive
+    b.copy(args, 0, r + x.args, r + x.args + argsLength);
+    this.counts.exec++;
+    return {
+      kind: 'exec',
+      ktimeNs: b.readUInt32LE(kt + 4) * TWO32 + b.readUInt32LE(kt),
+      pid: b.readUInt32LE(r + x.pid),
+      ppid: b.readUInt32LE(r + x.ppid),
+      procStartNs: readU64(b, r + x.procStartNs),
+      uid: b.readUInt32LE(r + x.uid),
+      gid: b.readUInt32LE(r + x.gid),
+      comm: this.#comms.get(b, r + x.comm, this.#l.commLen),
+      filename: b.toString('utf8', r + x.filename, r + x.filename + filenameLength),
+      args,
+      argsSize: b.readUInt32LE(r + x.argsSize),
     };
   }
 }

@@ -6,6 +6,7 @@
 // unknown fields null), never an error.
 import { createHash } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
+import type { ProcessExecEvent } from './types.ts';
 
 export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes';
 
@@ -164,6 +165,8 @@ export interface ProcessContextStats {
   hits: number;
   misses: number;
   exited: number;
+  /** Processes gone from /proc at their first lookup whose path, argv and parent came from their exec record. */
+  fromExec: number;
   evictions: number;
   size: number;
 }
@@ -179,6 +182,8 @@ class Entry {
   context: ProcessContext;
   /** The newest entry stored for its pid: what a lookup without a start time returns. */
   latest = true;
+  /** Made from an exec record: /proc is read at the first lookup, and the exec's values kept if it is gone. */
+  fromExec = false;
   prev: Entry | null = null;
   next: Entry | null = null;
   /** Older entry of the same pid (a reused pid). */
@@ -209,6 +214,7 @@ export class ProcessContextCache {
   hits = 0;
   misses = 0;
   exited = 0;
+  fromExec = 0;
   evictions = 0;
 
   constructor(opts: ProcessContextOptions = {}) {
@@ -233,10 +239,10 @@ export class ProcessContextCache {
     if (startNs > 0) {
       wantTicks = this.#ticks(startNs);
       for (let e: Entry | null = first ?? null; e !== null; e = e.older) {
-        if (e.ticks === wantTicks) return this.#hit(e);
+        if (e.ticks === wantTicks) return this.#hit(e, kernelPpid);
       }
     } else if (first !== undefined && first.latest) {
-      return this.#hit(first);
+      return this.#hit(first, kernelPpid);
     }
     this.misses++;
     const ctx = this.#read(pid, startNs > 0 ? startNs : undefined, kernelPpid);
@@ -257,7 +263,7 @@ export class ProcessContextCache {
   };
 
   stats(): ProcessContextStats {
-    return { hits: this.hits, misses: this.misses, exited: this.exited, evictions: this.evictions, size: this.#size };
+    return { hits: this.hits, misses: this.misses, exited: this.exited, fromExec: this.fromExec, evictions: this.evictions, size: this.#size };
   }
 
   /** Clock ticks of a boot-clock ns count: floor(ns / nsPerTick), exact for ns below 2^53. */
@@ -275,8 +281,51 @@ export class ProcessContextCache {
     return t >= this.#ticks(startNs - ulp) && t <= this.#ticks(startNs + ulp);
   }
 
-  #hit(e: Entry): ProcessContext {
+  /**
+   * A process image started (the exec probe, before the process's connects in
+   * the ring): what its record says is stored, so that a process gone before
+   * its first lookup still has its path, argv and parent. That lookup reads
+   * /proc once all the same (the container, the resolved executable).
+   */
+  noteExec(ev: ProcessExecEvent): void {
+    if (ev.procStartNs <= 0) return;
+    const ticks = this.#ticks(ev.procStartNs);
+    let argv = ev.args;
+    const cut = ev.argsSize > argv.length;
+    if (cut) {
+      // the kernel cut argv: its last argument is partial, unless it is the only one
+      const lastNul = argv.lastIndexOf(0);
+      if (lastNul >= 0) argv = argv.subarray(0, lastNul + 1);
+    }
+    const parsed = parseCmdline(argv, this.#maxArgs, this.#maxArgBytes);
+    const args = parsed && cut ? { ...parsed, truncated: true } : parsed;
+    const context: ProcessContext = {
+      pid: ev.pid, ppid: ev.ppid > 0 ? ev.ppid : null, comm: ev.comm, exe: ev.filename === '' ? null : ev.filename,
+      containerId: null, containerRuntime: null, args, entityId: entityIdOf(this.#bootId, ev.pid, ticks),
+      parentComm: null, parentExe: null, ancestors: null, exited: false,
+    };
+    this.#store(ev.pid, ticks, context);
+    this.#byPid.get(ev.pid)!.fromExec = true;
+  }
+
+  /** An exec-made entry's first lookup: /proc's context if the process is still there, else the exec's with its lineage. */
+  #settleExec(e: Entry, kernelPpid: number): void {
+    e.fromExec = false;
+    const startNs = e.ticks * this.#nsPerTick;
+    const r = this.#read(e.pid, startNs, kernelPpid);
+    if (!r.context.exited) {
+      e.context = r.context;
+      return;
+    }
+    const c = e.context;
+    e.context = { ...c, ...this.#lineage(c.ppid, c.pid), exited: true };
+    this.exited++;
+    this.fromExec++;
+  }
+
+  #hit(e: Entry, kernelPpid = 0): ProcessContext {
     this.hits++;
+    if (e.fromExec) this.#settleExec(e, kernelPpid);
     if (this.#head !== e) {
       this.#unlinkLru(e);
       this.#pushLru(e);

@@ -103,7 +103,29 @@ export interface ConnectOutcomeEvent {
   dstPort: number;
 }
 
-export type CaptureEvent = ConnectEvent | DnsReplyEvent | ConnectOutcomeEvent;
+/**
+ * A process image started (struct ct_exec, sched_process_exec): what /proc
+ * would say of it, kept for processes gone before /proc is read.
+ */
+export interface ProcessExecEvent {
+  kind: 'exec';
+  ktimeNs: number;
+  pid: number;
+  ppid: number;
+  /** The connect records' procStartNs of this process (exec keeps the start time). */
+  procStartNs: number;
+  uid: number;
+  gid: number;
+  comm: string;
+  /** The path given to execve (not resolved: may be relative). */
+  filename: string;
+  /** argv as /proc/<pid>/cmdline has it (NUL-separated), cut at the capture's execArgsCap. */
+  args: Buffer;
+  /** argv's whole size in bytes (more than args.length when cut). */
+  argsSize: number;
+}
+
+export type CaptureEvent = ConnectEvent | DnsReplyEvent | ConnectOutcomeEvent | ProcessExecEvent;
 
 /** Why a record was skipped by the decoder. */
 export const MALFORMED_REASONS = ['shortFrame', 'shortRecord', 'badSize', 'unknownKind', 'unknownProbe', 'badPayloadLength'] as const;

@@ -2,7 +2,7 @@
 // records out. DNS reply events fill the DNS cache; connect events look it up
 // and become NetTCPConnect records (TCP over IPv4/IPv6 only).
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
-import type { ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent } from '../source/types.ts';
+import type { ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, ProcessExecEvent } from '../source/types.ts';
 import type { ProcessContext as SourceProcessContext } from '../source/process-context.ts';
 import type { Accounts } from './accounts.ts';
 import { DnsCache } from './dns/cache.ts';
@@ -20,7 +20,7 @@ export type ConnectInput = Pick<
   'kind' | 'ktimeNs' | 'timestampUs' | 'pid' | 'tid' | 'uid' | 'gid' | 'comm' | 'cgroupId' | 'netnsCookie' | 'family' | 'sockType' | 'dstIP' | 'dstPort' | 'probe'
 > & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId' | 'context'>>;
 export type DnsReplyInput = Pick<DnsReplyEvent, 'kind' | 'ktimeNs' | 'netnsCookie' | 'transport' | 'payload' | 'payloadLength' | 'truncated'>;
-export type EnrichInput = ConnectInput | DnsReplyInput | ConnectOutcomeEvent;
+export type EnrichInput = ConnectInput | DnsReplyInput | ConnectOutcomeEvent | ProcessExecEvent;
 
 /** What a connect's record takes from its process's context (producer/source/process-context.ts). */
 export type ProcessContext = Pick<SourceProcessContext, 'ppid' | 'exe' | 'containerId' | 'args' | 'entityId' | 'parentComm' | 'parentExe' | 'ancestors'>;

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessContextCache, entityIdOf, parseCmdline, parseContainerId, parseProcStat } from '../../producer/source/process-context.ts';
+import { Collector, FLOOD, captureTest, refusedPort, run } from './support.ts';
 
 const ID = 'a'.repeat(12) + '0123456789abcdef'.repeat(3) + 'b'.repeat(4);
 
@@ -119,7 +120,7 @@ test('a reused pid: each process found by its start time, the newest by pid alon
   t.is(cache.get(7, ns(200)).exe, '/bin/new');
   t.is(cache.getByPid(7).exe, '/bin/new', 'by pid: the newest stored');
   // each new process also looks its parent up: pid 1, not in this fake tree (not stored, found gone)
-  t.deepEqual(cache.stats(), { hits: 3, misses: 4, exited: 2, evictions: 0, size: 2 });
+  t.deepEqual(cache.stats(), { hits: 3, misses: 4, exited: 2, fromExec: 0, evictions: 0, size: 2 });
   // Two other processes: the least recently used entry (the old pid 7) goes.
   proc.add(8, 1, 300, '0::/\n', '/bin/p8');
   proc.add(9, 1, 300, '0::/\n', '/bin/p9');
@@ -223,3 +224,33 @@ test('entity ids differ by boot, pid and start time, and are stable', (t) => {
   t.not(id, entityIdOf('boot-a', 101, 500));
   t.not(id, entityIdOf('boot-a', 100, 501));
 });
+
+// A process that connects and exits before the capture is drained: /proc has it no longer at
+// its first lookup, and its path, argv and parent come from its exec record (sched_process_exec).
+for (const captureExec of [true, false]) {
+  await captureTest(`a process gone before its first lookup: ${captureExec ? 'path, argv and parent from its exec record' : 'without the exec probe, none'}`, async (t) => {
+    const closed = await refusedPort();
+    const c = new Collector({ paused: true, captureExec });
+    t.teardown(() => c.stop());
+    t.is(c.source.exec.attached, captureExec, c.source.exec.reason ?? '');
+    const r = await run(FLOOD, ['-a', '127.0.0.1', '-p', String(closed)]);
+    t.is(r.code, 0, r.stderr);
+    c.source.resume(); // only now: the process has exited
+    const ev = await c.waitFor('its connect', () => c.connects((e) => e.pid === r.pid).at(0));
+    const ctx = ev.context!;
+    t.true(ctx.exited, '/proc no longer had the process');
+    if (captureExec) {
+      t.is(ctx.exe, FLOOD);
+      t.deepEqual(ctx.args?.args, [FLOOD, '-a', '127.0.0.1', '-p', String(closed)]);
+      t.false(ctx.args?.truncated);
+      t.is(ctx.ppid, process.pid);
+      t.is(ctx.parentComm, readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim());
+      t.is(ctx.parentExe, process.execPath);
+      t.truthy(ctx.entityId);
+      t.true(c.source.processContext!.stats().fromExec >= 1);
+    } else {
+      t.is(ctx.exe, null);
+      t.is(ctx.args, null);
+    }
+  });
+}

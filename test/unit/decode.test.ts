@@ -3,10 +3,10 @@
 // expected events; malformed input is counted by reason, never thrown.
 import test from 'ava';
 import fc from 'fast-check';
-import { getLayout, isBuilt, sampleRecords } from 'bpf-native-loader';
+import { EXEC_MAX_ARGS, getLayout, isBuilt, sampleRecords } from 'bpf-native-loader';
 import { RecordDecoder } from '../../producer/source/decode.ts';
 import { formatIp } from '../../producer/model/ip.ts';
-import type { ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent } from '../../producer/source/types.ts';
+import type { ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, ProcessExecEvent } from '../../producer/source/types.ts';
 
 const skip = !isBuilt() && process.env.CONNTRAIL_SKIP_BPF_BUILD === '1';
 const layoutTest = skip ? test.skip : test;
@@ -14,8 +14,8 @@ const layoutTest = skip ? test.skip : test;
 layoutTest('decodes records written by C with the header\'s layout', (t) => {
   const d = new RecordDecoder({ wallOffsetNs: 1_000_000_000_000_000_000n });
   const events = d.decode(sampleRecords());
-  t.is(events.length, 5);
-  const [c4, c6, dns, state, syscall] = events as [ConnectEvent, ConnectEvent, DnsReplyEvent, ConnectOutcomeEvent, ConnectOutcomeEvent];
+  t.is(events.length, 6);
+  const [c4, c6, dns, state, syscall, exec] = events as [ConnectEvent, ConnectEvent, DnsReplyEvent, ConnectOutcomeEvent, ConnectOutcomeEvent, ProcessExecEvent];
   t.deepEqual(c4, {
     kind: 'connect',
     ktimeNs: 123456789012345,
@@ -56,6 +56,11 @@ layoutTest('decodes records written by C with the header\'s layout', (t) => {
   t.is(d.counts.connect, 2);
   t.is(d.counts.dns, 1);
   t.is(d.counts.outcome, 2);
+  t.is(d.counts.exec, 1);
+  t.deepEqual({ ...exec, args: [...exec.args] }, {
+    kind: 'exec', ktimeNs: 123456780000000, pid: 4242, ppid: 1, procStartNs: 5000000000, uid: 1000, gid: 1001, comm: 'curl',
+    filename: '/usr/bin/curl', args: [...Buffer.from('curl\0-s\0x\0')], argsSize: 10,
+  });
   t.deepEqual(state, {
     kind: 'outcome', source: 'state', ktimeNs: 123456790012345, socketCookie: Number(0xfedcba9876543210n), socketCookieValid: true,
     pid: 0, tid: 0, errno: 111, established: false, family: 2, srcIP: '10.0.0.7', srcPort: 40001, dstIP: '10.1.2.3', dstPort: 443,
@@ -74,6 +79,9 @@ layoutTest('the layout matches the C structs: sizes, 8-byte alignment of 64-bit 
   t.is(l.header.size, 16);
   t.is(l.connect.size % 8, 0);
   t.is(l.outcome.size % 8, 0);
+  t.is(l.exec.size % 8, 0);
+  t.is(l.exec.maxArgs, EXEC_MAX_ARGS);
+  t.is(l.exec.args, l.exec.filename + l.exec.filenameMax);
   for (const off of [l.header.ktimeNs, l.connect.cgroupId, l.connect.netnsCookie, l.connect.socketCookie, l.connect.procStartNs, l.dns.netnsCookie, l.outcome.socketCookie]) {
     t.is(off % 8, 0);
   }
@@ -209,27 +217,29 @@ function frames(): { buf: Buffer; offsets: number[] } {
 layoutTest('malformed records are counted by reason and skipped', (t) => {
   const l = getLayout();
   const cases: [string, (b: Buffer, o: number[]) => Buffer, keyof RecordDecoder['counts']['malformed'], number][] = [
-    ['unknown kind', (b, o) => { b.writeUInt16LE(99, o[0]! + 8 + l.header.kind); return b; }, 'unknownKind', 4],
-    ['hdr.size disagrees with the frame', (b, o) => { b.writeUInt16LE(50, o[0]! + 8 + l.header.recordSize); return b; }, 'badSize', 4],
-    ['unknown probe', (b, o) => { b[o[1]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 4],
-    ['DNS captured length beyond the cap', (b, o) => { b.writeUInt32LE(100000, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badPayloadLength', 4],
-    ['DNS captured length disagrees with size', (b, o) => { b.writeUInt32LE(4, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badSize', 4],
-    ['record shorter than a header', (b, o) => { const x = Buffer.alloc(8 + 8); x.writeUInt32LE(8, 0); return Buffer.concat([x, b.subarray(o[1]!)]); }, 'shortRecord', 4],
+    ['unknown kind', (b, o) => { b.writeUInt16LE(99, o[0]! + 8 + l.header.kind); return b; }, 'unknownKind', 5],
+    ['hdr.size disagrees with the frame', (b, o) => { b.writeUInt16LE(50, o[0]! + 8 + l.header.recordSize); return b; }, 'badSize', 5],
+    ['unknown probe', (b, o) => { b[o[1]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 5],
+    ['DNS captured length beyond the cap', (b, o) => { b.writeUInt32LE(100000, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badPayloadLength', 5],
+    ['DNS captured length disagrees with size', (b, o) => { b.writeUInt32LE(4, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badSize', 5],
+    ['record shorter than a header', (b, o) => { const x = Buffer.alloc(8 + 8); x.writeUInt32LE(8, 0); return Buffer.concat([x, b.subarray(o[1]!)]); }, 'shortRecord', 5],
     ['connect of the wrong size', (b, o) => {
       const rec = Buffer.alloc(8 + 16 + 8);
       rec.writeUInt32LE(24, 0);
       rec.writeUInt16LE(l.kinds.connect, 8 + l.header.kind);
       rec.writeUInt16LE(24, 8 + l.header.recordSize);
       return Buffer.concat([rec, b.subarray(o[1]!)]);
-    }, 'shortRecord', 4],
-    ['outcome of an unknown probe', (b, o) => { b[o[3]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 4],
+    }, 'shortRecord', 5],
+    ['outcome of an unknown probe', (b, o) => { b[o[3]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 5],
     ['outcome of the wrong size', (b, o) => {
       const rec = Buffer.alloc(8 + 16 + 8);
       rec.writeUInt32LE(24, 0);
       rec.writeUInt16LE(l.kinds.outcome, 8 + l.header.kind);
       rec.writeUInt16LE(24, 8 + l.header.recordSize);
       return Buffer.concat([rec, b.subarray(o[1]!)]);
-    }, 'shortRecord', 4],
+    }, 'shortRecord', 5],
+    ['exec argv length beyond the most a record carries', (b, o) => { b.writeUInt32LE(100000, o[5]! + 8 + l.exec.argsLength); return b; }, 'badPayloadLength', 5],
+    ['exec argv length disagrees with size', (b, o) => { b.writeUInt32LE(3, o[5]! + 8 + l.exec.argsLength); return b; }, 'badSize', 5],
     ['batch cut in the middle of a frame', (b, o) => b.subarray(0, o[2]! + 20), 'shortFrame', 2],
     ['batch cut in a frame header', (b, o) => b.subarray(0, o[2]! + 4), 'shortFrame', 2],
   ];
