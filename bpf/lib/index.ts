@@ -42,12 +42,17 @@ export interface CaptureOptions {
   /** Capture DNS replies (cgroup_skb/ingress on the cgroup v2 root; default true). */
   captureDns?: boolean;
   /**
-   * Capture what became of each connect (default true): tracepoints
-   * sock/inet_sock_set_state (the handshake's end, the source address) and
-   * syscalls/sys_exit_connect (connect() failing at once), as outcome records
-   * in the same ring.
+   * Capture how each TCP handshake ends (default true): raw tracepoint
+   * inet_sock_set_state leaving SYN_SENT (established or closed and why, the
+   * source address the kernel chose), as outcome records in the same ring.
    */
   captureOutcome?: boolean;
+  /**
+   * Capture connect() calls that fail at once, with no handshake (no route,
+   * refused by a policy; default true): tracepoint syscalls/sys_exit_connect,
+   * whose id comes from tracefs (mounted if missing; not readable without root).
+   */
+  captureConnectExit?: boolean;
   /**
    * Capture each new process image (default true): tracepoint
    * sched/sched_process_exec gives its path, argv (execArgsCap bytes), parent
@@ -254,6 +259,7 @@ export interface CaptureHandle {
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
   readonly outcome: CompanionAttachStatus;
+  readonly connectExit: CompanionAttachStatus;
   readonly exec: CompanionAttachStatus;
   readonly cgroupPath: string | undefined;
   /** Human-readable attach report: the winner first, then each failed rung and why. */
@@ -347,12 +353,11 @@ interface NativeOpenResult extends NativeStep {
   dns: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
   /** cgroup/sock_create making cookies for a rung that cannot ('disabled': not needed). */
   cookies: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
-  outcome: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
-  exec: NativeStep<AttachStage | 'disabled'> & { adopted: boolean };
+  extras: Record<'outcome' | 'connectExit' | 'exec', NativeStep<AttachStage | 'disabled'> & { adopted: boolean }>;
   persist: { state: PersistStatus['state']; error?: string };
 }
 
-interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean; outcome: boolean; exec: boolean }
+interface NativePinTag { magic: number; version: number; probe: string; ringBytes: number; dns: boolean; cookies: boolean; outcome: boolean; connectExit: boolean; exec: boolean }
 
 interface NativeStats { records: number; bytes: number; batches: number; stalls: number; oversize: number; inflight: number; wakeups: number }
 
@@ -618,7 +623,8 @@ function companionStatusOf(what: string, option: string, o: NativeStep<AttachSta
   const stage = o.stage ?? 'open';
   const errno = o.errno ?? 0;
   return { attached: false, stage, errno, code: errnoName(errno), log: o.log,
-    reason: `${what} failed at ${stage}, ${errnoName(errno)}${stage === 'attach' && errno === osConstants.errno.ENOENT ? ' (is tracefs mounted?)' : ''}` };
+    reason: `${what} failed at ${stage}, ${errnoName(errno)}${stage === 'attach' && (errno === osConstants.errno.ENOENT || errno === osConstants.errno.EACCES)
+      ? ' (its id is read from tracefs: not mounted, or not readable by this user)' : ''}` };
 }
 
 function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
@@ -717,6 +723,7 @@ class Capture implements CaptureHandle {
   readonly dns: DnsAttachStatus;
   readonly cookies: CookieMakerStatus;
   readonly outcome: CompanionAttachStatus;
+  readonly connectExit: CompanionAttachStatus;
   readonly exec: CompanionAttachStatus;
   readonly cgroupPath: string | undefined;
   readonly persist: PersistStatus;
@@ -729,7 +736,7 @@ class Capture implements CaptureHandle {
 
   constructor(init: {
     probe: ProbeName; attempts: AttachAttempt[]; dns: DnsAttachStatus; cookies: CookieMakerStatus;
-    outcome: CompanionAttachStatus; exec: CompanionAttachStatus;
+    outcome: CompanionAttachStatus; connectExit: CompanionAttachStatus; exec: CompanionAttachStatus;
     cgroupPath: string | undefined; persist: PersistStatus; handle: object; native: NativeAddon;
   }) {
     this.probe = init.probe;
@@ -738,6 +745,7 @@ class Capture implements CaptureHandle {
     this.dns = init.dns;
     this.cookies = init.cookies;
     this.outcome = init.outcome;
+    this.connectExit = init.connectExit;
     this.exec = init.exec;
     this.cgroupPath = init.cgroupPath;
     this.#handle = init.handle;
@@ -788,12 +796,17 @@ class Capture implements CaptureHandle {
       : `conntrail capture: DNS names NOT available (connects are captured without results): ${this.dns.reason ?? 'disabled'}`);
     if (this.outcome.stage !== 'disabled') {
       lines.push(this.outcome.attached
-        ? 'conntrail capture: connect outcomes captured (tracepoints sock/inet_sock_set_state, syscalls/sys_exit_connect)'
-        : `conntrail capture: connect outcomes and source addresses NOT available: ${this.outcome.reason ?? '?'}`);
+        ? 'conntrail capture: TCP handshake outcomes and source addresses captured (raw_tp inet_sock_set_state)'
+        : `conntrail capture: TCP handshake outcomes and source addresses NOT available: ${this.outcome.reason ?? '?'}`);
+    }
+    if (this.connectExit.stage !== 'disabled') {
+      lines.push(this.connectExit.attached
+        ? 'conntrail capture: connect() failures with no handshake captured (tracepoint syscalls/sys_exit_connect)'
+        : `conntrail capture: connect() failures with no handshake (no route, refused by a policy) NOT seen, they publish as in_progress: ${this.connectExit.reason ?? '?'}`);
     }
     if (this.exec.stage !== 'disabled') {
       lines.push(this.exec.attached
-        ? 'conntrail capture: process starts captured (tracepoint sched/sched_process_exec): short-lived processes keep their path, arguments and parent'
+        ? 'conntrail capture: process starts captured (raw_tp sched_process_exec): short-lived processes keep their path, arguments and parent'
         : `conntrail capture: process starts NOT captured (processes gone before /proc is read lose their path and arguments): ${this.exec.reason ?? '?'}`);
     }
     lines.push(...persistReport(this.persist, this.probe, this.stats().kernel));
@@ -844,11 +857,12 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
   if (!Number.isInteger(dnsCap) || dnsCap < 0 || dnsCap > layout.dnsMaxCap) throw new RangeError(`dnsPayloadCap must be 0..${layout.dnsMaxCap}`);
   const captureDns = opts.captureDns ?? true;
   const captureOutcome = opts.captureOutcome ?? true;
+  const captureConnectExit = opts.captureConnectExit ?? true;
   const captureExec = opts.captureExec ?? true;
   const execArgsCap = opts.execArgsCap ?? 2048;
   if (!Number.isInteger(execArgsCap) || execArgsCap < 0 || execArgsCap > layout.exec.maxArgs) throw new RangeError(`execArgsCap must be 0..${layout.exec.maxArgs}`);
-  // the companions are tracepoints: libbpf finds their ids in tracefs
-  if ((captureOutcome || captureExec) && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
+  // a classic tracepoint: libbpf finds its id in tracefs
+  if (captureConnectExit && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
       !existsSync('/sys/kernel/debug/tracing/events')) n.mountTracefs();
   const cgroupPath = opts.cgroupPath ?? findCgroup2Mount(readText('/proc/mounts') ?? '');
   const base = {
@@ -857,6 +871,7 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     dnsCap,
     captureDns,
     captureOutcome,
+    captureConnectExit,
     captureExec,
     execArgsCap,
     cgroupPath: cgroupPath ?? '',
@@ -873,8 +888,9 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
       : { needed: true, attached: k.ok, ...(k.ok ? {} : { reason: `cgroup/sock_create failed at ${k.stage ?? '?'}, ${errnoName(k.errno ?? 0)}` }) };
     const p: PersistStatus = persist.state === 'failed' ? persist
       : { ...persist, state: r.persist.state, ...(r.persist.error ? { error: r.persist.error } : {}) };
-    const cap = new Capture({ probe, attempts, dns, cookies, outcome: companionStatusOf('the outcome tracepoints', 'captureOutcome', r.outcome),
-      exec: companionStatusOf('the exec tracepoint', 'captureExec', r.exec), cgroupPath, persist: p, handle: r.handle, native: n });
+    const cap = new Capture({ probe, attempts, dns, cookies, outcome: companionStatusOf('raw_tp inet_sock_set_state', 'captureOutcome', r.extras.outcome),
+      connectExit: companionStatusOf('tracepoint syscalls/sys_exit_connect', 'captureConnectExit', r.extras.connectExit),
+      exec: companionStatusOf('raw_tp sched_process_exec', 'captureExec', r.extras.exec), cgroupPath, persist: p, handle: r.handle, native: n });
     cap.start(opts, layout);
     return cap;
   };

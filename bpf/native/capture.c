@@ -28,9 +28,14 @@ const struct ct_rung ct_rungs[] = {
 const size_t ct_rung_count = sizeof(ct_rungs) / sizeof(ct_rungs[0]);
 const struct ct_rung ct_dns_rung = { "dns", CT_PROBE_DNS_SKB, BPF_PROG_TYPE_CGROUP_SKB, true, { "ct_dns_ingress" } };
 const struct ct_rung ct_cookie_rung = { "cookies", 0, BPF_PROG_TYPE_CGROUP_SOCK, true, { "ct_sock_create" } };
-const struct ct_rung ct_outcome_rung = { "outcome", 0, BPF_PROG_TYPE_TRACEPOINT, false,
-					 { "ct_outcome_state", "ct_outcome_syscall" } };
-const struct ct_rung ct_exec_rung = { "exec", 0, BPF_PROG_TYPE_TRACEPOINT, false, { "ct_process_exec" } };
+const struct ct_rung ct_extra_rungs[CT_EXTRA_COUNT] = {
+	[CT_EXTRA_OUTCOME] = { "outcome", 0, BPF_PROG_TYPE_RAW_TRACEPOINT, false, { "ct_outcome_state" } },
+	[CT_EXTRA_CONNECT_EXIT] = { "connect_exit", 0, BPF_PROG_TYPE_TRACEPOINT, false, { "ct_outcome_syscall" } },
+	[CT_EXTRA_EXEC] = { "exec", 0, BPF_PROG_TYPE_RAW_TRACEPOINT, false, { "ct_process_exec" } },
+};
+const uint32_t ct_extra_pin_flags[CT_EXTRA_COUNT] = {
+	[CT_EXTRA_OUTCOME] = CT_PIN_OUTCOME, [CT_EXTRA_CONNECT_EXIT] = CT_PIN_CONNECT_EXIT, [CT_EXTRA_EXEC] = CT_PIN_EXEC,
+};
 
 const struct ct_rung *ct_rung_by_name(const char *name)
 {
@@ -188,7 +193,7 @@ static int share_maps(struct conntrail_bpf *from, struct conntrail_bpf *to)
 	return 0;
 }
 
-/* A program beside the rung (DNS, cookies, outcome, exec): its own object sharing the rung's maps; failing it fails only itself. */
+/* A program beside the rung (DNS, cookies, the extras): its own object sharing the rung's maps; failing it fails only itself. */
 static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_rung *rung, uint32_t ring_bytes, struct step_result *r)
 {
 	struct conntrail_bpf *skel;
@@ -276,8 +281,8 @@ struct capture *capture_open(const struct capture_opts *o)
 	c->counters_fd = -1;
 	c->ncpus = libbpf_num_possible_cpus();
 	c->dns.stage = "disabled";
-	c->outcome.stage = "disabled";
-	c->exec.stage = "disabled";
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		c->extra[i].stage = "disabled";
 	c->persist = "off";
 
 	libbpf_log_reset();
@@ -342,10 +347,9 @@ struct capture *capture_open(const struct capture_opts *o)
 			c->dns_skel = companion(c, &ct_dns_rung, o, &c->dns, &c->dns_adopted);
 		}
 	}
-	if (o->capture_outcome)
-		c->outcome_skel = companion(c, &ct_outcome_rung, o, &c->outcome, &c->outcome_adopted);
-	if (o->capture_exec)
-		c->exec_skel = companion(c, &ct_exec_rung, o, &c->exec, &c->exec_adopted);
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		if (o->capture_extra[i])
+			c->extra_skel[i] = companion(c, &ct_extra_rungs[i], o, &c->extra[i], &c->extra_adopted[i]);
 	if (o->pin_path) {
 		c->persist = o->adopt ? "adopted" : "pinned";
 		if (pin_capture(c, o->pin_path, c->persist_error, sizeof(c->persist_error)))
@@ -386,12 +390,11 @@ void capture_destroy(struct capture *c)
 	if (c->cookie_skel)
 		conntrail_bpf__destroy(c->cookie_skel);
 	c->cookie_skel = NULL;
-	if (c->outcome_skel)
-		conntrail_bpf__destroy(c->outcome_skel);
-	c->outcome_skel = NULL;
-	if (c->exec_skel)
-		conntrail_bpf__destroy(c->exec_skel);
-	c->exec_skel = NULL;
+	for (int i = 0; i < CT_EXTRA_COUNT; i++) {
+		if (c->extra_skel[i])
+			conntrail_bpf__destroy(c->extra_skel[i]);
+		c->extra_skel[i] = NULL;
+	}
 	if (c->skel)
 		conntrail_bpf__destroy(c->skel);
 	c->skel = NULL;
@@ -412,8 +415,8 @@ void capture_free(struct capture *c)
 	free(c->connect.log);
 	free(c->dns.log);
 	free(c->cookies.log);
-	free(c->outcome.log);
-	free(c->exec.log);
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		free(c->extra[i].log);
 	free(c);
 }
 

@@ -39,10 +39,18 @@ extern const size_t ct_rung_count;
 extern const struct ct_rung ct_dns_rung;
 /* cgroup/sock_create: makes socket and netns cookies for rungs that cannot (sock_cookies.bpf.c) */
 extern const struct ct_rung ct_cookie_rung;
-/* tracepoints sock/inet_sock_set_state + syscalls/sys_exit_connect: what became of each connect (connect_outcome.bpf.c) */
-extern const struct ct_rung ct_outcome_rung;
-/* tracepoint sched/sched_process_exec: path, argv and parent of each new image (process_exec.bpf.c) */
-extern const struct ct_rung ct_exec_rung;
+/*
+ * The extras: programs beside the rung that add to its records, each its own
+ * companion (one failing leaves the others): outcome (raw_tp
+ * inet_sock_set_state: the handshake's end), connect_exit (tracepoint
+ * syscalls/sys_exit_connect: connect() failing at once; needs tracefs) and
+ * exec (raw_tp sched_process_exec). Their links are pinned where the kernel
+ * can pin them; where not, they live with the process.
+ */
+enum ct_extra { CT_EXTRA_OUTCOME, CT_EXTRA_CONNECT_EXIT, CT_EXTRA_EXEC, CT_EXTRA_COUNT };
+extern const struct ct_rung ct_extra_rungs[CT_EXTRA_COUNT];
+/* CT_PIN_* of each extra's links */
+extern const uint32_t ct_extra_pin_flags[CT_EXTRA_COUNT];
 
 const struct ct_rung *ct_rung_by_name(const char *name);
 
@@ -57,8 +65,7 @@ struct capture_opts {
 	uint64_t wakeup_bytes;
 	uint32_t dns_cap;
 	bool capture_dns;
-	bool capture_outcome;
-	bool capture_exec;
+	bool capture_extra[CT_EXTRA_COUNT];
 	uint32_t exec_args_cap;        /* argv bytes per exec record (<= CT_EXEC_MAX_ARGS) */
 	const char *cgroup_path;
 	uint32_t self_tgid;
@@ -91,8 +98,7 @@ struct capture {
 	struct conntrail_bpf *skel;      /* the connect rung */
 	struct conntrail_bpf *dns_skel;  /* the DNS program (NULL when off or refused) */
 	struct conntrail_bpf *cookie_skel; /* the cookie maker (NULL when the rung makes its own) */
-	struct conntrail_bpf *outcome_skel; /* the outcome probes (NULL when off or refused) */
-	struct conntrail_bpf *exec_skel; /* the exec probe (NULL when off or refused) */
+	struct conntrail_bpf *extra_skel[CT_EXTRA_COUNT]; /* NULL when off, refused or adopted */
 	struct ring_buffer *rb;
 	struct bpf_link *links[CT_MAX_LINKS];
 	const struct ct_rung *link_rung[CT_MAX_LINKS]; /* whose link: its pin is link_<rung>_<prog> */
@@ -101,11 +107,11 @@ struct capture {
 	int cgroup_fd;
 	int counters_fd;
 	int ncpus;
-	struct step_result connect, dns, cookies, outcome, exec;
+	struct step_result connect, dns, cookies, extra[CT_EXTRA_COUNT];
 	/* capture.persist: "off", "pinned" (attached here), "adopted", "failed" (persist_error says why) */
 	const char *persist;
 	char persist_error[512];
-	bool dns_adopted, cookies_adopted, outcome_adopted, exec_adopted;
+	bool dns_adopted, cookies_adopted, extra_adopted[CT_EXTRA_COUNT];
 
 	/* consumer (consumer.c) */
 	pthread_t thread;

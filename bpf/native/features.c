@@ -111,8 +111,8 @@ uint32_t ct_probe_features(enum bpf_prog_type type)
 			f |= CT_FEAT_COMM;
 		if (helper_ok(type, BPF_FUNC_get_current_cgroup_id))
 			f |= CT_FEAT_CGROUP_ID;
-		if (type != BPF_PROG_TYPE_KPROBE && type != BPF_PROG_TYPE_TRACEPOINT) {
-			/* these take the program's context: a kprobe's has no socket */
+		if (type != BPF_PROG_TYPE_KPROBE && type != BPF_PROG_TYPE_TRACEPOINT && type != BPF_PROG_TYPE_RAW_TRACEPOINT) {
+			/* these take the program's context: a kprobe's or tracepoint's has no socket */
 			if (helper_ok(type, BPF_FUNC_get_socket_cookie))
 				f |= CT_FEAT_SOCK_COOKIE;
 			if (helper_ok(type, BPF_FUNC_get_netns_cookie))

@@ -86,8 +86,8 @@ static bool read_excludes(napi_env env, napi_value opts, uint16_t *ports, struct
 }
 
 /*
- * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, captureOutcome, captureExec, execArgsCap, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
- * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same}, outcome: {same}, exec: {same},
+ * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, captureOutcome, captureConnectExit, captureExec, execArgsCap, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
+ * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same}, extras: {outcome, connectExit, exec: {same}},
  *     persist: {state: "off"|"pinned"|"adopted"|"failed", error?}}
  */
 static napi_value js_open(napi_env env, napi_callback_info info)
@@ -95,7 +95,13 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	static uint16_t ports[MAX_EXCLUDES];
 	static struct ct_cidr_key cidrs[MAX_EXCLUDES];
 	size_t argc = 1;
-	napi_value opts, res, dns, cookies, outcome, exec, persist, handle;
+	static const char *const extra_keys[CT_EXTRA_COUNT] = {
+		[CT_EXTRA_OUTCOME] = "outcome", [CT_EXTRA_CONNECT_EXIT] = "connectExit", [CT_EXTRA_EXEC] = "exec",
+	};
+	static const char *const extra_options[CT_EXTRA_COUNT] = {
+		[CT_EXTRA_OUTCOME] = "captureOutcome", [CT_EXTRA_CONNECT_EXIT] = "captureConnectExit", [CT_EXTRA_EXEC] = "captureExec",
+	};
+	napi_value opts, res, dns, cookies, extras, persist, handle;
 	char probe[32], cgpath[4096], pinpath[4096];
 	struct capture_opts o = { 0 };
 	struct capture *c;
@@ -115,8 +121,8 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 		o.adopt = get_bool(env, opts, "adopt", false);
 	}
 	o.capture_dns = get_bool(env, opts, "captureDns", true);
-	o.capture_outcome = get_bool(env, opts, "captureOutcome", true);
-	o.capture_exec = get_bool(env, opts, "captureExec", true);
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		o.capture_extra[i] = get_bool(env, opts, extra_options[i], true);
 	o.exec_args_cap = (uint32_t)get_int(env, opts, "execArgsCap", 2048);
 	o.ring_bytes = (uint32_t)get_int(env, opts, "ringBytes", 4 << 20);
 	o.wakeup_bytes = (uint64_t)get_int(env, opts, "wakeupBytes", o.ring_bytes / 4);
@@ -143,14 +149,15 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 		goto fail;
 	set_step(env, cookies, &c->cookies);
 	set_bool(env, cookies, "adopted", c->cookies_adopted);
-	if (napi_create_object(env, &outcome) != napi_ok || napi_set_named_property(env, res, "outcome", outcome) != napi_ok)
+	if (napi_create_object(env, &extras) != napi_ok || napi_set_named_property(env, res, "extras", extras) != napi_ok)
 		goto fail;
-	set_step(env, outcome, &c->outcome);
-	set_bool(env, outcome, "adopted", c->outcome_adopted);
-	if (napi_create_object(env, &exec) != napi_ok || napi_set_named_property(env, res, "exec", exec) != napi_ok)
-		goto fail;
-	set_step(env, exec, &c->exec);
-	set_bool(env, exec, "adopted", c->exec_adopted);
+	for (int i = 0; i < CT_EXTRA_COUNT; i++) {
+		napi_value x;
+		if (napi_create_object(env, &x) != napi_ok || napi_set_named_property(env, extras, extra_keys[i], x) != napi_ok)
+			goto fail;
+		set_step(env, x, &c->extra[i]);
+		set_bool(env, x, "adopted", c->extra_adopted[i]);
+	}
 	if (napi_create_object(env, &persist) != napi_ok || napi_set_named_property(env, res, "persist", persist) != napi_ok)
 		goto fail;
 	set_str(env, persist, "state", c->persist);
@@ -362,10 +369,9 @@ static napi_value js_ids(napi_env env, napi_callback_info info)
 		push_ids(env, ct_skel_obj(c->dns_skel), true, progs, &np, maps, &nm);
 	if (!c->closed && c->cookie_skel)
 		push_ids(env, ct_skel_obj(c->cookie_skel), true, progs, &np, maps, &nm);
-	if (!c->closed && c->outcome_skel)
-		push_ids(env, ct_skel_obj(c->outcome_skel), true, progs, &np, maps, &nm);
-	if (!c->closed && c->exec_skel)
-		push_ids(env, ct_skel_obj(c->exec_skel), true, progs, &np, maps, &nm);
+	for (int i = 0; !c->closed && i < CT_EXTRA_COUNT; i++)
+		if (c->extra_skel[i])
+			push_ids(env, ct_skel_obj(c->extra_skel[i]), true, progs, &np, maps, &nm);
 	/* adopted links: their programs were loaded by the conntrail that pinned them */
 	for (int i = 0; !c->closed && i < c->nlinks; i++) {
 		struct bpf_link_info li;
@@ -400,7 +406,7 @@ static const char *probe_name(uint32_t probe)
 	return NULL;
 }
 
-/* pinInspect(dir) -> {present, tag?: {magic, version, probe, ringBytes, dns, cookies, outcome, exec}, errno?}: what is pinned at dir */
+/* pinInspect(dir) -> {present, tag?: {magic, version, probe, ringBytes, dns, cookies, outcome, connectExit, exec}, errno?}: what is pinned at dir */
 static napi_value js_pin_inspect(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -427,6 +433,7 @@ static napi_value js_pin_inspect(napi_env env, napi_callback_info info)
 	set_bool(env, tagv, "dns", tag.flags & CT_PIN_DNS);
 	set_bool(env, tagv, "cookies", tag.flags & CT_PIN_COOKIES);
 	set_bool(env, tagv, "outcome", tag.flags & CT_PIN_OUTCOME);
+	set_bool(env, tagv, "connectExit", tag.flags & CT_PIN_CONNECT_EXIT);
 	set_bool(env, tagv, "exec", tag.flags & CT_PIN_EXEC);
 	CHECK(env, napi_set_named_property(env, out, "tag", tagv));
 	return out;

@@ -155,14 +155,10 @@ static bool has_link(const struct capture *c, const struct ct_rung *rung)
 	return false;
 }
 
-/*
- * The tracepoint companions (outcome, exec) add to the records; tracepoint
- * links before 5.15 cannot be pinned, and then they live with the process
- * while the rest of the capture persists.
- */
-static bool optional_companion(const struct ct_rung *rung)
+/* The extras add to the records: a link of theirs the kernel cannot pin (tracepoints before 5.15) lives with the process. */
+static bool is_extra(const struct ct_rung *rung)
 {
-	return rung == &ct_outcome_rung || rung == &ct_exec_rung;
+	return rung >= ct_extra_rungs && rung < ct_extra_rungs + CT_EXTRA_COUNT;
 }
 
 /* All of the companion's links are pinned in dir. */
@@ -180,6 +176,16 @@ static bool companion_pinned(const struct capture *c, const struct ct_rung *rung
 	return true;
 }
 
+static uint32_t extra_pin_flags(const struct capture *c, const char *dir)
+{
+	uint32_t f = 0;
+
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		if (companion_pinned(c, &ct_extra_rungs[i], dir))
+			f |= ct_extra_pin_flags[i];
+	return f;
+}
+
 /* Writes the tag: into the pinned one when adopted, else a new map pinned at <dir>/tag. */
 static int write_tag(const struct capture *c, const char *dir, char *msg, size_t msglen)
 {
@@ -189,8 +195,7 @@ static int write_tag(const struct capture *c, const char *dir, char *msg, size_t
 		.probe = c->rung->probe,
 		.ring_bytes = bpf_map__max_entries(c->skel->maps.ct_events),
 		.flags = (has_link(c, &ct_dns_rung) ? CT_PIN_DNS : 0) | (has_link(c, &ct_cookie_rung) ? CT_PIN_COOKIES : 0) |
-			 (companion_pinned(c, &ct_outcome_rung, dir) ? CT_PIN_OUTCOME : 0) |
-			 (companion_pinned(c, &ct_exec_rung, dir) ? CT_PIN_EXEC : 0),
+			 extra_pin_flags(c, dir),
 	};
 	char path[PATH_MAX];
 	uint32_t zero = 0;
@@ -235,7 +240,7 @@ static int pin_all(struct capture *c, const char *dir, char *msg, size_t msglen)
 			continue;
 		if (bpf_link__pin(c->links[i], path)) {
 			int err = -errno;
-			if (err == -EINVAL && optional_companion(c->link_rung[i])) {
+			if (err == -EINVAL && is_extra(c->link_rung[i])) {
 				pin_drop_links(c->link_rung[i], dir);
 				continue;
 			}
@@ -251,10 +256,9 @@ static int pin_all(struct capture *c, const char *dir, char *msg, size_t msglen)
 		pin_drop_links(&ct_dns_rung, dir);
 	if (!has_link(c, &ct_cookie_rung))
 		pin_drop_links(&ct_cookie_rung, dir);
-	if (!has_link(c, &ct_outcome_rung))
-		pin_drop_links(&ct_outcome_rung, dir);
-	if (!has_link(c, &ct_exec_rung))
-		pin_drop_links(&ct_exec_rung, dir);
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		if (!has_link(c, &ct_extra_rungs[i]))
+			pin_drop_links(&ct_extra_rungs[i], dir);
 	return write_tag(c, dir, msg, msglen);
 }
 

@@ -4,9 +4,12 @@
  * handshake's end (a socket leaving SYN_SENT, with the source address the
  * kernel chose and sk_err) and connect() calls that fail at once (no route,
  * refused by a policy, blocking connects that fail). Userspace joins these to
- * the connect records (socket cookie; pid/tid).
+ * the connect records (socket cookie; pid/tid). Two companions: the state
+ * probe is a raw tracepoint (attached by name), the syscall probe a classic
+ * one (its id comes from tracefs, which a service without root may not read).
  */
 #include "common.bpf.h"
+#include <bpf/bpf_tracing.h>
 
 #define TCP_SYN_SENT 2
 #define IPPROTO_TCP 6
@@ -41,41 +44,43 @@ static __always_inline void ct_outcome_commit(struct ct_outcome *o)
 	bpf_ringbuf_submit(o, ct_submit_flags(ct_cfg(), CT_RINGBUF_SHARE(sizeof(*o))));
 }
 
-/* The handshake ended: ESTABLISHED, or CLOSE with the reason in sk_err. */
-SEC("tracepoint/sock/inet_sock_set_state")
-int ct_outcome_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* The handshake ended: ESTABLISHED, or CLOSE with the reason in sk_err. A raw tracepoint: no tracefs needed. */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(ct_outcome_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	struct ct_outcome *o;
+	__u16 family;
 	__u64 cookie;
 
-	if (ctx->oldstate != TCP_SYN_SENT || ctx->protocol != IPPROTO_TCP)
+	if (oldstate != TCP_SYN_SENT || !CT_HAS(CT_FEAT_READ_KERNEL))
 		return 0;
-	if (ctx->family != AF_INET && ctx->family != AF_INET6)
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	o = ct_outcome_begin(CT_PROBE_OUTCOME_STATE);
 	if (!o)
 		return 0;
-	o->newstate = ctx->newstate;
-	o->family = ctx->family;
-	o->sport = ctx->sport;
-	o->dport = ctx->dport;
-	if (CT_HAS(CT_FEAT_READ_KERNEL)) {
-		/* the verifier allows only constant-offset loads from ctx, and memcpy makes a moving pointer */
-		if (ctx->family == AF_INET) {
-			bpf_probe_read_kernel(o->saddr, 4, ctx->saddr);
-			bpf_probe_read_kernel(o->daddr, 4, ctx->daddr);
-		} else {
-			bpf_probe_read_kernel(o->saddr, 16, ctx->saddr_v6);
-			bpf_probe_read_kernel(o->daddr, 16, ctx->daddr_v6);
-		}
-		o->err = BPF_CORE_READ(sk, sk_err);
-		/* made at connect() by the rung (or at socket() by the cookie maker); 0 if neither did */
-		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-		if (cookie) {
-			o->socket_cookie = cookie;
-			o->hdr.flags |= CT_F_COOKIE;
-		}
+	o->newstate = newstate;
+	o->family = family;
+	/* inet_sport, as the tracepoint's own record has it: skc_num may be released first on close */
+	o->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	o->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* bpf_core_read with the sizes: BPF_CORE_READ_INTO would copy sizeof(*o->saddr), one byte */
+	if (family == AF_INET) {
+		bpf_core_read(o->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(o->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(o->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(o->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	o->err = BPF_CORE_READ(sk, sk_err);
+	/* made at connect() by the rung (or at socket() by the cookie maker); 0 if neither did */
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (cookie) {
+		o->socket_cookie = cookie;
+		o->hdr.flags |= CT_F_COOKIE;
 	}
 	ct_outcome_commit(o);
 	return 0;

@@ -33,9 +33,9 @@
 #define CT_PROBE_CGROUP 4
 #define CT_PROBE_TRACEPOINT 5
 #define CT_PROBE_DNS_SKB 6
-#define CT_PROBE_OUTCOME_STATE 7    /* tracepoint sock/inet_sock_set_state: a TCP socket left SYN_SENT */
+#define CT_PROBE_OUTCOME_STATE 7    /* raw_tp inet_sock_set_state: a TCP socket left SYN_SENT */
 #define CT_PROBE_OUTCOME_SYSCALL 8  /* tracepoint syscalls/sys_exit_connect: connect() returned an error */
-#define CT_PROBE_EXEC 9             /* tracepoint sched/sched_process_exec */
+#define CT_PROBE_EXEC 9             /* raw_tp sched_process_exec */
 
 /* hdr.flags */
 #define CT_F_TOCTOU 0x01     /* address read from user memory (sys_enter_connect) */
@@ -206,8 +206,9 @@ struct ct_cidr_key {
 
 #define CT_PIN_DNS 0x1      /* link_dns_0 is pinned */
 #define CT_PIN_COOKIES 0x2  /* link_cookies_0 is pinned */
-#define CT_PIN_OUTCOME 0x4  /* link_outcome_0 and link_outcome_1 are pinned */
-#define CT_PIN_EXEC 0x8     /* link_exec_0 is pinned */
+#define CT_PIN_OUTCOME 0x4      /* link_outcome_0 is pinned */
+#define CT_PIN_EXEC 0x8         /* link_exec_0 is pinned */
+#define CT_PIN_CONNECT_EXIT 0x10 /* link_connect_exit_0 is pinned */
 
 struct ct_pin_tag {
 	__u32 magic;          /* CT_PIN_MAGIC */

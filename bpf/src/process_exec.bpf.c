@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
 /*
- * tracepoint sched/sched_process_exec, beside whichever rung captures
+ * raw tracepoint sched_process_exec (attached by name: no tracefs needed), beside whichever rung captures
  * connects: the new image's path and argv, the parent and the start time, so
  * that a process which connects and exits before userspace reads /proc
  * still gets its executable, arguments and parent.
  */
 #include "common.bpf.h"
+#include <bpf/bpf_tracing.h>
 
-SEC("tracepoint/sched/sched_process_exec")
-int ct_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(ct_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task;
 	struct ct_exec_scratch *s;
@@ -40,8 +41,7 @@ int ct_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	s->e.reserved = 0;
 	bpf_get_current_comm(s->e.comm, sizeof(s->e.comm));
 
-	/* __data_loc: the low 16 bits are the string's offset in the record */
-	len = bpf_probe_read_kernel_str(s->filename, sizeof(s->filename), (void *)ctx + (ctx->__data_loc_filename & 0xffff));
+	len = bpf_probe_read_kernel_str(s->filename, sizeof(s->filename), BPF_CORE_READ(bprm, filename));
 	s->e.filename_len = len > 0 ? len - 1 : 0;
 	if (len <= 0)
 		s->filename[0] = 0;

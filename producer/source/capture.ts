@@ -88,6 +88,11 @@ export class CaptureSource {
     return this.#need().outcome;
   }
 
+  /** The connect() exit probe: attached, or why not (connects failing with no handshake then publish without their error). */
+  get connectExit(): CompanionAttachStatus {
+    return this.#need().connectExit;
+  }
+
   /** The exec probe: attached, or why not (processes gone before /proc is read then lose their path and argv). */
   get exec(): CompanionAttachStatus {
     return this.#need().exec;

@@ -31,11 +31,12 @@ function netns(t: { teardown(fn: () => void): void }, setup: string[][] = []): s
   return ns;
 }
 
-await captureTest('outcome: probes attach beside the rung', (t) => {
+await captureTest('outcome: both probes attach beside the rung', (t) => {
   const c = new Collector();
   t.teardown(() => c.stop());
-  const o = c.source.outcome;
-  t.true(o.attached, `outcome probes: ${o.reason ?? ''} ${o.log?.slice(-800) ?? ''}`);
+  for (const [name, o] of [['state', c.source.outcome], ['connect exit', c.source.connectExit]] as const) {
+    t.true(o.attached, `${name}: ${o.reason ?? ''} ${o.log?.slice(-800) ?? ''}`);
+  }
 });
 
 await captureTest('outcome: an accepted connect is established, with the source address and port the kernel chose', async (t) => {
