@@ -16,8 +16,12 @@ import { FLOOD, NODE, captureTest, flood, ownCgroup, refusedPort, run, sh, sleep
 const CHILD = fileURLToPath(new URL('./fixtures/persist-capture.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../producer/cli.ts', import.meta.url));
 
-interface Ready { ready: true; persist: PersistStatus; report: string[]; ids: { programs: number[] }; kernel: KernelCounters }
+interface Ready {
+  ready: true; persist: PersistStatus; extras: { outcome: boolean; exec: boolean }; report: string[]; ids: { programs: number[] }; kernel: KernelCounters;
+}
 interface Seen { port: number; pid: number }
+interface Outcome { outcomePort: number; errno: number }
+interface Exec { execPid: number }
 
 /** A capture in a child process, pinned at pinPath, reporting connects to `ports`. */
 function child(t: ExecutionContext, pinPath: string, ports: number[], opts: object = {}) {
@@ -25,17 +29,23 @@ function child(t: ExecutionContext, pinPath: string, ports: number[], opts: obje
   // teardowns run last-registered first: a child a failed assertion left running goes before its pins
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
   const seen: Seen[] = [];
+  const outcomes: Outcome[] = [];
+  const execs: Exec[] = [];
   let ready: (r: Ready) => void;
   const readyP = new Promise<Ready>((resolve) => { ready = resolve; });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   createInterface({ input: proc.stdout }).on('line', (line) => {
-    const o = JSON.parse(line) as Partial<Ready> & Partial<Seen>;
+    const o = JSON.parse(line) as Partial<Ready> & Partial<Seen> & Partial<Outcome> & Partial<Exec>;
     if (o.ready) ready(o as Ready);
     else if (o.port !== undefined) seen.push(o as Seen);
+    else if (o.outcomePort !== undefined) outcomes.push(o as Outcome);
+    else if (o.execPid !== undefined) execs.push(o as Exec);
   });
   return {
     ready: readyP,
     seen,
+    outcomes,
+    execs,
     exited,
     send: (line: string) => proc.stdin.write(line + '\n'),
     kill: async () => { proc.kill('SIGKILL'); await exited; },
@@ -90,6 +100,11 @@ await captureTest('persist: connects made while no process runs are delivered, b
   await second.waitFor('every connect made while none ran', () => during.every((p) => second.seen.some((s) => s.port === p)));
   t.false(second.seen.some((s) => s.port === before), 'the connect the first one delivered is not delivered again');
   for (const port of during) t.deepEqual(second.seen.filter((s) => s.port === port).map((s) => s.pid), [made.get(port)], `port ${port}`);
+  // the extras were pinned too (raw tracepoint links pin on every kernel tested): the handshakes' ends and the execs
+  t.true(r1.extras.outcome && r1.extras.exec, r1.report.join('\n'));
+  await second.waitFor('the outcomes of the connects made while none ran', () => during.every((p) => second.outcomes.some((o) => o.outcomePort === p)));
+  for (const port of during) t.deepEqual(second.outcomes.filter((o) => o.outcomePort === port).map((o) => o.errno), [111], `outcome of port ${port}`);
+  await second.waitFor('the execs made while none ran', () => [...made.values()].every((pid) => second.execs.some((x) => x.execPid === pid)));
   // it still captures, into the same ring
   const after = await flood('127.0.0.1', before, ['-n', '1']);
   await second.waitFor('a connect after the adoption', () => second.seen.some((s) => s.pid === after.pid));
