@@ -164,3 +164,21 @@ function parseIPv6(text: string): number[] | null {
   }
   return groups.length === 8 ? groups : null;
 }
+
+/**
+ * Writes the network-order bytes of the IPv4 or IPv6 address `text` at `off`
+ * of `out` (4 or 16 bytes; IPv4-mapped IPv6 text is written as its 16 bytes).
+ * Returns how many were written, 0 when `text` is not an address.
+ */
+export function writeIpBytes(text: string, out: Buffer, off: number): number {
+  if (text.indexOf(':') < 0) {
+    const v4 = parseIPv4(text);
+    if (v4 === null) return 0;
+    for (let i = 0; i < 4; i++) out[off + i] = v4[i]!;
+    return 4;
+  }
+  const g = parseIPv6(text);
+  if (g === null) return 0;
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(g[i]!, off + 2 * i);
+  return 16;
+}
