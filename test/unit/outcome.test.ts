@@ -301,3 +301,20 @@ test('errno names and outcomes from this platform\'s table', (t) => {
   t.is(outcomeOfErrno(E.EPERM), 'error');
   t.is(outcomeOfErrno(E.ETIMEDOUT), 'timeout');
 });
+
+test('the stats line shows what the join did: pending, joined by source, in_progress by reason, orphans', async (t) => {
+  const { Enricher } = await import('../../producer/transform/enrich.ts');
+  const { StatsReporter } = await import('../../producer/stats.ts');
+  const { join, clock } = harness({ maxPending: 1 });
+  const e = new Enricher({ host: sparseRecord().host, outcomes: join });
+  const out: NetTCPConnect[] = [];
+  join.hold(record(0), key(0), out);
+  join.hold(record(1), key(1, { valid: false }), out); // evicts record 0
+  join.outcome(stateEv(1000, T0 + 1, true), out); // record 0's: an orphan now
+  clock.ms = 10_000;
+  join.expire();
+  const capture = { received: { connect: 2, dns: 0, byProbe: {} }, malformed: {}, drops: {}, dnsCapture: undefined } as never;
+  const sink = { published: { records: 2 }, drops: {}, queue: { records: 0, bytes: 0 }, lastPublishAt: null, lastError: null, ackLatencyMs: {} } as never;
+  const line = new StatsReporter(null as never, () => ({ capture, enrich: e.stats(), sink })).line() as { outcome: unknown };
+  t.deepEqual(line.outcome, { pending: 0, joined: {}, inProgress: { evicted: 1, timeout: 1 }, noCookie: 1, orphans: 1 });
+});
