@@ -9,9 +9,11 @@
 //                                               latest connect, if still held
 //
 // The first outcome wins (a blocking connect that is refused gives both).
-// Memory is bounded: the pending records sit in a ring of maxPending slots
-// (parallel arrays, allocated once); a full ring publishes its oldest at once
-// as in_progress (counted as evicted). One timer, armed only while records
+// Memory is bounded: the pending records sit in a ring of 2 x maxPending slots
+// (parallel arrays, allocated once, 36 bytes a slot; the room beyond
+// maxPending absorbs the holes joined records leave, squeezed out when it is
+// full); past maxPending the oldest is published at once as in_progress
+// (counted as evicted). One timer, armed only while records
 // are pending, releases the expired ones.
 import os from 'node:os';
 import type { ConnectOutcome } from '../model/connect-outcome.ts';
