@@ -3,6 +3,7 @@
 // github.com/corelight/community-id-spec (commit c4ec2bc40d65ddbcbdd642582bf5609797a80772).
 // Each flow is given in both directions: both must hash alike.
 import test from 'ava';
+import { writeIpBytes } from '../../producer/model/ip.ts';
 import { communityId } from '../../producer/transform/community-id.ts';
 
 const VECTORS: Array<[proto: number, saddr: string, daddr: string, sport: number, dport: number, id: string]> = [
@@ -35,4 +36,16 @@ test('not an address, or mixed families: null', (t) => {
   t.is(communityId('', 1, '10.0.0.1', 80), null);
   t.is(communityId('10.0.0.300', 1, '10.0.0.1', 80), null);
   t.is(communityId('10.0.0.2', 1, '2001:db8::1', 80), null);
+});
+
+test('writeIpBytes: IPv4 text exactly as parseIPv4 takes it, IPv6 in 16 bytes', (t) => {
+  const b = Buffer.alloc(16);
+  t.is(writeIpBytes('192.0.2.255', b, 0), 4);
+  t.deepEqual([...b.subarray(0, 4)], [192, 0, 2, 255]);
+  for (const bad of ['1.2.3', '1.2.3.4.5', '1.2.3.256', '01.2.3.4', '1..2.3', '1.2.3.4.', 'a.b.c.d', '']) t.is(writeIpBytes(bad, b, 0), 0, bad);
+  t.is(writeIpBytes('0.0.0.0', b, 0), 4);
+  t.is(writeIpBytes('2001:db8::1', b, 0), 16);
+  t.is(b.toString('hex'), '20010db8000000000000000000000001');
+  t.is(writeIpBytes('::ffff:10.0.0.1', b, 0), 16);
+  t.is(b.toString('hex'), '00000000000000000000ffff0a000001');
 });
