@@ -1,7 +1,8 @@
 // `conntrail run`: capture -> enrich -> encode -> queue/batch -> Kafka.
 //
 //   CaptureSource (producer/source)   ring-buffer batches -> CaptureEvent[]
-//   Enricher      (producer/transform) CaptureEvent[]      -> NetTCPConnect[] (DNS names, process context)
+//   Enricher      (producer/transform) CaptureEvent[]      -> NetTCPConnect[] (DNS names, process context;
+//                                      OutcomeJoin holds each record until its connect's outcome)
 //   KafkaSink     (producer/sink)      NetTCPConnect[]     -> encoded, queued, batched, sent with kafkajs
 //
 // Everything on the hot path is synchronous and batch-at-a-time: one call per
@@ -24,6 +25,7 @@ import type { SinkTransport } from './sink/kafka.ts';
 import type { KafkaSink, SinkHooks } from './sink/sink.ts';
 import { Accounts } from './transform/accounts.ts';
 import { Enricher } from './transform/enrich.ts';
+import { OutcomeJoin } from './transform/outcome.ts';
 import { readHostIdentity } from './transform/host-identity.ts';
 import { dnsCaptureText, StatsReporter, type PipelineStats } from './stats.ts';
 import { Heartbeat } from './heartbeat/heartbeat.ts';
@@ -46,7 +48,7 @@ export interface PipelineOptions<S extends PipelineSource = CaptureSource> {
   hooks?: SinkHooks;
   /** Makes the sink's transport instead of kafkajs (KafkaSinkOptions.transport); called after telemetry started, as it may load a Kafka client. */
   transport?(kafka: ConntrailConfig['kafka']): SinkTransport | Promise<SinkTransport>;
-  /** Sees each batch's events and the records enriched from them, after the push to the sink. */
+  /** Sees each batch's events and the records published from them, after the push to the sink; records the outcome join releases later (wait expired, stop) come with no events. */
   tap?(events: CaptureEvent[], records: NetTCPConnect[]): void;
   /** Opens the source instead of CaptureSource.open(), with the same options (e.g. a feed of synthetic ring-buffer batches). */
   openSource?(options: CaptureSourceOptions): S;
@@ -177,8 +179,17 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     scope = 'host';
     log.warn({ configured: 'netns', used: 'host' }, 'enrich.dnsCache.scope: this kernel gives DNS replies no network namespace, so one host-wide DNS cache labels every connect');
   }
+  // Records the outcome join lets go outside a kernel batch (their wait expired, or stop()) are
+  // published as a batch of their own; set once the sink is up (nothing is held before).
+  let releaseHeld: (held: NetTCPConnect[]) => void = () => {};
+  const outcomes = new OutcomeJoin({
+    waitMs: cfg.enrich.outcomeWaitMs,
+    maxPending: cfg.enrich.outcomeMaxPending,
+    release: (held) => releaseHeld(held),
+  });
   const enrich = new Enricher({
     host,
+    outcomes,
     accounts: new Accounts({ passwdFile: cfg.enrich.accounts.passwdFile, groupFile: cfg.enrich.accounts.groupFile }),
     dnsCache: {
       maxNames: cfg.enrich.dnsCache.maxNames,
@@ -228,6 +239,17 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   // drops are looked for about once a second while batches come (the loss range's resolution)
   let observedAt = 0;
 
+  const publish = (batch: NetTCPConnect[], t0: number): void => {
+    if (batch.length === 0) return;
+    pt?.sampleRecords(batch, t0);
+    started.push(batch);
+    pt?.afterPush();
+  };
+  const noEvents: CaptureEvent[] = [];
+  releaseHeld = (held) => {
+    publish(held, pt ? pt.now() : 0);
+    tap?.(noEvents, held);
+  };
   deliver = (events) => {
     if (heartbeat) {
       const now = performance.now();
@@ -235,12 +257,8 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
     }
     const t0 = pt ? pt.now() : 0;
     records.length = 0;
-    enrich.process(events, records);
-    if (records.length > 0) {
-      pt?.sampleRecords(records, t0);
-      started.push(records);
-      pt?.afterPush();
-    }
+    enrich.process(events, records); // with the outcome join: the records whose outcome came in this batch
+    publish(records, t0);
     tap?.(events, records);
   };
   for (const events of early.splice(0)) deliver(events);
@@ -269,6 +287,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       health.stopping();
       stats.stop();
       await source.stop(); // delivers what is left in the ring into the queue
+      outcomes.stop(); // the records still waiting for an outcome, as in_progress
       await heartbeat?.stop(true); // a last status record: the host stopped on purpose
       await started.stop(flushTimeoutMs);
       pt?.close();

@@ -48,6 +48,7 @@ export class StatsReporter {
     const connects = s.capture.received.connect;
     const dns = s.capture.received.dns;
     const published = s.sink.published.records;
+    const o = s.enrich.outcome;
     const rate = (n: number, prev: number): number => Math.round((n - prev) / secs);
     const line = {
       connectsPerSec: rate(connects, this.#last.connects),
@@ -64,6 +65,13 @@ export class StatsReporter {
       },
       // records published with a field null because it was not known (e.g. the process exited before /proc was read)
       unknownFields: nonZero(s.enrich.unknown),
+      // the outcome join (enrich.outcomeWaitMs): records held now, joined by source, published as in_progress by reason
+      outcome: {
+        pending: o.pending,
+        joined: nonZero({ state: o.joinedState, syscall: o.joinedSyscall }),
+        inProgress: nonZero(o.inProgress),
+        ...nonZero({ noCookie: o.noCookie, orphans: o.orphans }),
+      },
       queue: { records: s.sink.queue.records, bytes: s.sink.queue.bytes },
       // the disk spool: unacknowledged records on disk, of which diskOnly wait for room in the queue
       ...(s.sink.spool ? { spool: { records: s.sink.spool.records, diskOnly: s.sink.spool.diskOnly, bytes: s.sink.spool.bytes, segments: s.sink.spool.segments, replayed: s.sink.spool.replayed } } : {}),

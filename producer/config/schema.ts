@@ -113,6 +113,14 @@ export const configSchema = {
         ...wholeNumber(1, 2 ** 31 - 1, 86400),
       },
     },
+    outcomeWaitMs: {
+      doc: 'How long a TCP record waits for what became of its connect (outcome, srcIP/srcPort, communityId), in ms, from 0 to 60000; a connect with no answer by then is published with outcome "in_progress" (counted). 2000 covers the handshake on any real path (loopback answers within 0.3 ms, measured from Node; intercontinental round trips stay under 400 ms) and one lost SYN, which Linux retransmits after 1 s (a blackholed destination only times out after the last SYN retransmit, 127 s with net.ipv4.tcp_syn_retries 6, so it is in_progress at any sane wait); a record with no answer is published that much later, and the records held cost memory (see enrich.outcomeMaxPending). 0: no wait, no join (outcome, srcIP, srcPort, communityId null).',
+      ...wholeNumber(0, 60_000, 2000),
+    },
+    outcomeMaxPending: {
+      doc: 'Records held waiting for their outcome at most, from 1 to 1048576; past it the oldest is published at once as in_progress (counted as evicted). The default holds 10k connects/s for the default 2 s wait; a held record takes about 520 bytes of JavaScript heap (the record itself, which the queue would hold anyway, and its lookup entries; measured) plus 72 bytes allocated at start per pending place: about 12 MiB for 20000.',
+      ...wholeNumber(1, 2 ** 20, 20000),
+    },
     processCache: {
       maxEntries: {
         doc: 'Processes whose /proc context (ppid, executable, container id, argv, parent and ancestors) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap: each entry holds up to enrich.process.maxArgBytes of argv twice, as args and commandLine).',

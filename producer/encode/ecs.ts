@@ -6,7 +6,11 @@
 //   event.kind          "event"
 //   event.category      ["network"]
 //   event.type          ["connection", "start"]
-//   event.action        "connection-attempted" (connect() was called; whether it succeeded is not known)
+//   event.action        "connection-attempted" (connect() was called; event.outcome says how it went)
+//   event.outcome       from outcome: established -> success, in_progress -> unknown, the others -> failure
+//                       (absent when outcome is null: the outcome join is off)
+//   event.duration      outcomeDelayUs in ns: connect() to its outcome
+//   error.code          errno (the symbolic name, e.g. ECONNREFUSED)
 //   event.id            eventId
 //   event.module        "conntrail"
 //   event.dataset       "conntrail.net_tcp_connect"
@@ -15,7 +19,8 @@
 //   network.transport   "tcp", network.iana_number "6"
 //   network.type        "ipv6" when dstIP is IPv6 text, else "ipv4" (an AF_INET6 socket connecting to
 //                       an IPv4-mapped address sends IPv4; the socket family is kept in conntrail.family)
-//   destination.ip/port dstIP / dstPort
+//   destination.ip/port dstIP / dstPort; source.ip/port srcIP / srcPort (absent when null)
+//   network.community_id communityId
 //   destination.domain  results[0] (the DNS question name) when results is not empty; absent otherwise
 //   process.pid, process.name (comm), process.executable (exe, absent when null),
 //   process.parent.pid (ppid, absent when null), process.thread.id (tid),
@@ -24,12 +29,14 @@
 //   user.id, group.id   uid / gid as strings (ECS keyword); user.name, group.name
 //   host.name, host.id (machineId, absent when empty), host.boot.id (bootId)
 //   container.id        containerId (absent when null)
-//   related.ip          [dstIP]; related.hosts = results (absent when empty)
+//   related.ip          [dstIP, srcIP]; related.hosts = results (absent when empty)
 //   conntrail.*         event_name, results (all names, CNAME chain included), family, probe,
-//                       netns_cookie, cgroup_id, process.args_truncated, process.ancestors:
+//                       netns_cookie, cgroup_id, process.args_truncated, process.ancestors,
+//                       outcome (the detailed value: refused, timeout...):
 //                       the raw fields ECS has no place for
 //   ecs.version         ECS_VERSION
 // Nulls are left out rather than written as null (ECS convention).
+import { ecsEventOutcome } from '../model/connect-outcome.ts';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 import type { RecordEncoder } from './types.ts';
 
@@ -75,6 +82,12 @@ export const ECS_FIELD_MAP: Readonly<Record<string, readonly string[]>> = {
   family: ['conntrail.family'],
   results: ['conntrail.results', 'destination.domain', 'related.hosts'],
   probe: ['event.provider', 'conntrail.probe'],
+  srcIP: ['source.ip', 'related.ip'],
+  srcPort: ['source.port'],
+  outcome: ['event.outcome', 'conntrail.outcome'],
+  errno: ['error.code'],
+  outcomeDelayUs: ['event.duration'],
+  communityId: ['network.community_id'],
 };
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
@@ -152,9 +165,19 @@ export function ecsJson(r: NetTCPConnect): string {
   const probe = str(r.probe);
   let s = '{"@timestamp":"' + isoMicros(r.timestamp) + '"';
   s += ',"event":{"kind":"event","category":["network"],"type":["connection","start"],"action":"' + ECS_EVENT_ACTION + '"';
-  s += ',"id":' + str(r.eventId) + ',"module":"' + ECS_EVENT_MODULE + '","dataset":"' + ECS_EVENT_DATASET + '","provider":' + probe + '}';
-  s += ',"network":{"direction":"egress","transport":"tcp","iana_number":"6","type":"' + (r.dstIP.includes(':') ? 'ipv6' : 'ipv4') + '"}';
+  s += ',"id":' + str(r.eventId) + ',"module":"' + ECS_EVENT_MODULE + '","dataset":"' + ECS_EVENT_DATASET + '","provider":' + probe;
+  if (r.outcome !== null) s += ',"outcome":"' + ecsEventOutcome(r.outcome) + '"';
+  if (r.outcomeDelayUs !== null) s += ',"duration":' + r.outcomeDelayUs * 1000;
+  s += '}';
+  s += ',"network":{"direction":"egress","transport":"tcp","iana_number":"6","type":"' + (r.dstIP.includes(':') ? 'ipv6' : 'ipv4') + '"';
+  if (r.communityId !== null) s += ',"community_id":' + str(r.communityId);
+  s += '}';
   s += ',"destination":{"ip":' + ipText + ',"port":' + r.dstPort + (hasNames ? ',"domain":' + str(r.results[0] as string) : '') + '}';
+  const srcText = r.srcIP === null ? '' : str(r.srcIP);
+  if (r.srcIP !== null || r.srcPort !== null) {
+    s += ',"source":{' + (r.srcIP !== null ? '"ip":' + srcText + (r.srcPort !== null ? ',' : '') : '') + (r.srcPort !== null ? '"port":' + r.srcPort : '') + '}';
+  }
+  if (r.errno !== null) s += ',"error":{"code":' + str(r.errno) + '}';
   s += ',"process":{"pid":' + p.pid + ',"name":' + str(p.comm);
   if (p.exe !== null) s += ',"executable":' + str(p.exe);
   if (p.args !== null) s += ',"args":' + strArray(p.args);
@@ -174,9 +197,10 @@ export function ecsJson(r: NetTCPConnect): string {
   s += ',"group":{"id":"' + p.gid + '"' + (p.groupName !== null ? ',"name":' + str(p.groupName) : '') + '}';
   s += hostJson(h);
   if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
-  s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
+  s += ',"related":{"ip":[' + ipText + (r.srcIP !== null ? ',' + srcText : '') + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
   s += eventNameJson(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
   s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId;
+  if (r.outcome !== null) s += ',"outcome":' + str(r.outcome);
   if (p.argsTruncated !== null || p.ancestors !== null) {
     let proc = '';
     if (p.argsTruncated !== null) proc += ',"args_truncated":' + p.argsTruncated;

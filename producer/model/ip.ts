@@ -164,3 +164,39 @@ function parseIPv6(text: string): number[] | null {
   }
   return groups.length === 8 ? groups : null;
 }
+
+/**
+ * Writes the network-order bytes of the IPv4 or IPv6 address `text` at `off`
+ * of `out` (4 or 16 bytes; IPv4-mapped IPv6 text is written as its 16 bytes).
+ * Returns how many were written, 0 when `text` is not an address.
+ */
+export function writeIpBytes(text: string, out: Buffer, off: number): number {
+  if (text.indexOf(':') < 0) return writeIPv4(text, out, off) ? 4 : 0;
+  const g = parseIPv6(text);
+  if (g === null) return 0;
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(g[i]!, off + 2 * i);
+  return 16;
+}
+
+/** Dotted-quad text into 4 bytes without allocating (what parseIPv4 accepts); false when it is not one. */
+function writeIPv4(text: string, out: Buffer, off: number): boolean {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; /* . */
+    if (c === 46) {
+      if (digits === 0 || part > 3) return false;
+      out[off + part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // a leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return part === 4;
+}

@@ -74,6 +74,18 @@ export const NET_TCP_CONNECT_SHAPE = {
   results: 'string[]',
   /** Probe that captured the connect: lsm, fentry, kprobe, cgroup or tracepoint. */
   probe: 'string',
+  /** Local IP address the kernel chose for the socket (from its leaving SYN_SENT); null when not known (no state change seen, or the connect failed in the syscall). Since v2. */
+  srcIP: 'string?',
+  /** Local port the kernel chose (see srcIP). Since v2. */
+  srcPort: 'int?',
+  /** What became of the connect: established, refused, reset, timeout, unreachable, error, or in_progress (no outcome within enrich.outcomeWaitMs); null when the outcome join is off. Since v2. */
+  outcome: 'string?',
+  /** Symbolic errno of a failed connect (e.g. "ECONNREFUSED": the numbers differ between architectures); null when none. Since v2. */
+  errno: 'string?',
+  /** Microseconds from connect() to the outcome (boot clock); null for in_progress. Since v2. */
+  outcomeDelayUs: 'long?',
+  /** Community ID flow hash v1 (seed 0) of srcIP, srcPort, dstIP, dstPort, TCP; null when srcIP/srcPort are not known. Since v2. */
+  communityId: 'string?',
 } as const satisfies Shape;
 
 export type NetTCPConnect = FromShape<typeof NET_TCP_CONNECT_SHAPE>;

@@ -38,13 +38,19 @@ export function sampleRecord(overrides: Partial<NetTCPConnect> = {}): NetTCPConn
     family: 'AF_INET',
     results: ['example.com'],
     probe: 'cgroup',
+    srcIP: '192.0.2.10',
+    srcPort: 51234,
+    outcome: 'refused',
+    errno: 'ECONNREFUSED',
+    outcomeDelayUs: 812,
+    communityId: '1:wPAwfPOI7Q1kP1wvq4R6KwgVcqo=',
     ...overrides,
   };
 }
 
 /** A record with every nullable field null and no DNS names. */
 export function sparseRecord(): NetTCPConnect {
-  const r = sampleRecord({ results: [], dstIP: '2001:db8::1', family: 'AF_INET6' });
+  const r = sampleRecord({ results: [], dstIP: '2001:db8::1', family: 'AF_INET6', srcIP: null, srcPort: null, outcome: null, errno: null, outcomeDelayUs: null, communityId: null });
   return {
     ...r,
     host: { ...r.host, machineId: '' },

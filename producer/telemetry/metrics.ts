@@ -31,6 +31,11 @@ export const METRIC_DEFINITIONS = [
   ['conntrail.dns.cache.hits', 'counter', '{lookup}', 'Connect lookups that found at least one name.'],
   ['conntrail.dns.cache.misses', 'counter', '{lookup}', 'Connect lookups that found no name.'],
   ['conntrail.dns.cache.expired', 'counter', '{entry}', 'Cache entries dropped because their TTL had passed.'],
+  ['conntrail.outcome.joined', 'counter', '{record}', 'Records joined to their connect\'s outcome, by source (state: the socket left SYN_SENT; syscall: connect() failed).'],
+  ['conntrail.outcome.in_progress', 'counter', '{record}', 'Records published with outcome in_progress (no outcome known), by reason (timeout: none within enrich.outcomeWaitMs; evicted: enrich.outcomeMaxPending reached; shutdown).'],
+  ['conntrail.outcome.orphans', 'counter', '{event}', 'Outcome events that matched no held record (its record was already published, or a connect conntrail does not publish).'],
+  ['conntrail.outcome.no_cookie', 'counter', '{record}', 'Records held without a socket cookie: only a failed connect() can give them an outcome.'],
+  ['conntrail.outcome.pending', 'gauge', '{record}', 'Records waiting for their outcome now.'],
   ['conntrail.queue.depth', 'gauge', '{record}', 'Records waiting between enrichment and Kafka now.'],
   ['conntrail.queue.bytes', 'gauge', 'By', 'Encoded bytes waiting between enrichment and Kafka now.'],
   ['conntrail.queue.drops', 'counter', '{record}', 'Records the queue dropped, by reason.'],
@@ -98,6 +103,14 @@ export function registerPipelineMetrics(meter: Meter, snapshot: () => PipelineSt
       r.observe(obs['conntrail.dns.cache.hits'], cache.hits);
       r.observe(obs['conntrail.dns.cache.misses'], cache.misses);
       r.observe(obs['conntrail.dns.cache.expired'], cache.expired);
+    }
+    const o = s.outcome;
+    if (o) {
+      observeCounts(r, obs['conntrail.outcome.joined'], o.joined, 'source');
+      observeCounts(r, obs['conntrail.outcome.in_progress'], o.inProgress, 'reason');
+      r.observe(obs['conntrail.outcome.orphans'], o.orphans);
+      r.observe(obs['conntrail.outcome.no_cookie'], o.noCookie);
+      r.observe(obs['conntrail.outcome.pending'], o.pending);
     }
     const q = s.queue;
     if (q) {

@@ -247,6 +247,13 @@ export function snapshotOf(s: PipelineStats): PipelineStatsSnapshot {
         expired: e.cache.expiredLinks,
       },
     },
+    outcome: {
+      joined: { state: e.outcome.joinedState, syscall: e.outcome.joinedSyscall },
+      inProgress: { ...e.outcome.inProgress },
+      orphans: e.outcome.orphans,
+      noCookie: e.outcome.noCookie,
+      pending: e.outcome.pending,
+    },
     queue: {
       depth: s.sink.queue.records,
       bytes: s.sink.queue.bytes,

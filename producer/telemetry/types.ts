@@ -109,6 +109,19 @@ export interface PipelineStatsSnapshot {
       expired: number;
     };
   };
+  /** The outcome join (absent: a snapshot without it). */
+  outcome?: {
+    /** Records joined to an outcome, by source ("state", "syscall"). */
+    joined: CountsBy;
+    /** Records published as in_progress, by reason ("timeout", "evicted", "shutdown"). */
+    inProgress: CountsBy;
+    /** Outcome events that matched no held record. */
+    orphans: number;
+    /** Records held without a socket cookie. */
+    noCookie: number;
+    /** Records held now. */
+    pending: number;
+  };
   queue?: {
     /** Records waiting between enrichment and Kafka now. */
     depth: number;

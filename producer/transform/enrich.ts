@@ -12,13 +12,15 @@ import type { DnsParseError, ParsedReply } from './dns/parse.ts';
 import { newEventId } from './event-id.ts';
 import type { HostIdentity } from './host-identity.ts';
 import { unmapIPv4 } from '../model/ip.ts';
+import { OutcomeJoin } from './outcome.ts';
+import type { OutcomeStats } from './outcome.ts';
 
 // The fields of the capture events (producer/source/types.ts) this stage
 // reads: a CaptureEvent is an EnrichInput.
 export type ConnectInput = Pick<
   ConnectEvent,
   'kind' | 'ktimeNs' | 'timestampUs' | 'pid' | 'tid' | 'uid' | 'gid' | 'comm' | 'cgroupId' | 'netnsCookie' | 'family' | 'sockType' | 'dstIP' | 'dstPort' | 'probe'
-> & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId' | 'context'>>;
+> & Partial<Pick<ConnectEvent, 'ppid' | 'procStartNs' | 'exe' | 'containerId' | 'context' | 'socketCookie' | 'socketCookieValid'>>;
 export type DnsReplyInput = Pick<DnsReplyEvent, 'kind' | 'ktimeNs' | 'netnsCookie' | 'transport' | 'payload' | 'payloadLength' | 'truncated'>;
 export type EnrichInput = ConnectInput | DnsReplyInput | ConnectOutcomeEvent | ProcessExecEvent;
 
@@ -44,6 +46,8 @@ export interface EnricherOptions {
   accounts?: Accounts;
   /** Event id generator. Default newEventId (event-id.ts): random v4 UUIDs, like crypto.randomUUID. */
   newEventId?: () => string;
+  /** Holds each record until its connect's outcome (outcome.ts). Default: none (records pass at once, outcome null). */
+  outcomes?: OutcomeJoin;
 }
 
 export const AF_INET = 2;
@@ -76,6 +80,8 @@ export interface EnrichStats {
   /** Records published with a field null because it was not known (the process exited before /proc was read, no account entry...). */
   unknown: { exe: number; args: number; parent: number; userName: number; groupName: number };
   cache: DnsCacheStats;
+  /** The outcome join's counters (all 0 when it is off). */
+  outcome: OutcomeStats;
 }
 
 /** A context with nothing known. */
@@ -88,6 +94,7 @@ export class Enricher {
   readonly #processContext: ProcessContextFn;
   readonly #accounts: Accounts | undefined;
   readonly #newEventId: () => string;
+  readonly #outcomes: OutcomeJoin | null;
 
   // Counters: plain fields, copied by stats().
   dnsReplies = 0;
@@ -123,17 +130,26 @@ export class Enricher {
     this.#processContext = opts.processContext ?? noContext;
     this.#accounts = opts.accounts;
     this.#newEventId = opts.newEventId ?? newEventId;
+    this.#outcomes = opts.outcomes?.enabled ? opts.outcomes : null;
   }
 
-  /** Handle `events` in order; append a NetTCPConnect to `out` for each TCP connect. Never throws for bad input. */
+  /**
+   * Handle `events` in order; append a NetTCPConnect to `out` for each TCP
+   * connect, or, with an outcome join, hold it there and append the records
+   * whose outcome came (the rest leave through the join's release()). Never
+   * throws for bad input.
+   */
   process(events: readonly EnrichInput[], out: NetTCPConnect[]): void {
+    const join = this.#outcomes;
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
       if (ev.kind === 'dns') this.#dns(ev);
       else if (ev.kind === 'connect') {
         const rec = this.#connect(ev);
-        if (rec !== null) out.push(rec);
-      }
+        if (rec === null) continue;
+        if (join !== null) join.hold(rec, ev, out);
+        else out.push(rec);
+      } else if (ev.kind === 'outcome' && join !== null) join.outcome(ev, out);
     }
   }
 
@@ -227,6 +243,13 @@ export class Enricher {
       family: family === AF_INET ? 'AF_INET' : 'AF_INET6',
       results,
       probe: ev.probe,
+      // filled by the outcome join (outcome.ts), if any
+      srcIP: null,
+      srcPort: null,
+      outcome: null,
+      errno: null,
+      outcomeDelayUs: null,
+      communityId: null,
     };
   }
 
@@ -245,6 +268,7 @@ export class Enricher {
       processContextErrors: this.processContextErrors,
       unknown: { ...this.unknown },
       cache: this.cache.stats(),
+      outcome: this.#outcomes ? this.#outcomes.stats() : { ...OutcomeJoin.NONE, inProgress: { ...OutcomeJoin.NONE.inProgress } },
     };
   }
 }

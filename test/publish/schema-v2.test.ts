@@ -14,6 +14,7 @@ import { checkSchema, clearSchemaCache, registerSchema, resolveWriterSchema, res
 import { deleteSubjects, plain, REGISTRY_URL, stackConfig, uniqueName } from './helpers.ts';
 
 const V1_TEXT = fs.readFileSync(new URL('../../schemas/history/NetTCPConnect.v1.avsc', import.meta.url), 'utf8');
+const V2_TOP_FIELDS = ['srcIP', 'srcPort', 'outcome', 'errno', 'outcomeDelayUs', 'communityId'];
 const V2_FIELDS = ['args', 'argsCount', 'argsTruncated', 'commandLine', 'startTime', 'entityId', 'parentComm', 'parentExe', 'ancestors', 'userName', 'groupName'];
 
 await integrationTest('schema v2 is BACKWARD-compatible with v1 in the real registry; v1 and v2 readers decode each other\'s records', ['registry'], async (t) => {
@@ -49,13 +50,19 @@ await integrationTest('schema v2 is BACKWARD-compatible with v1 in the real regi
   const record = sampleRecord();
   // a v2 record read with the v1 schema: the v1 fields, the new ones skipped
   const v2Body = readWireFrame(new AvroEncoder(v2.id, v2Type).encode(record)).body;
-  const asV1 = plain(v1Type.fromBuffer(v2Body, v1Type.createResolver(v2Type))) as { process: Record<string, unknown> };
+  const asV1 = plain(v1Type.fromBuffer(v2Body, v1Type.createResolver(v2Type))) as { process: Record<string, unknown> } & Record<string, unknown>;
   t.deepEqual(Object.keys(asV1.process), ['pid', 'tid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'cgroupId', 'containerId']);
   t.is(asV1.process.exe, record.process.exe);
+  t.deepEqual(Object.keys(asV1), ['eventId', 'eventName', 'timestamp', 'host', 'process', 'netnsCookie', 'dstIP', 'dstPort', 'family', 'results', 'probe'], 'the outcome fields (set in the sample) are skipped');
+  t.is(asV1.dstPort, record.dstPort);
+  t.is(asV1.probe, record.probe, 'the field before the new ones reads right');
   // a v1 record read with the v2 schema: every new field at its default (null)
   const { args: _a, argsCount: _c, argsTruncated: _t, commandLine: _l, startTime: _s, entityId: _e, parentComm: _pc, parentExe: _pe, ancestors: _an, userName: _u, groupName: _g, ...v1Process } = record.process;
-  const v1Body = v1Type.toBuffer({ ...record, process: v1Process });
-  const asV2 = plain(v2Type.fromBuffer(v1Body, v2Type.createResolver(v1Type))) as { process: Record<string, unknown> };
+  const { srcIP: _si, srcPort: _sp, outcome: _o, errno: _en, outcomeDelayUs: _d, communityId: _ci, ...v1Top } = record;
+  const v1Body = v1Type.toBuffer({ ...v1Top, process: v1Process });
+  const asV2 = plain(v2Type.fromBuffer(v1Body, v2Type.createResolver(v1Type))) as { process: Record<string, unknown> } & Record<string, unknown>;
   for (const f of V2_FIELDS) t.is(asV2.process[f], null, `v2 reads v1's missing ${f} as null`);
+  for (const f of V2_TOP_FIELDS) t.is(asV2[f], null, `v2 reads v1's missing ${f} as null`);
+  t.is(asV2.probe, record.probe);
   t.is(asV2.process.comm, record.process.comm);
 });

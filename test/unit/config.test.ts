@@ -51,6 +51,14 @@ test('a string for a number names the key, the value and what is expected', (t) 
   t.is(err?.message, 'kafka.batch.lingerMs = "soon": expected a whole number from 0 to 900000');
 });
 
+test('enrich.outcomeWaitMs and outcomeMaxPending: bad values name the key, the value and the range', (t) => {
+  const wait = t.throws(() => loadConfig({ file: writeConfig('bad-wait.json', { enrich: { outcomeWaitMs: 60001 } }), env: {} }), { instanceOf: ConfigError });
+  t.is(wait?.message, 'enrich.outcomeWaitMs = 60001: expected a whole number from 0 to 60000');
+  const max = t.throws(() => loadConfig({ env: { CONNTRAIL_ENRICH_OUTCOME_MAX_PENDING: '0' } }), { instanceOf: ConfigError });
+  t.is(max?.message, 'enrich.outcomeMaxPending = "0" (from CONNTRAIL_ENRICH_OUTCOME_MAX_PENDING): expected a whole number from 1 to 1048576');
+  t.is(loadConfig({ env: { CONNTRAIL_ENRICH_OUTCOME_WAIT_MS: '0' } }).config.enrich.outcomeWaitMs, 0, '0 turns the join off');
+});
+
 test('an unknown key is an error that names it', (t) => {
   const file = writeConfig('unknown.json', { kafka: { brokerz: ['a:1'] } });
   const err = t.throws(() => loadConfig({ file, env: {} }), { instanceOf: ConfigError });

@@ -6,6 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { EcsJsonEncoder, ecsJson, isoMicros, ECS_EVENT_ACTION, ECS_EVENT_DATASET, ECS_EVENT_MODULE, ECS_VERSION } from '../../producer/encode/ecs.ts';
 import { sampleRecord } from '../../producer/model/sample.ts';
+import { CONNECT_OUTCOMES } from '../../producer/model/connect-outcome.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 
 // ---- the encoder before the reuse (producer/encode/ecs.ts at 8f98359), the oracle;
@@ -37,9 +38,14 @@ function oldEcsJson(r: NetTCPConnect): string {
   const probe = str(r.probe);
   let s = '{"@timestamp":"' + oldIsoMicros(r.timestamp) + '"';
   s += ',"event":{"kind":"event","category":["network"],"type":["connection","start"],"action":"' + ECS_EVENT_ACTION + '"';
-  s += ',"id":' + str(r.eventId) + ',"module":"' + ECS_EVENT_MODULE + '","dataset":"' + ECS_EVENT_DATASET + '","provider":' + probe + '}';
-  s += ',"network":{"direction":"egress","transport":"tcp","iana_number":"6","type":"' + (r.dstIP.includes(':') ? 'ipv6' : 'ipv4') + '"}';
+  const ecsOutcome = r.outcome === null ? null : r.outcome === 'established' ? 'success' : r.outcome === 'in_progress' ? 'unknown' : 'failure';
+  s += ',"id":' + str(r.eventId) + ',"module":"' + ECS_EVENT_MODULE + '","dataset":"' + ECS_EVENT_DATASET + '","provider":' + probe;
+  s += (ecsOutcome !== null ? ',"outcome":"' + ecsOutcome + '"' : '') + (r.outcomeDelayUs !== null ? ',"duration":' + r.outcomeDelayUs * 1000 : '') + '}';
+  s += ',"network":{"direction":"egress","transport":"tcp","iana_number":"6","type":"' + (r.dstIP.includes(':') ? 'ipv6' : 'ipv4') + '"' + (r.communityId !== null ? ',"community_id":' + str(r.communityId) : '') + '}';
   s += ',"destination":{"ip":' + ipText + ',"port":' + r.dstPort + (hasNames ? ',"domain":' + str(r.results[0] as string) : '') + '}';
+  const source = [r.srcIP !== null ? '"ip":' + str(r.srcIP) : '', r.srcPort !== null ? '"port":' + r.srcPort : ''].filter((x) => x);
+  if (source.length > 0) s += ',"source":{' + source.join(',') + '}';
+  if (r.errno !== null) s += ',"error":{"code":' + str(r.errno) + '}';
   s += ',"process":{"pid":' + p.pid + ',"name":' + str(p.comm);
   if (p.exe !== null) s += ',"executable":' + str(p.exe);
   if (p.args !== null) s += ',"args":' + strArray(p.args);
@@ -54,9 +60,9 @@ function oldEcsJson(r: NetTCPConnect): string {
   s += ',"group":{"id":"' + p.gid + '"' + (p.groupName !== null ? ',"name":' + str(p.groupName) : '') + '}';
   s += ',"host":{"name":' + str(h.name) + (h.machineId !== '' ? ',"id":' + str(h.machineId) : '') + ',"boot":{"id":' + str(h.bootId) + '}}';
   if (p.containerId !== null) s += ',"container":{"id":' + str(p.containerId) + '}';
-  s += ',"related":{"ip":[' + ipText + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
+  s += ',"related":{"ip":[' + [ipText, ...(r.srcIP !== null ? [str(r.srcIP)] : [])].join(',') + ']' + (hasNames ? ',"hosts":' + strArray(r.results) : '') + '}';
   s += ',"conntrail":{"event_name":' + str(r.eventName) + ',"results":' + strArray(r.results) + ',"family":' + str(r.family);
-  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId;
+  s += ',"probe":' + probe + ',"netns_cookie":' + r.netnsCookie + ',"cgroup_id":' + p.cgroupId + (r.outcome !== null ? ',"outcome":' + str(r.outcome) : '');
   const proc = [p.argsTruncated !== null ? '"args_truncated":' + p.argsTruncated : '', p.ancestors !== null ? '"ancestors":' + strArray(p.ancestors) : ''].filter((x) => x);
   s += (proc.length > 0 ? ',"process":{' + proc.join(',') + '}' : '') + '}';
   s += ',"ecs":{"version":"' + ECS_VERSION + '"}}';
@@ -102,6 +108,12 @@ const recordArb: fc.Arbitrary<NetTCPConnect> = fc.record({
   family: fc.constantFrom('AF_INET', 'AF_INET6'),
   results: fc.array(fc.oneof(fc.domain(), text), { maxLength: 5 }),
   probe: fc.constantFrom('lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'),
+  srcIP: fc.option(fc.oneof(fc.ipV4(), fc.ipV6()), { nil: null }),
+  srcPort: fc.option(fc.integer({ min: 0, max: 65535 }), { nil: null }),
+  outcome: fc.option(fc.constantFrom(...CONNECT_OUTCOMES), { nil: null }),
+  errno: fc.option(fc.constantFrom('ECONNREFUSED', 'ETIMEDOUT', 'E1234'), { nil: null }),
+  outcomeDelayUs: fc.option(fc.nat(), { nil: null }),
+  communityId: fc.option(text, { nil: null }),
 }) as fc.Arbitrary<NetTCPConnect>;
 
 /** Both throw (RangeError) or both give the same text. */

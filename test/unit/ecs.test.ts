@@ -34,10 +34,12 @@ test('field by field, a full record', (t) => {
   t.is(d['@timestamp'], '2025-01-02T03:04:05.123456Z');
   t.deepEqual(d.event, {
     kind: 'event', category: ['network'], type: ['connection', 'start'], action: 'connection-attempted',
-    id: r.eventId, module: 'conntrail', dataset: 'conntrail.net_tcp_connect', provider: 'cgroup',
+    id: r.eventId, module: 'conntrail', dataset: 'conntrail.net_tcp_connect', provider: 'cgroup', outcome: 'failure', duration: 812_000,
   });
-  t.deepEqual(d.network, { direction: 'egress', transport: 'tcp', iana_number: '6', type: 'ipv4' });
+  t.deepEqual(d.network, { direction: 'egress', transport: 'tcp', iana_number: '6', type: 'ipv4', community_id: r.communityId });
   t.deepEqual(d.destination, { ip: '93.184.215.14', port: 443, domain: 'example.com' });
+  t.deepEqual(d.source, { ip: '192.0.2.10', port: 51234 });
+  t.deepEqual(d.error, { code: 'ECONNREFUSED' });
   t.deepEqual(d.process, {
     pid: 4242, name: 'curl', executable: '/usr/bin/curl', args: ['curl', '-s', 'https://example.com/'], args_count: 3,
     command_line: 'curl -s https://example.com/', start: '2025-01-02T03:04:05.001000Z', entity_id: r.process.entityId,
@@ -47,10 +49,10 @@ test('field by field, a full record', (t) => {
   t.deepEqual(d.group, { id: '1000', name: 'alice' });
   t.deepEqual(d.host, { name: 'web-1', id: r.host.machineId, boot: { id: r.host.bootId } });
   t.deepEqual(d.container, { id: 'abc123' });
-  t.deepEqual(d.related, { ip: ['93.184.215.14'], hosts: ['example.com', 'edge.example.net'] });
+  t.deepEqual(d.related, { ip: ['93.184.215.14', '192.0.2.10'], hosts: ['example.com', 'edge.example.net'] });
   t.deepEqual(d.conntrail, {
     event_name: 'NetTCPConnect', results: ['example.com', 'edge.example.net'], family: 'AF_INET',
-    probe: 'cgroup', netns_cookie: 4096, cgroup_id: 12345,
+    probe: 'cgroup', netns_cookie: 4096, cgroup_id: 12345, outcome: 'refused',
     process: { args_truncated: false, ancestors: ['/usr/sbin/sshd', '/usr/lib/systemd/systemd'] },
   });
   t.deepEqual(d.ecs, { version: ECS_VERSION });
@@ -68,8 +70,25 @@ test('nulls and empties are left out, IPv6 is network.type ipv6', (t) => {
   t.deepEqual(d.host, { name: 'web-1', boot: { id: sparseRecord().host.bootId } });
   t.false('container' in d);
   t.deepEqual(d.related, { ip: ['2001:db8::1'] });
+  t.false('source' in d);
+  t.false('error' in d);
+  t.is(get(d, 'event.outcome'), undefined);
+  t.is(get(d, 'network.community_id'), undefined);
   t.deepEqual(get(d, 'conntrail.results'), []);
   t.false(JSON.stringify(d).includes('null'));
+});
+
+test('event.outcome: established success, in_progress unknown, every failure failure; conntrail.outcome the detail', (t) => {
+  for (const [outcome, ecsOutcome] of [['established', 'success'], ['in_progress', 'unknown'], ['refused', 'failure'], ['timeout', 'failure'], ['unreachable', 'failure'], ['reset', 'failure'], ['error', 'failure']] as const) {
+    const d = ecs(sampleRecord({ outcome, errno: null, outcomeDelayUs: null }));
+    t.is(get(d, 'event.outcome'), ecsOutcome, outcome);
+    t.is(get(d, 'conntrail.outcome'), outcome);
+    t.false('error' in d);
+    t.is(get(d, 'event.duration'), undefined);
+  }
+  // a port without an address (and the reverse) still writes what is known
+  t.deepEqual(ecs(sampleRecord({ srcIP: null })).source, { port: 51234 });
+  t.deepEqual(ecs(sampleRecord({ srcPort: null })).source, { ip: '192.0.2.10' });
 });
 
 test('an IPv4 destination on an AF_INET6 socket (mapped) is ipv4 on the wire', (t) => {

@@ -43,6 +43,7 @@ test('a TCP connect after a lookup: the full record', (t) => {
     family: 'AF_INET',
     results: ['api.example.test', 'edge.example.test'],
     probe: 'cgroup',
+    srcIP: null, srcPort: null, outcome: null, errno: null, outcomeDelayUs: null, communityId: null,
   });
   // Exactly the fields of the model, nested alike.
   const keys = (o: object): string[] => Object.entries(o).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? keys(v).map((x) => `${k}.${x}`) : [k])).sort();
@@ -232,4 +233,25 @@ test('process context: filled by the source, or asked for; the kernel ppid wins'
     [42, '/proc/exe', 'c'.repeat(64)],
   ]);
   t.deepEqual(calls, [[1234, T0, 123, 9], [1234, T0, 0, 0]]);
+});
+
+test('with an outcome join: records wait for their outcome in the same batches, in ring order', async (t) => {
+  const { OutcomeJoin } = await import('../../producer/transform/outcome.ts');
+  const released: NetTCPConnect[] = [];
+  const join = new OutcomeJoin({ waitMs: 1000, maxPending: 10, release: (r) => released.push(...r), now: () => 0 });
+  const e = enricher({ outcomes: join });
+  const out: NetTCPConnect[] = [];
+  e.process([
+    connectEvent('10.1.1.1', T0, { socketCookie: 77, socketCookieValid: true }),
+    connectEvent('10.1.1.2', T0 + 10, { tid: 9, socketCookie: 78, socketCookieValid: true }),
+    { kind: 'outcome', source: 'state', ktimeNs: T0 + 2_000_000, socketCookie: 77, socketCookieValid: true, pid: 0, tid: 0, errno: 0, established: true, family: 2, srcIP: '10.9.9.9', srcPort: 50000, dstIP: '10.1.1.1', dstPort: 443 },
+    connectEvent('10.1.1.3', T0 + 20),
+  ], out);
+  t.deepEqual(out.map((r) => [r.dstIP, r.outcome, r.srcPort, r.outcomeDelayUs]), [['10.1.1.1', 'established', 50000, 2000]]);
+  const s = e.stats().outcome;
+  t.is(s.joinedState, 1);
+  t.is(s.pending, 2);
+  join.stop();
+  t.deepEqual(released.map((r) => [r.dstIP, r.outcome]), [['10.1.1.2', 'in_progress'], ['10.1.1.3', 'in_progress']]);
+  t.is(e.stats().connectsPublished, 3);
 });
