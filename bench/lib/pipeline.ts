@@ -87,10 +87,10 @@ export class SyntheticSource implements PipelineSource {
 
   counters(): CaptureCounters {
     const step = this.#step.counters();
-    const drops = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, outcomeRingFull: 0 };
+    const drops = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, outcomeRingFull: 0, execRingFull: 0 };
     return {
       ...step, drops,
-      kernel: { ...drops, connectSeen: step.received.connect, dnsSeen: step.received.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0, outcomeSeen: 0 },
+      kernel: { ...drops, connectSeen: step.received.connect, dnsSeen: step.received.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0, outcomeSeen: 0, execSeen: 0 },
       native: null,
     };
   }
