@@ -147,6 +147,9 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       pollIntervalMs: cfg.capture.pollIntervalMs,
       captureDns: cfg.capture.dns.enabled,
       captureExec: cfg.capture.exec,
+      // the outcome probes feed the join only: off with it
+      captureOutcome: cfg.enrich.outcomeWaitMs > 0,
+      captureConnectExit: cfg.enrich.outcomeWaitMs > 0,
       execArgsCap: Math.min(cfg.enrich.process.maxArgBytes, EXEC_MAX_ARGS),
       dnsPayloadCap: cfg.capture.dns.payloadCap,
       excludePorts: cfg.capture.exclude.ports,

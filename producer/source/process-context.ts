@@ -165,7 +165,7 @@ export interface ProcessContextStats {
   hits: number;
   misses: number;
   exited: number;
-  /** Processes gone from /proc at their first lookup whose path, argv and parent came from their exec record. */
+  /** Processes gone (or exiting) at their first lookup whose path, argv or parent came from their exec record. */
   fromExec: number;
   evictions: number;
   size: number;
@@ -313,11 +313,18 @@ export class ProcessContextCache {
     e.fromExec = false;
     const startNs = e.ticks * this.#nsPerTick;
     const r = this.#read(e.pid, startNs, kernelPpid);
+    const c = e.context;
     if (!r.context.exited) {
-      e.context = r.context;
+      // an exiting process (a zombie) still has its stat, but no longer its cmdline or exe
+      const p = r.context;
+      if ((p.args === null && c.args !== null) || (p.exe === null && c.exe !== null)) {
+        e.context = { ...p, args: p.args ?? c.args, exe: p.exe ?? c.exe };
+        this.fromExec++;
+      } else {
+        e.context = p;
+      }
       return;
     }
-    const c = e.context;
     e.context = { ...c, ...this.#lineage(c.ppid, c.pid), exited: true };
     this.exited++;
     this.fromExec++;

@@ -13,6 +13,7 @@ import os from 'node:os';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
+import { communityId } from '../../producer/transform/community-id.ts';
 import { startConntrail } from '../helpers/conntrail-process.ts';
 import { connectTimes } from '../helpers/connects.ts';
 import { brokerList, integrationTest, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';
@@ -150,4 +151,48 @@ await integrationTest('run: a child process\'s connect carries its argv, start t
   t.is(p.groupName, 'root');
   t.regex(p.entityId ?? '', /^[A-Za-z0-9_-]{22}$/);
   t.true(p.startTime !== null && Math.abs(p.startTime / 1000 - spawnedAt) < 2000, `start time ${p.startTime} near the spawn at ${spawnedAt}`);
+});
+
+await integrationTest('run: a curl that exits at once: full argv and parent (from its exec), established with the source port the server saw, its community id; a refused connect is refused', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
+  const topic = `e2e-curl-${randomUUID().slice(0, 8)}`;
+  const producer = await startConntrail(t, baseConfig(topic));
+  let peerPort = 0;
+  const server = net.createServer((s) => { peerPort = s.remotePort ?? 0; s.end('HTTP/1.0 200 OK\r\n\r\nok'); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const closed = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+  const url = `http://127.0.0.1:${port}/marker-${randomUUID().slice(0, 8)}`;
+  const curl = (target: string): Promise<number> => new Promise((resolve) => {
+    const c = spawn('curl', ['-s', '-o', '/dev/null', '--max-time', '5', target], { stdio: 'ignore' });
+    c.on('exit', () => resolve(c.pid ?? 0));
+  });
+  const okPid = await curl(url);
+  const refusedPid = await curl(`http://127.0.0.1:${closed}/`);
+  server.close();
+
+  const registry = new SchemaRegistry({ host: REGISTRY_URL });
+  const mine = (r: NetTCPConnect): boolean => r.process.pid === okPid || r.process.pid === refusedPid;
+  const records = (await consume(topic, (v) => registry.decode(v) as Promise<NetTCPConnect>, (all) => all.filter(mine).length >= 2)).filter(mine);
+  producer.child.kill('SIGTERM');
+  t.is(await producer.exited, 0);
+
+  const ok = records.find((r) => r.process.pid === okPid)!;
+  t.truthy(ok, 'the curl that was answered');
+  t.deepEqual(ok.process.args, ['curl', '-s', '-o', '/dev/null', '--max-time', '5', url]);
+  t.regex(ok.process.exe ?? '', /\/curl$/);
+  t.is(ok.process.ppid, process.pid);
+  t.is(ok.process.parentComm, fs.readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim());
+  t.is(ok.outcome, 'established');
+  t.is(ok.errno, null);
+  t.is(ok.srcIP, '127.0.0.1');
+  t.is(ok.srcPort, peerPort, 'the source port is the one the server saw');
+  t.true((ok.outcomeDelayUs ?? -1) >= 0);
+  t.is(ok.communityId, communityId('127.0.0.1', peerPort, '127.0.0.1', port));
+  const refused = records.find((r) => r.process.pid === refusedPid)!;
+  t.truthy(refused, 'the refused curl');
+  t.is(refused.outcome, 'refused');
+  t.is(refused.errno, 'ECONNREFUSED');
+  t.deepEqual(refused.process.args?.at(-1), `http://127.0.0.1:${closed}/`);
 });
