@@ -119,7 +119,9 @@ await captureTest('persist: stop() leaves the capture pinned; conntrail detach r
   c.send('stop');
   t.is(await c.exited, 0);
   t.true(existsSync(`${pin}/tag`), 'a clean stop keeps the pins');
-  t.deepEqual(progsLoaded(r.ids.programs), r.ids.programs, 'its programs stay attached with no process');
+  const gone = r.ids.programs.filter((id) => !progsLoaded(r.ids.programs).includes(id));
+  // a classic tracepoint's link cannot be pinned before 5.15: the connect_exit extra's program goes with the process
+  t.is(gone.length, existsSync(`${pin}/link_connect_exit_0`) ? 0 : 1, 'its programs stay attached with no process');
 
   const env = { ...process.env, CONNTRAIL_CAPTURE_PIN_PATH: pin };
   const detach = (): Promise<{ code: number | null; stdout: string; stderr: string }> => new Promise((resolve) => {
