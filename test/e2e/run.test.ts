@@ -5,7 +5,7 @@
  * an independent kafkajs consumer reads the topic and decodes every message
  * through the registry (Avro) or as JSON (ECS).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -195,4 +195,31 @@ await integrationTest('run: a curl that exits at once: full argv and parent (fro
   t.is(refused.outcome, 'refused');
   t.is(refused.errno, 'ECONNREFUSED');
   t.deepEqual(refused.process.args?.at(-1), `http://127.0.0.1:${closed}/`);
+});
+
+await integrationTest('run: a SYN nothing answers is published in_progress after enrich.outcomeWaitMs, with no source address', ['root', 'bpf', 'kafka', 'registry'], async (t) => {
+  const topic = `e2e-blackhole-${randomUUID().slice(0, 8)}`;
+  const producer = await startConntrail(t, baseConfig(topic, { enrich: { outcomeWaitMs: 300 } }));
+  // a namespace where 10.77.0.0/24 goes out lo and is dropped on the way back in (not a local address)
+  const ns = `ct-e2e-${randomUUID().slice(0, 6)}`;
+  const ip = (...args: string[]): void => { execFileSync('ip', args, { stdio: 'ignore' }); };
+  ip('netns', 'add', ns);
+  t.teardown(() => { try { ip('netns', 'del', ns); } catch { /* gone */ } });
+  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+  ip('netns', 'exec', ns, 'ip', 'route', 'add', '10.77.0.0/24', 'dev', 'lo');
+  const script = "const s=require('node:net').connect(80,'10.77.0.2');s.on('error',()=>{});setTimeout(()=>{console.log(s.connecting?'pending':'done');s.destroy()},1500)";
+  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8' });
+  t.is(out.trim(), 'pending', 'still unanswered when it was closed');
+
+  const registry = new SchemaRegistry({ host: REGISTRY_URL });
+  const mine = (r: NetTCPConnect): boolean => r.dstIP === '10.77.0.2';
+  const records = (await consume(topic, (v) => registry.decode(v) as Promise<NetTCPConnect>, (all) => all.some(mine))).filter(mine);
+  producer.child.kill('SIGTERM');
+  t.is(await producer.exited, 0);
+  t.is(records.length, 1);
+  const r = records[0]!;
+  t.is(r.outcome, 'in_progress');
+  t.is(r.outcomeDelayUs, null);
+  t.is(r.srcIP, null);
+  t.is(r.communityId, null);
 });
