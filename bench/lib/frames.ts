@@ -25,6 +25,8 @@ export interface SyntheticOptions {
   domains?: number;
   /** A DNS reply before a connect with this probability. Default 0.1. */
   dnsPerConnect?: number;
+  /** Each connect followed by its handshake's outcome record (established, joined by socket cookie). Default true. */
+  outcomes?: boolean;
   /** Batch size, bytes. Default 1 MiB (the loader's default batchBytes). */
   batchBytes?: number;
   /** Kernel time of the first record (boot clock ns) and spacing between records. */
@@ -172,6 +174,9 @@ class BatchWriter {
 }
 
 const NETNS = 4026531840n;
+/** The source addresses of the synthetic handshakes. */
+const LOCAL4 = Buffer.from([192, 0, 2, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+const LOCAL6 = Buffer.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10]);
 
 /** Builds the frames. Deterministic for a given seed (except the process list). */
 export function buildSyntheticInput(opts: SyntheticOptions, layout: RecordLayout = getLayout()): SyntheticInput {
@@ -191,6 +196,8 @@ export function buildSyntheticInput(opts: SyntheticOptions, layout: RecordLayout
   let named = 0;
   let v6count = 0;
   let cookie = 1n;
+  const withOutcomes = opts.outcomes ?? true;
+  const o = l.outcome;
 
   const writeDns = (d: Domain): void => {
     const cap = Math.min(d.reply.length, 512);
@@ -266,6 +273,24 @@ export function buildSyntheticInput(opts: SyntheticOptions, layout: RecordLayout
     addr.copy(buf, at + c.dstAddr, 0, 16);
     buf.write(p.comm.slice(0, 15), at + c.comm, 'utf8');
     ktime += step;
+    if (withOutcomes) {
+      const dport = buf.readUInt16LE(at + c.dstPort);
+      const { buf: ob, at: oa } = w.reserve(o.size);
+      ob.fill(0, oa, oa + o.size);
+      ob.writeUInt16LE(l.kinds.outcome, oa + l.header.kind);
+      ob.writeUInt16LE(o.size, oa + l.header.recordSize);
+      ob[oa + l.header.probe] = l.probes.outcomeState;
+      ob[oa + l.header.flags] = l.flags.cookie;
+      ob.writeBigUInt64LE(ktime, oa + l.header.ktimeNs);
+      ob.writeBigUInt64LE(cookie - 1n, oa + o.socketCookie);
+      ob.writeUInt16LE(v6 ? 10 : 2, oa + o.family);
+      ob[oa + o.newState] = l.tcpStates.established;
+      ob.writeUInt16LE(32768 + Math.floor(rand() * 28000), oa + o.srcPort);
+      ob.writeUInt16LE(dport, oa + o.dstPort);
+      (v6 ? LOCAL6 : LOCAL4).copy(ob, oa + o.srcAddr);
+      addr.copy(ob, oa + o.dstAddr, 0, 16);
+      ktime += step;
+    }
   }
   w.flush();
   return { batches: w.batches, connects: opts.connects, dnsReplies: dnsCount, namedConnects: named, ipv6Connects: v6count, bytes: w.bytes, processes: procs.length };
