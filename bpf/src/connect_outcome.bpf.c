@@ -19,6 +19,9 @@
 #define EAGAIN 11
 #define EALREADY 114
 #define EINPROGRESS 115
+#define ECONNRESET 104
+#define ETIMEDOUT 110
+#define ECONNREFUSED 111
 #define ERESTARTSYS 512 /* and the other kernel-internal restart codes above it */
 
 static __always_inline struct ct_outcome *ct_outcome_begin(__u8 probe)
@@ -95,9 +98,10 @@ int ct_outcome_syscall(struct trace_event_raw_sys_exit *ctx)
 	struct ct_config *cfg;
 	struct ct_outcome *o;
 
-	/* still going (non-blocking, interrupted) or not an inet socket's error */
+	/* still going (non-blocking, interrupted), not an inet socket's error, or the end of a
+	 * handshake the state probe reports already (a blocking connect refused or timed out) */
 	if (ret >= 0 || ret == -EINPROGRESS || ret == -EALREADY || ret == -EINTR || ret <= -ERESTARTSYS ||
-	    ret == -ENOENT || ret == -EAGAIN)
+	    ret == -ENOENT || ret == -EAGAIN || ret == -ECONNREFUSED || ret == -ETIMEDOUT || ret == -ECONNRESET)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	cfg = ct_cfg();

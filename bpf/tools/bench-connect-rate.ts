@@ -3,6 +3,7 @@
 // (decoding every record into events in this Node process). Alternates rounds.
 //   node bpf/tools/bench-connect-rate.ts [seconds=4] [rounds=3] [raw]
 // "raw": count records from onBatch without decoding (the addon alone).
+// CONNTRAIL_BENCH_EXTRAS=0: without the extras (outcome, connect_exit, exec).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openCapture } from 'bpf-native-loader';
@@ -12,6 +13,8 @@ const FLOOD = fileURLToPath(new URL('../.output/connect-flood', import.meta.url)
 const seconds = Number(process.argv[2] ?? 4);
 const rounds = Number(process.argv[3] ?? 3);
 const raw = process.argv[4] === 'raw';
+const extras = process.env.CONNTRAIL_BENCH_EXTRAS !== '0';
+const extraOpts = { captureOutcome: extras, captureConnectExit: extras, captureExec: extras };
 
 function floodRate(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,11 +34,11 @@ function attach(): Attached {
   if (raw) {
     let n = 0;
     let drops = 0;
-    const h = openCapture({ captureDns: true, onBatch(b) { n += b.data.length; drops = b.drops.connectRingFull; } });
+    const h = openCapture({ captureDns: true, ...extraOpts, onBatch(b) { n += b.data.length; drops = b.drops.connectRingFull; } });
     return { stop: () => h.stop(), received: () => n / 104, drops: () => drops };
   }
   let n = 0;
-  const src = CaptureSource.open({ onEvents(evs) { n += evs.length; } });
+  const src = CaptureSource.open({ ...extraOpts, onEvents(evs) { n += evs.length; } });
   return { stop: () => src.stop(), received: () => n, drops: () => src.counters().drops.connectRingFull };
 }
 
