@@ -97,9 +97,9 @@ struct ct_dns {
 /*
  * What became of a connect: a TCP socket leaving SYN_SENT (hdr.probe
  * CT_PROBE_OUTCOME_STATE: socket_cookie when CT_F_COOKIE, the source address
- * the kernel chose, sk_err), or connect() returning an error that is not "in
- * progress" (CT_PROBE_OUTCOME_SYSCALL: pid/tid of the caller, -ret; no
- * cookie, no addresses). Userspace joins it to the connect record by socket
+ * the kernel chose, sk_err), or connect() returning an error that ends no
+ * handshake (CT_PROBE_OUTCOME_SYSCALL: no route, a policy's EPERM; pid/tid of
+ * the caller, -ret; no cookie, no addresses). Userspace joins it to the connect record by socket
  * cookie or by thread.
  */
 #define CT_TCP_ESTABLISHED 1
