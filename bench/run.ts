@@ -3,7 +3,8 @@
 //
 //   --quick              tiny sizes, one run each (CI smoke; seconds, not minutes)
 //   --runs N             runs per figure (default 3; --quick: 1)
-//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, spool, live, overhead, rungs, footprint
+//   --sections a,b       only these: ceiling, kafka-tool, what-if, telemetry, encoding, spool, live, overhead, rungs, footprint, outage
+//                        (outage: a 10-minute Kafka outage at 2,000/s, ~12 minutes; --quick: 60 s, only when named)
 //   --out DIR            write BENCHMARKS.md and results.json into DIR
 //                        (default: the full run writes ./BENCHMARKS.md and bench/results.json;
 //                        --quick writes into bench/out/quick/)
@@ -25,6 +26,7 @@ import { isBuilt } from 'bpf-native-loader';
 import type { CeilingOptions, CeilingResult } from './workers/ceiling.ts';
 import type { EncodingOptions, EncodingResult } from './workers/encoding.ts';
 import type { SpoolOptions, SpoolResult } from './workers/spool.ts';
+import type { OutageOptions, OutageResult } from './workers/outage.ts';
 import type { FootprintOptions, FootprintResult } from './workers/footprint.ts';
 import type { LiveOptions, LiveResult } from './workers/live.ts';
 import type { NativeRecordsOptions, NativeRecordsResult } from './workers/native-records.ts';
@@ -44,7 +46,7 @@ import { runWorker } from './lib/worker.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STACK = path.join(ROOT, 'stack', 'stack.sh');
 
-export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'spool', 'live', 'overhead', 'rungs', 'footprint'] as const;
+export const SECTIONS = ['ceiling', 'kafka-tool', 'what-if', 'telemetry', 'encoding', 'spool', 'live', 'overhead', 'rungs', 'footprint', 'outage'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 // ---------------------------------------------------------------- arguments
@@ -52,7 +54,7 @@ function parseArgs(argv: string[]): { quick: boolean; runs: number; sections: Se
   let quick = false;
   let reportOnly = false;
   let runs = 0;
-  let sections: Section[] = [...SECTIONS];
+  let sections: Section[] | null = null;
   let out: string | null = null;
   let profile = true;
   for (let i = 0; i < argv.length; i++) {
@@ -71,10 +73,12 @@ function parseArgs(argv: string[]): { quick: boolean; runs: number; sections: Se
     else if (a === '--no-profile') profile = false;
     else if (a === '--report-only') reportOnly = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
+  // --quick (the CI smoke) leaves the outage scenario out unless it is named: a minute or more on its own
+  sections ??= SECTIONS.filter((s) => !(quick && s === 'outage'));
   if (!runs) runs = quick ? 1 : 3;
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   return { quick, runs, sections, out, profile: profile && !quick, reportOnly };
@@ -281,6 +285,8 @@ export interface BenchResults {
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
   /** The disk spool: write / read-back records/s, and the sink's CPU per 100k records with the spool off and on (no Kafka client). */
   spool?: { records: number; bytesPerRecord: number; writeRecordsPerS: Record<'never' | 'interval', Summary>; readRecordsPerS: Summary; sinkCpuSPer100k: { off: Summary; on: Summary; ratio: Summary } };
+  /** Issue 13: a Kafka outage on a private broker at a fixed rate, the disk spool on; lost counted from the topic read back. */
+  outage?: OutageResult;
   /** Kernel-side cost per connect of each rung that attaches here (bpf/tools/bench-rung-cost.ts). */
   rungs?: RungCostResult;
   /** The same inside the Debian 6.1 VM (tools/vm), where every rung attaches; emulated (TCG) times. */
@@ -451,6 +457,15 @@ async function main(): Promise<void> {
         ratio: summarize(s.sinkCpuSPer100k.on.map((on, i) => on / (s.sinkCpuSPer100k.off[i] as number))),
       },
     };
+  }
+
+  // ---- 4c: the outage scenario (issue 13): a private broker stopped for 10 minutes (--quick: 60 s)
+  if (has('outage')) {
+    const opts: OutageOptions = args.quick
+      ? { rate: 2000, beforeSeconds: 5, outageSeconds: 60, afterSeconds: 5 }
+      : { rate: 2000, beforeSeconds: 30, outageSeconds: 600, afterSeconds: 20 };
+    log(`outage: ${opts.outageSeconds} s broker outage at ${opts.rate} records/s (private broker)`);
+    results.outage = await runWorker<OutageResult>('outage', opts, { timeoutMs: (opts.outageSeconds + 600) * 1000 });
   }
 
   // ---- 2: live capture

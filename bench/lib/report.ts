@@ -217,6 +217,23 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     L.push('');
   }
 
+  if (r.outage) {
+    const o = r.outage;
+    L.push('## 4c. Kafka outage with the disk spool (issue 13)', '');
+    L.push(`The pipeline as run.ts builds it (synthetic capture batches, Avro, the disk spool on in a temporary directory, defaults otherwise) at ${num(o.rate, 0)} records/s against a private broker, stopped (SIGKILL) for ${num(o.outageSeconds, 0)} s${o.outageSeconds < 600 ? ' (--quick; the full run: 600 s)' : ''} and started again; lost = generated − distinct eventIds read back from the topic. Goal: 0 lost.`, '');
+    L.push('| figure | value | goal |', '|---|---:|---|');
+    L.push(`| records generated | ${num(o.generated, 0)} | |`);
+    L.push(`| acknowledged (producer) | ${num(o.acknowledged, 0)} | |`);
+    L.push(`| distinct on the topic | ${num(o.distinctOnTopic, 0)} | |`);
+    L.push(`| lost | ${num(o.lost, 0)} | 0 lost |`);
+    L.push(`| duplicates on the topic | ${num(o.duplicates, 0)} | |`);
+    L.push(`| sink drops (counted) | ${num(o.sinkDrops, 0)} | 0 |`);
+    L.push(`| spool peak, MiB / records | ${num(o.spoolPeakBytes / 1048576, 1)} / ${num(o.spoolPeakRecords, 0)} | |`);
+    L.push(`| drain after the broker returns, s | ${num(o.drainSeconds, 1)} | |`);
+    L.push(`| producer CPU, cores: outage / drain | ${num(o.cpuCoresOutage, 3)} / ${num(o.cpuCoresDrain, 3)} | |`);
+    L.push(`| peak RSS, MiB | ${num(o.peakRssMiB, 0)} | |`, '');
+  }
+
   if (r.spool) {
     const s = r.spool;
     L.push('## 4b. Disk spool', '');
