@@ -40,7 +40,7 @@ import type { PipelineTracer } from './telemetry/types.ts';
 
 /** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
 export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'> &
-  { readonly dns?: CaptureSource['dns']; pause?(): void; resume?(): void };
+  { readonly dns?: CaptureSource['dns']; readonly outcome?: CaptureSource['outcome']; pause?(): void; resume?(): void };
 
 /** For the benchmarks; `conntrail run` passes none. */
 export interface PipelineOptions<S extends PipelineSource = CaptureSource> {
@@ -185,8 +185,13 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
   // Records the outcome join lets go outside a kernel batch (their wait expired, or stop()) are
   // published as a batch of their own; set once the sink is up (nothing is held before).
   let releaseHeld: (held: NetTCPConnect[]) => void = () => {};
+  // without the handshake probe no outcome comes: records go at once, with outcome null
+  const outcomeWaitMs = source.outcome && !source.outcome.attached ? 0 : cfg.enrich.outcomeWaitMs;
+  if (outcomeWaitMs !== cfg.enrich.outcomeWaitMs) {
+    log.warn({ configured: cfg.enrich.outcomeWaitMs, used: 0 }, 'enrich.outcomeWaitMs: the outcome probe is not attached, so records are published at once without outcome or source address');
+  }
   const outcomes = new OutcomeJoin({
-    waitMs: cfg.enrich.outcomeWaitMs,
+    waitMs: outcomeWaitMs,
     maxPending: cfg.enrich.outcomeMaxPending,
     release: (held) => releaseHeld(held),
   });
