@@ -182,8 +182,8 @@ class Entry {
   context: ProcessContext;
   /** The newest entry stored for its pid: what a lookup without a start time returns. */
   latest = true;
-  /** Made from an exec record: /proc is read at the first lookup, and the exec's values kept if it is gone. */
-  fromExec = false;
+  /** Made from this exec record, not looked up yet: its context is built, and /proc read, at the first lookup. */
+  exec: ProcessExecEvent | null = null;
   prev: Entry | null = null;
   next: Entry | null = null;
   /** Older entry of the same pid (a reused pid). */
@@ -284,12 +284,18 @@ export class ProcessContextCache {
   /**
    * A process image started (the exec probe, before the process's connects in
    * the ring): what its record says is stored, so that a process gone before
-   * its first lookup still has its path, argv and parent. That lookup reads
-   * /proc once all the same (the container, the resolved executable).
+   * its first lookup still has its path, argv and parent. Nothing is parsed
+   * here (most processes never connect): that lookup builds the context and
+   * reads /proc once all the same (the container, the resolved executable).
    */
   noteExec(ev: ProcessExecEvent): void {
     if (ev.procStartNs <= 0) return;
-    const ticks = this.#ticks(ev.procStartNs);
+    this.#store(ev.pid, this.#ticks(ev.procStartNs), EXEC_PENDING);
+    this.#byPid.get(ev.pid)!.exec = ev;
+  }
+
+  /** What an exec record says of its process. */
+  #contextOfExec(ev: ProcessExecEvent, ticks: number): ProcessContext {
     let argv = ev.args;
     const cut = ev.argsSize > argv.length;
     if (cut) {
@@ -299,21 +305,19 @@ export class ProcessContextCache {
     }
     const parsed = parseCmdline(argv, this.#maxArgs, this.#maxArgBytes);
     const args = parsed && cut ? { ...parsed, truncated: true } : parsed;
-    const context: ProcessContext = {
+    return {
       pid: ev.pid, ppid: ev.ppid > 0 ? ev.ppid : null, comm: ev.comm, exe: ev.filename === '' ? null : ev.filename,
       containerId: null, containerRuntime: null, args, entityId: entityIdOf(this.#bootId, ev.pid, ticks),
       parentComm: null, parentExe: null, ancestors: null, exited: false,
     };
-    this.#store(ev.pid, ticks, context);
-    this.#byPid.get(ev.pid)!.fromExec = true;
   }
 
   /** An exec-made entry's first lookup: /proc's context if the process is still there, else the exec's with its lineage. */
-  #settleExec(e: Entry, kernelPpid: number): void {
-    e.fromExec = false;
-    const startNs = e.ticks * this.#nsPerTick;
-    const r = this.#read(e.pid, startNs, kernelPpid);
-    const c = e.context;
+  #settleExec(e: Entry, ev: ProcessExecEvent, kernelPpid: number): void {
+    e.exec = null;
+    const c = this.#contextOfExec(ev, e.ticks);
+    e.context = c;
+    const r = this.#read(e.pid, e.ticks * this.#nsPerTick, kernelPpid);
     if (!r.context.exited) {
       // an exiting process (a zombie) still has its stat, but no longer its cmdline or exe
       const p = r.context;
@@ -332,7 +336,7 @@ export class ProcessContextCache {
 
   #hit(e: Entry, kernelPpid = 0): ProcessContext {
     this.hits++;
-    if (e.fromExec) this.#settleExec(e, kernelPpid);
+    if (e.exec !== null) this.#settleExec(e, e.exec, kernelPpid);
     if (this.#head !== e) {
       this.#unlinkLru(e);
       this.#pushLru(e);
@@ -469,6 +473,12 @@ export class ProcessContextCache {
     }
   }
 }
+
+/** The context of an exec-made entry until its first lookup builds the real one (never returned). */
+const EXEC_PENDING: ProcessContext = Object.freeze({
+  pid: 0, ppid: null, comm: null, exe: null, containerId: null, containerRuntime: null, args: null,
+  entityId: null, parentComm: null, parentExe: null, ancestors: null, exited: false,
+});
 
 /** Parents read in one lookup at most (a process tree is rarely deeper than a few dozen). */
 const MAX_LINEAGE_DEPTH = 64;
