@@ -173,6 +173,16 @@ class BatchWriter {
   }
 }
 
+/** Zeroes a record of `h.size` bytes at `at` and writes its struct ct_hdr. */
+function writeHeader(l: RecordLayout, buf: Buffer, at: number, h: { kind: number; size: number; probe: number; flags: number; ktime: bigint }): void {
+  buf.fill(0, at, at + h.size);
+  buf.writeUInt16LE(h.kind, at + l.header.kind);
+  buf.writeUInt16LE(h.size, at + l.header.recordSize);
+  buf[at + l.header.probe] = h.probe;
+  buf[at + l.header.flags] = h.flags;
+  buf.writeBigUInt64LE(h.ktime, at + l.header.ktimeNs);
+}
+
 const NETNS = 4026531840n;
 /** The source addresses of the synthetic handshakes. */
 const LOCAL4 = Buffer.from([192, 0, 2, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -203,12 +213,7 @@ export function buildSyntheticInput(opts: SyntheticOptions, layout: RecordLayout
     const cap = Math.min(d.reply.length, 512);
     const len = l.dns.size + cap;
     const { buf, at } = w.reserve(len);
-    buf.fill(0, at, at + len);
-    buf.writeUInt16LE(l.kinds.dns, at + l.header.kind);
-    buf.writeUInt16LE(len, at + l.header.recordSize);
-    buf[at + l.header.probe] = l.probes.dnsSkb;
-    buf[at + l.header.flags] = 0;
-    buf.writeBigUInt64LE(ktime, at + l.header.ktimeNs);
+    writeHeader(l, buf, at, { kind: l.kinds.dns, size: len, probe: l.probes.dnsSkb, flags: 0, ktime });
     buf.writeBigUInt64LE(NETNS, at + l.dns.netnsCookie);
     buf.writeUInt32LE(1, at + l.dns.ifindex);
     buf.writeUInt16LE(2, at + l.dns.family);
@@ -251,12 +256,7 @@ export function buildSyntheticInput(opts: SyntheticOptions, layout: RecordLayout
     if (v6) v6count++;
     const p = procs[Math.floor(rand() * procs.length)]!;
     const { buf, at } = w.reserve(c.size);
-    buf.fill(0, at, at + c.size);
-    buf.writeUInt16LE(l.kinds.connect, at + l.header.kind);
-    buf.writeUInt16LE(c.size, at + l.header.recordSize);
-    buf[at + l.header.probe] = l.probes.cgroup;
-    buf[at + l.header.flags] = l.flags.cookie;
-    buf.writeBigUInt64LE(ktime, at + l.header.ktimeNs);
+    writeHeader(l, buf, at, { kind: l.kinds.connect, size: c.size, probe: l.probes.cgroup, flags: l.flags.cookie, ktime });
     buf.writeUInt32LE(p.pid, at + c.pid);
     buf.writeUInt32LE(p.tid, at + c.tid);
     buf.writeUInt32LE(p.uid, at + c.uid);
@@ -276,12 +276,7 @@ export function buildSyntheticInput(opts: SyntheticOptions, layout: RecordLayout
     if (withOutcomes) {
       const dport = buf.readUInt16LE(at + c.dstPort);
       const { buf: ob, at: oa } = w.reserve(o.size);
-      ob.fill(0, oa, oa + o.size);
-      ob.writeUInt16LE(l.kinds.outcome, oa + l.header.kind);
-      ob.writeUInt16LE(o.size, oa + l.header.recordSize);
-      ob[oa + l.header.probe] = l.probes.outcomeState;
-      ob[oa + l.header.flags] = l.flags.cookie;
-      ob.writeBigUInt64LE(ktime, oa + l.header.ktimeNs);
+      writeHeader(l, ob, oa, { kind: l.kinds.outcome, size: o.size, probe: l.probes.outcomeState, flags: l.flags.cookie, ktime });
       ob.writeBigUInt64LE(cookie - 1n, oa + o.socketCookie);
       ob.writeUInt16LE(v6 ? 10 : 2, oa + o.family);
       ob[oa + o.newState] = l.tcpStates.established;

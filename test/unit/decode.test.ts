@@ -214,6 +214,16 @@ function frames(): { buf: Buffer; offsets: number[] } {
   return { buf, offsets };
 }
 
+/** A framed 24-byte record of `kind`: a header and 8 bytes, shorter than any record of a known kind. */
+function headerOnly(kind: number): Buffer {
+  const l = getLayout();
+  const rec = Buffer.alloc(8 + 16 + 8);
+  rec.writeUInt32LE(24, 0);
+  rec.writeUInt16LE(kind, 8 + l.header.kind);
+  rec.writeUInt16LE(24, 8 + l.header.recordSize);
+  return rec;
+}
+
 layoutTest('malformed records are counted by reason and skipped', (t) => {
   const l = getLayout();
   const cases: [string, (b: Buffer, o: number[]) => Buffer, keyof RecordDecoder['counts']['malformed'], number][] = [
@@ -223,21 +233,9 @@ layoutTest('malformed records are counted by reason and skipped', (t) => {
     ['DNS captured length beyond the cap', (b, o) => { b.writeUInt32LE(100000, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badPayloadLength', 5],
     ['DNS captured length disagrees with size', (b, o) => { b.writeUInt32LE(4, o[2]! + 8 + l.dns.capturedLength); return b; }, 'badSize', 5],
     ['record shorter than a header', (b, o) => { const x = Buffer.alloc(8 + 8); x.writeUInt32LE(8, 0); return Buffer.concat([x, b.subarray(o[1]!)]); }, 'shortRecord', 5],
-    ['connect of the wrong size', (b, o) => {
-      const rec = Buffer.alloc(8 + 16 + 8);
-      rec.writeUInt32LE(24, 0);
-      rec.writeUInt16LE(l.kinds.connect, 8 + l.header.kind);
-      rec.writeUInt16LE(24, 8 + l.header.recordSize);
-      return Buffer.concat([rec, b.subarray(o[1]!)]);
-    }, 'shortRecord', 5],
+    ['connect of the wrong size', (b, o) => Buffer.concat([headerOnly(l.kinds.connect), b.subarray(o[1]!)]), 'shortRecord', 5],
     ['outcome of an unknown probe', (b, o) => { b[o[3]! + 8 + l.header.probe] = 77; return b; }, 'unknownProbe', 5],
-    ['outcome of the wrong size', (b, o) => {
-      const rec = Buffer.alloc(8 + 16 + 8);
-      rec.writeUInt32LE(24, 0);
-      rec.writeUInt16LE(l.kinds.outcome, 8 + l.header.kind);
-      rec.writeUInt16LE(24, 8 + l.header.recordSize);
-      return Buffer.concat([rec, b.subarray(o[1]!)]);
-    }, 'shortRecord', 5],
+    ['outcome of the wrong size', (b, o) => Buffer.concat([headerOnly(l.kinds.outcome), b.subarray(o[1]!)]), 'shortRecord', 5],
     ['exec argv length beyond the most a record carries', (b, o) => { b.writeUInt32LE(100000, o[5]! + 8 + l.exec.argsLength); return b; }, 'badPayloadLength', 5],
     ['exec argv length disagrees with size', (b, o) => { b.writeUInt32LE(3, o[5]! + 8 + l.exec.argsLength); return b; }, 'badSize', 5],
     ['batch cut in the middle of a frame', (b, o) => b.subarray(0, o[2]! + 20), 'shortFrame', 2],
