@@ -284,12 +284,15 @@ export class KafkaSink {
   /**
    * Sends everything queued now, ignoring linger; resolves true when the queue
    * is empty and every batch is acknowledged (or given up), false on timeout.
+   * With the spool, its cursor is written before it resolves true.
    */
   async flush(timeoutMs: number): Promise<boolean> {
     this.#flushing++;
     try {
       this.#schedule();
-      return await this.#waitIdle(timeoutMs);
+      const idle = await this.#waitIdle(timeoutMs);
+      if (idle) this.#spool?.writeCursorNow();
+      return idle;
     } finally {
       this.#flushing--;
     }

@@ -97,6 +97,25 @@ test('stop() during an outage keeps what is unacknowledged in the spool; the nex
   await next.stop(1000);
 });
 
+test('after flush() resolves true the spool\'s cursor on disk has every acknowledgement: a crash then sends nothing again', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-sink-spool-'));
+  const tr = new SwitchTransport();
+  const sink = new KafkaSink(sinkConfig(dir), new EcsJsonEncoder(), undefined, { transport: tr });
+  await sink.start();
+  sink.push(records(0, 100));
+  t.true(await sink.flush(5000));
+  // acknowledged within the cursor's write interval of the first flush: only flush() writes them now
+  sink.push(records(100, 400));
+  t.true(await sink.flush(5000));
+  // the files as a SIGKILL would leave them (the copy without the running sink's lock)
+  const crashed = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-sink-spool-crashed-'));
+  for (const f of fs.readdirSync(dir)) if (f !== 'lock') fs.copyFileSync(path.join(dir, f), path.join(crashed, f));
+  const next = new KafkaSink(sinkConfig(crashed), new EcsJsonEncoder(), undefined, { transport: new SwitchTransport() });
+  t.is(next.stats().spool?.replayed, 0);
+  await next.stop(100);
+  await sink.stop(1000);
+});
+
 test('the same outage without the spool drops what the queue cannot hold (queue_full_records): the spool is what saves them', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conntrail-sink-spool-'));
   const cfg = sinkConfig(dir);

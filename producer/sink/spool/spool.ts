@@ -470,6 +470,14 @@ export class Spool {
     }
   }
 
+  /** Writes the cursor now if acknowledgements moved it since the last write (the sink's flush: after it, a crash sends nothing again). */
+  writeCursorNow(): void {
+    if (this.#closed) return;
+    if (this.#cursorTimer) clearTimeout(this.#cursorTimer);
+    this.#cursorTimer = null;
+    this.#writeCursor();
+  }
+
   /** The persisted form of ackSeq: the first segment with unacknowledged records, and how many of its records are acknowledged. */
   cursor(): SpoolCursor {
     for (const s of this.#segments) {
