@@ -4,13 +4,17 @@
  * listeners on 127.0.0.1; one sockaddr in memory whose port a second thread
  * flips between theirs as fast as it can; the main thread makes N blocking
  * connects with it, each on a new socket, and prints for each the port the
- * kernel really connected to (getpeername), one per line, in order.
+ * kernel really connected to (getpeername), one per line, in order. It starts
+ * once the flipper runs, and goes on past N (up to 4 N: each listener queues
+ * 4096 unaccepted connects) until the kernel has connected to both ports: on
+ * a loaded machine the flipper can be off its core for all of N connects.
  *   toctou-connect [-n N]        (default 1000)
  * First line: "ports P1 P2". Exit 0.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,11 +26,13 @@
 static struct sockaddr_in target;
 static uint16_t ports[2];
 static atomic_bool done;
+static atomic_bool flipping;
 
 static void *flipper(void *arg)
 {
 	volatile uint16_t *port = &target.sin_port;
 	(void)arg;
+	atomic_store(&flipping, true);
 	while (!atomic_load_explicit(&done, memory_order_relaxed)) {
 		*port = ports[0];
 		*port = ports[1];
@@ -50,6 +56,7 @@ static uint16_t listener(void)
 int main(int argc, char **argv)
 {
 	int n = 1000;
+	bool seen[2] = { false, false };
 	pthread_t t;
 
 	for (int i = 1; i < argc; i++)
@@ -65,15 +72,20 @@ int main(int argc, char **argv)
 		perror("toctou-connect: pthread_create");
 		return 1;
 	}
-	for (int i = 0; i < n; i++) {
+	while (!atomic_load(&flipping))
+		sched_yield();
+	for (int i = 0; i < n || (!(seen[0] && seen[1]) && i < 4 * n); i++) {
 		struct sockaddr_in peer;
 		socklen_t len = sizeof(peer);
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 		if (fd < 0 || connect(fd, (struct sockaddr *)&target, sizeof(target)) || getpeername(fd, (struct sockaddr *)&peer, &len))
 			printf("0\n");
-		else
+		else {
 			printf("%u\n", ntohs(peer.sin_port));
+			seen[0] |= peer.sin_port == ports[0];
+			seen[1] |= peer.sin_port == ports[1];
+		}
 		if (fd >= 0)
 			close(fd);
 	}

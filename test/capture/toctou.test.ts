@@ -23,20 +23,21 @@ for (const probe of rungs) {
     const [head, ...lines] = r.stdout.trim().split('\n');
     const ports = head!.split(' ').slice(1).map(Number);
     const peers = lines.map(Number);
-    t.is(peers.length, N);
+    // the tool goes on past N until the flipper has been seen to win at least once
+    t.true(peers.length >= N, `${peers.length} connects`);
     t.true(ports.every((p) => peers.includes(p)), 'the rewrite was live: the kernel connected to both ports');
-    const records = await c.waitFor(`${N} connects`, () => {
+    const records = await c.waitFor(`${peers.length} connects`, () => {
       const got = c.connects((e) => e.pid === r.pid && e.family === 2);
-      return got.length >= N && got;
+      return got.length >= peers.length && got;
     }, 30_000);
-    t.is(records.length, N);
+    t.is(records.length, peers.length);
     const mismatches = records.filter((e, i) => e.dstPort !== peers[i]).length;
     if (safe) {
       t.is(mismatches, 0, 'every record has the port the kernel connected to');
       t.true(records.every((e) => !e.toctou));
     } else {
       t.true(records.every((e) => e.toctou), 'every tracepoint record is flagged');
-      t.log(`tracepoint: ${mismatches} of ${N} records name a port the kernel did not connect to`);
+      t.log(`tracepoint: ${mismatches} of ${records.length} records name a port the kernel did not connect to`);
     }
   });
 }

@@ -24,7 +24,12 @@ function setup(sampleRatio: number, random?: () => number) {
 const nowNs = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 const hrMs = (t: [number, number]): number => t[0] * 1000 + t[1] / 1e6;
 const byName = (spans: ReadableSpan[], name: string): ReadableSpan[] => spans.filter((s) => s.name === name);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// At least `ms` on the clock the tracer reads: a timer alone can fire up to a
+// millisecond early by performance.now() (libuv's loop time is whole ms).
+const sleep = async (ms: number): Promise<void> => {
+  const until = performance.now() + ms;
+  while (performance.now() < until) await new Promise((r) => setTimeout(r, Math.ceil(until - performance.now())));
+};
 
 test('a sampled event: span from the capture time to the ack, one child per stage, linked to its batch', async (t) => {
   const { finished, tracer } = setup(1);
