@@ -28,6 +28,7 @@ import type { EncodingOptions, EncodingResult } from './workers/encoding.ts';
 import type { SpoolOptions, SpoolResult } from './workers/spool.ts';
 import type { OutageOptions, OutageResult } from './workers/outage.ts';
 import type { FootprintOptions, FootprintResult } from './workers/footprint.ts';
+import type { RecordVariant } from './lib/record-variants.ts';
 import type { LiveOptions, LiveResult } from './workers/live.ts';
 import type { NativeRecordsOptions, NativeRecordsResult } from './workers/native-records.ts';
 import type { OverheadMode, OverheadOptions, OverheadResult } from './workers/overhead.ts';
@@ -280,6 +281,8 @@ export interface BenchResults {
   /** What-ifs (not shipped code): no Kafka client at all; @platformatic/kafka instead of kafkajs. Ratios: records/s and CPU per record, to the default runs of the same rounds. */
   nullClient?: Variant;
   platformatic?: Variant;
+  /** Issue 12: the ceiling with the other record variants (bench/lib/record-variants.ts), in the same rounds; ratios to the default (v2) runs. */
+  recordVariants?: Partial<Record<RecordVariant, Variant>>;
   /** Ceiling with telemetry as `conntrail run` has it without an OTLP endpoint (metrics), and with traces over OTLP; paired with the telemetry-off runs. */
   telemetry?: { sampleRatio: number; maxPerSecond?: number; otlp: { requests: number; bytes: number }; metrics: Variant; traces: Variant };
   encoding?: { records: number; summary: Record<string, { recordsPerS: Summary; bytesPerRecord: number }> };
@@ -299,6 +302,8 @@ export interface BenchResults {
     linger25?: LiveVariant;
     /** The disk spool on (spool.directory set, as the packaged service runs). */
     spool?: LiveVariant;
+    /** Issue 12: the record variants at 10k/s, each run paired with a default (v2) run of the same round. */
+    recordVariants?: { rate: number; seconds: number; v2: LiveVariant } & Partial<Record<Exclude<RecordVariant, 'v2'>, LiveVariant>>;
     profile?: LiveResult['profile'];
     profileRate?: number;
   };
@@ -313,6 +318,9 @@ export interface BenchResults {
   /** `conntrail run` itself (bench/workers/footprint.ts): idle, at 10k/s, DNS cache empty / full; summary by FootprintResult.figures key. */
   footprint?: { runs: FootprintResult[]; summary: Record<string, Summary> };
 }
+
+/** The record variants measured beside the default (v2) in the ceiling and live sections (issue 12). */
+const OTHER_RECORD_VARIANTS = ['v1', 'v2-no-outcome', 'v2-no-process'] as const satisfies readonly RecordVariant[];
 
 const CEILING_KEYS = ['recordsPerS', 'mbPerS', 'cpuSPer100k', 'cores', 'peakRssMiB', 'maxRssMiB', 'rssBeforeMiB', 'avgMessageBytes', 'avgValueBytes', 'avgKeyBytes', 'namedShare', 'ipv6Share', 'avgBatchRecords', 'drops', 'ackLatencyP50Ms', 'brokerCores', 'otherCores'] as const;
 const pick = <T extends object>(rows: T[], keys: readonly string[]): Record<string, Summary> =>
@@ -345,6 +353,7 @@ async function main(): Promise<void> {
     const off: CeilingResult[] = [];
     const metricsOn: CeilingResult[] = [];
     const tracesOn: CeilingResult[] = [];
+    const byRecord: Partial<Record<RecordVariant, CeilingResult[]>> = {};
     const nul: CeilingResult[] = [];
     const plat: CeilingResult[] = [];
     const platformaticMissing = has('what-if') ? await import('./lib/platformatic-transport.ts').then((m) => m.available()) : 'not asked for';
@@ -379,6 +388,11 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const n = `run ${r + 1}/${rounds}`;
       await run(`${n}: ${sizes.ceilingRecords} records, default config`, base, off);
+      if (has('ceiling')) {
+        for (const v of OTHER_RECORD_VARIANTS) {
+          await run(`${n}: record ${v}`, { ...base, topic: `${BENCH_TOPIC_PREFIX}ceiling-${v}`, record: v }, (byRecord[v] ??= []));
+        }
+      }
       if (otlp) {
         await run(`${n}: telemetry on, metrics only (no OTLP endpoint: conntrail run's default)`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { mode: 'metrics' } }, metricsOn);
         await run(`${n}: telemetry on, traces at sample ratio ${sampleRatio} to ${otlp.endpoint}`, { ...base, topic: `${BENCH_TOPIC_PREFIX}telemetry`, telemetry: { mode: 'traces', otlpEndpoint: otlp.endpoint } }, tracesOn);
@@ -422,6 +436,7 @@ async function main(): Promise<void> {
       runs: xs, summary: pick(xs, [...CEILING_KEYS, 'sampledEvents']), ratioToDefault: ratios(rps(xs), rps(off)), cpuRatioToDefault: ratios(cpu(xs), cpu(off)),
     });
     if (nul.length) results.nullClient = variant(nul);
+    if (Object.keys(byRecord).length) results.recordVariants = Object.fromEntries(Object.entries(byRecord).map(([v, xs]) => [v, variant(xs)]));
     if (plat.length) results.platformatic = variant(plat);
     if (otlp) results.telemetry = { sampleRatio, maxPerSecond: benchConfig().telemetry.maxTracedEventsPerSecond, otlp: await otlp.stop(), metrics: variant(metricsOn), traces: variant(tracesOn) };
     if (args.profile) {
@@ -492,6 +507,30 @@ async function main(): Promise<void> {
       rates.push({ rate, seconds, runs, summary: pick(flat, Object.keys(flat[0]!)) });
     }
     results.live = { rates };
+    // issue 12: v2 beside v1 and v2 without each of its parts, at 10k/s, interleaved per round
+    {
+      const { rate, seconds } = sizes.liveRates.find((x) => x.rate === 10000) ?? { rate: 10000, seconds: 1 };
+      const runsOf: Partial<Record<RecordVariant, LiveResult[]>> = {};
+      for (let r = 0; r < args.runs; r++) {
+        for (const v of ['v2', ...OTHER_RECORD_VARIANTS] as const) {
+          log(`live run ${r + 1}/${args.runs}: ${rate}/s, record ${v}`);
+          const res = await runWorker<LiveResult>('live', { topic: `${BENCH_TOPIC_PREFIX}live-${v}`, rate, seconds, warmupSeconds: sizes.liveWarmupSeconds, record: v, ...(pid ? { brokerPid: pid } : {}) } satisfies LiveOptions);
+          (runsOf[v] ??= []).push(res);
+          log(`  ${res.coresPer10kEvents.toFixed(3)} cores per 10k events/s, ${Math.round(res.avgMessageBytes)} B per message, p99 ${res.latencyMs.p99.toFixed(1)} ms`);
+        }
+      }
+      const liveVariant = (xs: LiveResult[], base: LiveResult[]): LiveVariant => ({
+        rate, seconds, runs: xs,
+        summary: {
+          ...pick(xs.map((x) => ({ coresPer10kEvents: x.coresPer10kEvents, cpuCores: x.cpuCores, avgMessageBytes: x.avgMessageBytes, peakRssMiB: x.peakRssMiB, p99: x.latencyMs.p99, p50: x.latencyMs.p50, kernelDrops: x.kernelDrops, otherCores: x.otherCores })),
+            ['coresPer10kEvents', 'cpuCores', 'avgMessageBytes', 'peakRssMiB', 'p99', 'p50', 'kernelDrops', 'otherCores']),
+          cpuRatioToV2: ratios(xs.map((x) => x.coresPer10kEvents), base.map((x) => x.coresPer10kEvents)),
+        },
+      });
+      const v2 = runsOf.v2!;
+      results.live.recordVariants = { rate, seconds, v2: liveVariant(v2, v2) };
+      for (const v of OTHER_RECORD_VARIANTS) results.live.recordVariants[v] = liveVariant(runsOf[v]!, v2);
+    }
     if (has('what-if') && !args.quick) {
       const { rate, seconds } = sizes.liveRates.find((x) => x.rate === 10000) ?? { rate: 10000, seconds: 1 };
       const whatIf = async (label: string, extra: Partial<LiveOptions>): Promise<LiveVariant> => {

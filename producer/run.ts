@@ -150,6 +150,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       // the outcome probes feed the join only: off with it
       captureOutcome: cfg.enrich.outcomeWaitMs > 0,
       captureConnectExit: cfg.enrich.outcomeWaitMs > 0,
+      connectExitTracepoint: cfg.capture.connectExitTracepoint,
       execArgsCap: Math.min(cfg.enrich.process.maxArgBytes, EXEC_MAX_ARGS),
       dnsPayloadCap: cfg.capture.dns.payloadCap,
       excludePorts: cfg.capture.exclude.ports,

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { BenchResults } from '../run.ts';
 import type { RungCostResult } from '../../bpf/tools/bench-rung-cost.ts';
 import type { ProfileSummary } from './profile.ts';
+import { RECORD_VARIANT_LABELS, RECORD_VARIANTS } from './record-variants.ts';
 import { summarize } from './stats.ts';
 import type { Summary } from './stats.ts';
 
@@ -132,6 +133,16 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
       for (const [label, w] of rows) if (w) L.push(`| ${label} | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} |`);
       L.push('');
     }
+    if (r.recordVariants) {
+      L.push('**What NetTCPConnect v2 costs (issue 12): v2 beside v1, and v2 without each of its parts, in the same rounds** (bench/lib/record-variants.ts; each a configuration a user can run):', '');
+      L.push('| record | records/s | ratio to v2 | CPU-s per 100k records | CPU ratio to v2 | bytes per message (value) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+      L.push(`| ${RECORD_VARIANT_LABELS.v2} | ${fmt(c.recordsPerS)} | 1 | ${fmt(c.cpuSPer100k, 2)} | 1 | ${fmt(c.avgMessageBytes)} (${fmt(c.avgValueBytes)}) |`);
+      for (const v of RECORD_VARIANTS) {
+        const w = r.recordVariants[v];
+        if (w) L.push(`| ${RECORD_VARIANT_LABELS[v]} | ${fmt(w.summary.recordsPerS)} | ${fmt(w.ratioToDefault, 2)} | ${fmt(w.summary.cpuSPer100k, 2)} | ${fmt(w.cpuRatioToDefault, 2)} | ${fmt(w.summary.avgMessageBytes)} (${fmt(w.summary.avgValueBytes)}) |`);
+      }
+      L.push('');
+    }
     L.push(...profileTables('Where the ceiling\'s CPU goes (one extra profiled run, default config)', r.ceiling.profile));
   }
 
@@ -160,6 +171,18 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
         if (sp) L.push(`| disk spool on (spool.directory, as the packaged service) | ${fmt(sp.summary.coresPer10kEvents, 3)} | ${fmt(sp.summary.p99, 1)} |`);
         if (pk) L.push(`| @platformatic/kafka instead of kafkajs | ${fmt(pk.summary.coresPer10kEvents, 3)} | ${fmt(pk.summary.p99, 1)} |`);
         if (nc) L.push(`| no Kafka client (acks simulated) | ${fmt(nc.summary.coresPer10kEvents, 3)} | ${fmt(nc.summary.p99, 1)} (no broker round trip) |`);
+        L.push('');
+      }
+      const rv = r.live!.recordVariants;
+      if (rv) {
+        L.push(`**What NetTCPConnect v2 costs at ${num(rv.rate, 0)} connects/s (issue 12): v2 beside v1 and v2 without each of its parts, interleaved per round** (bench/lib/record-variants.ts; v1 and v2-no-outcome load no outcome probes, v1 and v2-no-process no exec probe):`, '');
+        L.push('| record | cores per 10k events/s | ratio to v2 (paired runs) | bytes per message | peak RSS MiB | p99 ms | kernel drops | other load, cores |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+        for (const v of RECORD_VARIANTS) {
+          const w = v === 'v2' ? rv.v2 : rv[v];
+          if (!w) continue;
+          const s = w.summary;
+          L.push(`| ${RECORD_VARIANT_LABELS[v]} | ${fmt(s.coresPer10kEvents, 3)} | ${v === 'v2' ? '1' : fmt(s.cpuRatioToV2, 2)} | ${fmt(s.avgMessageBytes)} | ${fmt(s.peakRssMiB)} | ${fmt(s.p99, 1)} | ${fmt(s.kernelDrops)} | ${fmt(s.otherCores, 2)} |`);
+        }
         L.push('');
       }
       L.push('Producer CPU by thread (cores; from /proc/self/task):', '', '| target rate | JS thread | V8 workers (GC, compiler) | other threads (capture consumer, libuv) |', '| --- | ---: | ---: | ---: |');
@@ -197,11 +220,11 @@ export function renderReport(r: BenchResults, opts: { jsonPath: string; analysis
     if (r.skipped.rungs) L.push(`Skipped: ${r.skipped.rungs}.`, '');
     else {
       const k = r.rungs!;
-      L.push(`kernel.bpf_stats_enabled on: connect-flood (one C process, loopback, a closed port) flat out ${k.seconds} s with nothing attached, then with each rung that attaches forced (the DNS program beside it, which inspects the refused connect's RST, and the cookie maker where the rung needs it); ns per run = the programs' run_time_ns / run_cnt (bpftool), medians of ${k.rounds} rounds. ` +
+      L.push(`kernel.bpf_stats_enabled on: connect-flood (one C process, loopback, a closed port) flat out ${k.seconds} s with nothing attached, then with each rung that attaches forced (the DNS program beside it, which inspects the refused connect's RST, the cookie maker where the rung needs it, and the extras as the agent attaches them: their time apart, per connect of the rung); ns per run = the programs' run_time_ns / run_cnt (bpftool), medians of ${k.rounds} rounds. ` +
         'The bare rate is the physical anchor. The VM table is software-emulated (TCG): compare rungs within it, never with the host. bpf/tools/bench-rung-cost.ts runs it alone.', '');
       const table = (x: RungCostResult, title: string): void => {
-        L.push(`**${title}** (kernel ${x.kernel}, bare connect() ${num(x.bareConnectsPerSec, 0)}/s)`, '', '| rung | connects/s | ratio to bare | ns per connect (connect program) | ns per packet (DNS program) |', '| --- | ---: | ---: | ---: | ---: |');
-        for (const y of x.rungs) L.push(`| ${y.probe} | ${num(y.connectsPerSec, 0)} | ${y.ratioToBare.toFixed(3)} | ${num(y.connectNsPerRun, 0)} | ${y.dnsNsPerRun === null ? '–' : num(y.dnsNsPerRun, 0)} |`);
+        L.push(`**${title}** (kernel ${x.kernel}, bare connect() ${num(x.bareConnectsPerSec, 0)}/s)`, '', '| rung | connects/s | ratio to bare | ns per connect (connect program) | ns per packet (DNS program) | ns per connect (the extras: outcome and exec probes) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+        for (const y of x.rungs) L.push(`| ${y.probe} | ${num(y.connectsPerSec, 0)} | ${y.ratioToBare.toFixed(3)} | ${num(y.connectNsPerRun, 0)} | ${y.dnsNsPerRun === null ? '–' : num(y.dnsNsPerRun, 0)} | ${y.extrasNsPerConnect == null ? '–' : num(y.extrasNsPerConnect, 0)} |`);
         L.push('');
       };
       table(k, 'This host');

@@ -21,6 +21,8 @@ import type { SinkHooks, SinkBatch } from '../../producer/sink/sink.ts';
 import { buildSyntheticInput } from '../lib/frames.ts';
 import { benchConfig, startBenchPipeline, SyntheticSource } from '../lib/pipeline.ts';
 import { maxRssMiB } from '../lib/proc.ts';
+import { prepareRecordVariant, recordVariantConfig, variantHasOutcomes } from '../lib/record-variants.ts';
+import type { RecordVariant } from '../lib/record-variants.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
 import { startWindow } from '../lib/window.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
@@ -50,6 +52,8 @@ export interface CeilingOptions {
   brokerPid?: number;
   /** Profile the measured window; write the raw profile here. */
   profile?: string;
+  /** The record variant (bench/lib/record-variants.ts); default v2, the shipped config. */
+  record?: RecordVariant;
 }
 
 export interface CeilingResult {
@@ -85,14 +89,18 @@ export interface CeilingResult {
 const o = workerOptions<CeilingOptions>();
 
 const tmode = o.telemetry?.mode ?? 'off';
+const variant = o.record ?? 'v2';
 const cfg = benchConfig({
+  ...recordVariantConfig(variant),
   kafka: { topic: o.topic, ...(o.kafka ?? {}) },
   telemetry: o.telemetry?.mode === 'traces'
     ? { enabled: true, otlpEndpoint: o.telemetry.otlpEndpoint, ...(o.telemetry.sampleRatio !== undefined ? { sampleRatio: o.telemetry.sampleRatio } : {}) }
     : { enabled: tmode === 'metrics', otlpEndpoint: '' },
 });
 
-const input = buildSyntheticInput({ connects: o.inputConnects, seed: 7 });
+await prepareRecordVariant(variant, cfg);
+
+const input = buildSyntheticInput({ connects: o.inputConnects, seed: 7, outcomes: variantHasOutcomes(variant) });
 const inputMiB = input.bytes / 1048576;
 note(`input: ${input.batches.length} batches, ${input.connects} connects, ${input.dnsReplies} DNS replies, ${inputMiB.toFixed(1)} MiB, ${input.processes} processes`);
 

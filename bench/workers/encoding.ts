@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import avsc from 'avsc';
 import { AvroEncoder } from '../../producer/encode/avro.ts';
 import { EcsJsonEncoder } from '../../producer/encode/ecs.ts';
-import { communityId } from '../../producer/transform/community-id.ts';
+import { communityId } from '../../producer/model/community-id.ts';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { enrichedRecords } from '../lib/records.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';

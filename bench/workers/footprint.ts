@@ -142,12 +142,22 @@ function threadFigures(a: Map<number, Task>, b: Map<number, Task>, seconds: numb
   return out;
 }
 
+const LAUNCHER = readFileSync(path.join(ROOT, 'packaging', 'deb', 'conntrail.sh'), 'utf8');
+
 /** The Node flags the package's launcher (/usr/bin/conntrail) runs the app with: what ships is what is measured. */
 function launcherNodeFlags(): string[] {
-  const launcher = readFileSync(path.join(ROOT, 'packaging', 'deb', 'conntrail.sh'), 'utf8');
-  const m = /^exec \S+\/node((?: --\S+)*) \S+\/cli\.js "\$@"$/m.exec(launcher);
+  const m = /^exec \S+\/node((?: --\S+)*) \S+\/cli\.js "\$@"$/m.exec(LAUNCHER);
   if (!m) throw new Error('packaging/deb/conntrail.sh: no "exec .../node [--flags] .../cli.js" line');
   return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
+/** The variables the launcher sets unless already set (`export NAME="${NAME:-value}"`), as the app gets them. */
+function launcherEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of LAUNCHER.matchAll(/^export (\w+)="\$\{(\w+):-([^}"]*)\}"$/gm)) {
+    if (m[1] === m[2]) out[m[1]!] = process.env[m[1]!] ?? m[3]!;
+  }
+  return out;
 }
 
 function rss(pid: number): { rssMiB: number; rssAnonMiB: number; rssFileMiB: number } {
@@ -165,7 +175,7 @@ chmodSync(heapFile, 0o666);
 const port = await freePort();
 const cfg = benchConfig();
 const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CONNTRAIL_')));
-Object.assign(env, {
+Object.assign(env, launcherEnv(), {
   CONNTRAIL_KAFKA_BROKERS: cfg.kafka.brokers.join(','),
   CONNTRAIL_REGISTRY_URL: cfg.registry.url,
   CONNTRAIL_KAFKA_TOPIC: o.topic,

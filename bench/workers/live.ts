@@ -21,6 +21,8 @@ import type { CaptureEvent } from '../../producer/source/types.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, startBenchPipeline } from '../lib/pipeline.ts';
 import { followProcCpu } from '../lib/proc.ts';
+import { prepareRecordVariant, recordVariantConfig } from '../lib/record-variants.ts';
+import type { RecordVariant } from '../lib/record-variants.ts';
 import type { ProfileSummary } from '../lib/profile.ts';
 import { latencyPercentiles } from '../lib/stats.ts';
 import { startWindow } from '../lib/window.ts';
@@ -43,6 +45,8 @@ export interface LiveOptions {
   platformatic?: boolean;
   /** The disk spool on (spool.directory in a fresh temporary directory, the rest at its defaults), as the packaged service runs. */
   spool?: boolean;
+  /** The record variant (bench/lib/record-variants.ts); default v2, the shipped config. */
+  record?: RecordVariant;
 }
 
 export interface LiveResult {
@@ -65,6 +69,8 @@ export interface LiveResult {
   peakRssMiB: number;
   batches: number;
   avgBatchRecords: number;
+  /** Bytes per published message (key + value), from the sink's counts. */
+  avgMessageBytes: number;
   drainMs: number;
   probe: string;
   /** Producer CPU by thread group, cores. */
@@ -78,7 +84,9 @@ export interface LiveResult {
 
 const o = workerOptions<LiveOptions>();
 const spoolDir = o.spool ? mkdtempSync(path.join(tmpdir(), 'conntrail-bench-spool-')) : null;
-const cfg = benchConfig({ kafka: { topic: o.topic, ...(o.kafka ?? {}) }, ...(spoolDir ? { spool: { directory: spoolDir } } : {}) });
+const variant = o.record ?? 'v2';
+const cfg = benchConfig({ ...recordVariantConfig(variant), kafka: { topic: o.topic, ...(o.kafka ?? {}) }, ...(spoolDir ? { spool: { directory: spoolDir } } : {}) });
+await prepareRecordVariant(variant, cfg);
 process.on('exit', () => { if (spoolDir) rmSync(spoolDir, { recursive: true, force: true }); });
 
 // capture times (µs epoch) of pushed records, in push order; the sink sends in that order
@@ -182,6 +190,7 @@ const window = w.seconds;
 const cores = w.cpuS / window;
 const kernelDrops = after.kernel.connectRingFull - before.kernel.connectRingFull;
 const batches = after.sink.published.batches - before.sink.published.batches;
+const sentRecords = after.sink.published.records - before.sink.published.records;
 const eventsPerS = captured / res.seconds;
 const result: LiveResult = {
   targetRate: o.rate,
@@ -199,7 +208,8 @@ const result: LiveResult = {
   coresPer10kEvents: eventsPerS > 0 ? cores / (eventsPerS / 10_000) : NaN,
   peakRssMiB: w.peakRssMiB,
   batches,
-  avgBatchRecords: batches > 0 ? (after.sink.published.records - before.sink.published.records) / batches : 0,
+  avgBatchRecords: batches > 0 ? sentRecords / batches : 0,
+  avgMessageBytes: sentRecords > 0 ? (after.sink.published.bytes - before.sink.published.bytes) / sentRecords : 0,
   drainMs: w.endMs - tGenEnd,
   probe: source.probe,
   threads: w.threads,

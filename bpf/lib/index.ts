@@ -49,10 +49,18 @@ export interface CaptureOptions {
   captureOutcome?: boolean;
   /**
    * Capture connect() calls that fail at once, with no handshake (no route,
-   * refused by a policy; default true): tracepoint syscalls/sys_exit_connect,
-   * whose id comes from tracefs (mounted if missing; not readable without root).
+   * refused by a policy; default true): fexit on __sys_connect, where the
+   * kernel allows BPF trampolines.
    */
   captureConnectExit?: boolean;
+  /**
+   * Where fexit is refused, capture them with tracepoint
+   * syscalls/sys_exit_connect instead (default false): its id comes from
+   * tracefs (mounted if missing; not readable without root), and an enabled
+   * syscall tracepoint sends every system call of every process through the
+   * kernel's slow exit path (measured here: a connect + close loop 12% slower).
+   */
+  connectExitTracepoint?: boolean;
   /**
    * Capture each new process image (default true): tracepoint
    * sched/sched_process_exec gives its path, argv (execArgsCap bytes), parent
@@ -196,6 +204,8 @@ export interface KernelObjectIds {
 /** A tracepoint companion of the rung (captureOutcome, captureExec): attached, or why not. */
 export interface CompanionAttachStatus {
   attached: boolean;
+  /** Attached in this process: its program (connectExit: ct_connect_exit_fexit, or ct_outcome_syscall where the tracepoint was used). */
+  program?: string;
   stage?: AttachStage | 'disabled';
   errno?: number;
   code?: string;
@@ -346,6 +356,7 @@ interface NativeStep<Stage extends string = AttachStage> {
   errno?: number;
   features: number;
   log: string;
+  program?: string;
 }
 
 interface NativeOpenResult extends NativeStep {
@@ -618,13 +629,22 @@ function dnsStatusOf(d: NativeStep<AttachStage | 'disabled'>, l: RecordLayout, c
 }
 
 function companionStatusOf(what: string, option: string, o: NativeStep<AttachStage | 'disabled'>): CompanionAttachStatus {
-  if (o.ok) return { attached: true, log: o.log };
+  if (o.ok) return { attached: true, ...(o.program ? { program: o.program } : {}), log: o.log };
   if (o.stage === 'disabled') return { attached: false, stage: 'disabled', reason: `disabled (${option}: false)` };
   const stage = o.stage ?? 'open';
   const errno = o.errno ?? 0;
   return { attached: false, stage, errno, code: errnoName(errno), log: o.log,
-    reason: `${what} failed at ${stage}, ${errnoName(errno)}${stage === 'attach' && (errno === osConstants.errno.ENOENT || errno === osConstants.errno.EACCES)
-      ? ' (its id is read from tracefs: not mounted, or not readable by this user)' : ''}` };
+    reason: `${what} failed at ${stage}, ${errnoName(errno)}${hint(what, stage, errno)}` };
+}
+
+/** Why a companion's failure is likely, where the errno says it. */
+function hint(what: string, stage: string, errno: number): string {
+  const E = osConstants.errno;
+  if (what.startsWith('tracepoint') && stage === 'attach' && (errno === E.ENOENT || errno === E.EACCES)) return ' (its id is read from tracefs: not mounted, or not readable by this user)';
+  if (what.startsWith('fexit') && (errno === E.EPERM || errno === E.EOPNOTSUPP || errno === 524 /* ENOTSUPP, the kernel's own */)) {
+    return ' (this kernel refuses BPF trampolines; connectExitTracepoint: true uses the syscall tracepoint instead, at a cost to every system call)';
+  }
+  return '';
 }
 
 function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
@@ -801,7 +821,7 @@ class Capture implements CaptureHandle {
     }
     if (this.connectExit.stage !== 'disabled') {
       lines.push(this.connectExit.attached
-        ? 'conntrail capture: connect() failures with no handshake captured (tracepoint syscalls/sys_exit_connect)'
+        ? `conntrail capture: connect() failures with no handshake captured (${this.connectExit.program === 'ct_outcome_syscall' ? 'tracepoint syscalls/sys_exit_connect: every system call on the host takes the slow exit path' : 'fexit __sys_connect'})`
         : `conntrail capture: connect() failures with no handshake (no route, refused by a policy) NOT seen, they publish as in_progress: ${this.connectExit.reason ?? '?'}`);
     }
     if (this.exec.stage !== 'disabled') {
@@ -858,11 +878,12 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
   const captureDns = opts.captureDns ?? true;
   const captureOutcome = opts.captureOutcome ?? true;
   const captureConnectExit = opts.captureConnectExit ?? true;
+  const connectExitTracepoint = opts.connectExitTracepoint ?? false;
   const captureExec = opts.captureExec ?? true;
   const execArgsCap = opts.execArgsCap ?? 2048;
   if (!Number.isInteger(execArgsCap) || execArgsCap < 0 || execArgsCap > layout.exec.maxArgs) throw new RangeError(`execArgsCap must be 0..${layout.exec.maxArgs}`);
   // a classic tracepoint: libbpf finds its id in tracefs
-  if (captureConnectExit && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
+  if (captureConnectExit && connectExitTracepoint && opts.mountTracefs !== false && !existsSync('/sys/kernel/tracing/events') &&
       !existsSync('/sys/kernel/debug/tracing/events')) n.mountTracefs();
   const cgroupPath = opts.cgroupPath ?? findCgroup2Mount(readText('/proc/mounts') ?? '');
   const base = {
@@ -872,6 +893,7 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     captureDns,
     captureOutcome,
     captureConnectExit,
+    connectExitTracepoint,
     captureExec,
     execArgsCap,
     cgroupPath: cgroupPath ?? '',
@@ -889,7 +911,7 @@ export function openCapture(opts: CaptureOptions): CaptureHandle {
     const p: PersistStatus = persist.state === 'failed' ? persist
       : { ...persist, state: r.persist.state, ...(r.persist.error ? { error: r.persist.error } : {}) };
     const cap = new Capture({ probe, attempts, dns, cookies, outcome: companionStatusOf('raw_tp inet_sock_set_state', 'captureOutcome', r.extras.outcome),
-      connectExit: companionStatusOf('tracepoint syscalls/sys_exit_connect', 'captureConnectExit', r.extras.connectExit),
+      connectExit: companionStatusOf(connectExitTracepoint ? 'tracepoint syscalls/sys_exit_connect (after fexit __sys_connect)' : 'fexit __sys_connect', 'captureConnectExit', r.extras.connectExit),
       exec: companionStatusOf('raw_tp sched_process_exec', 'captureExec', r.extras.exec), cgroupPath, persist: p, handle: r.handle, native: n });
     cap.start(opts, layout);
     return cap;

@@ -30,9 +30,10 @@ const struct ct_rung ct_dns_rung = { "dns", CT_PROBE_DNS_SKB, BPF_PROG_TYPE_CGRO
 const struct ct_rung ct_cookie_rung = { "cookies", 0, BPF_PROG_TYPE_CGROUP_SOCK, true, { "ct_sock_create" } };
 const struct ct_rung ct_extra_rungs[CT_EXTRA_COUNT] = {
 	[CT_EXTRA_OUTCOME] = { "outcome", 0, BPF_PROG_TYPE_RAW_TRACEPOINT, false, { "ct_outcome_state" } },
-	[CT_EXTRA_CONNECT_EXIT] = { "connect_exit", 0, BPF_PROG_TYPE_TRACEPOINT, false, { "ct_outcome_syscall" } },
+	[CT_EXTRA_CONNECT_EXIT] = { "connect_exit", 0, BPF_PROG_TYPE_TRACING, false, { "ct_connect_exit_fexit" } },
 	[CT_EXTRA_EXEC] = { "exec", 0, BPF_PROG_TYPE_RAW_TRACEPOINT, false, { "ct_process_exec" } },
 };
+const struct ct_rung ct_connect_exit_tracepoint = { "connect_exit", 0, BPF_PROG_TYPE_TRACEPOINT, false, { "ct_outcome_syscall" } };
 const uint32_t ct_extra_pin_flags[CT_EXTRA_COUNT] = {
 	[CT_EXTRA_OUTCOME] = CT_PIN_OUTCOME, [CT_EXTRA_CONNECT_EXIT] = CT_PIN_CONNECT_EXIT, [CT_EXTRA_EXEC] = CT_PIN_EXEC,
 };
@@ -223,6 +224,7 @@ static struct conntrail_bpf *open_companion(struct capture *c, const struct ct_r
 		goto fail;
 	}
 	r->ok = true;
+	r->program = rung->progs[0];
 	r->log = libbpf_log_snapshot();
 	return skel;
 fail:
@@ -347,9 +349,16 @@ struct capture *capture_open(const struct capture_opts *o)
 			c->dns_skel = companion(c, &ct_dns_rung, o, &c->dns, &c->dns_adopted);
 		}
 	}
-	for (int i = 0; i < CT_EXTRA_COUNT; i++)
-		if (o->capture_extra[i])
-			c->extra_skel[i] = companion(c, &ct_extra_rungs[i], o, &c->extra[i], &c->extra_adopted[i]);
+	for (int i = 0; i < CT_EXTRA_COUNT; i++) {
+		if (!o->capture_extra[i])
+			continue;
+		c->extra_skel[i] = companion(c, &ct_extra_rungs[i], o, &c->extra[i], &c->extra_adopted[i]);
+		if (!c->extra[i].ok && i == CT_EXTRA_CONNECT_EXIT && o->connect_exit_tracepoint) {
+			free(c->extra[i].log);
+			memset(&c->extra[i], 0, sizeof(c->extra[i]));
+			c->extra_skel[i] = open_companion(c, &ct_connect_exit_tracepoint, o->ring_bytes, &c->extra[i]);
+		}
+	}
 	if (o->pin_path) {
 		c->persist = o->adopt ? "adopted" : "pinned";
 		if (pin_capture(c, o->pin_path, c->persist_error, sizeof(c->persist_error)))

@@ -42,13 +42,20 @@ extern const struct ct_rung ct_cookie_rung;
 /*
  * The extras: programs beside the rung that add to its records, each its own
  * companion (one failing leaves the others): outcome (raw_tp
- * inet_sock_set_state: the handshake's end), connect_exit (tracepoint
- * syscalls/sys_exit_connect: connect() failing at once; needs tracefs) and
- * exec (raw_tp sched_process_exec). Their links are pinned where the kernel
- * can pin them; where not, they live with the process.
+ * inet_sock_set_state: the handshake's end), connect_exit (fexit
+ * __sys_connect: connect() failing at once) and exec (raw_tp
+ * sched_process_exec). Their links are pinned where the kernel can pin them;
+ * where not, they live with the process.
  */
 enum ct_extra { CT_EXTRA_OUTCOME, CT_EXTRA_CONNECT_EXIT, CT_EXTRA_EXEC, CT_EXTRA_COUNT };
 extern const struct ct_rung ct_extra_rungs[CT_EXTRA_COUNT];
+/*
+ * connect_exit where trampolines are refused, only when asked for
+ * (connect_exit_tracepoint): tracepoint syscalls/sys_exit_connect needs tracefs,
+ * and an enabled syscall tracepoint sends every system call on the host through
+ * the slow exit path. Same name and pin files as the fexit one.
+ */
+extern const struct ct_rung ct_connect_exit_tracepoint;
 /* CT_PIN_* of each extra's links */
 extern const uint32_t ct_extra_pin_flags[CT_EXTRA_COUNT];
 
@@ -66,6 +73,7 @@ struct capture_opts {
 	uint32_t dns_cap;
 	bool capture_dns;
 	bool capture_extra[CT_EXTRA_COUNT];
+	bool connect_exit_tracepoint;  /* connect_exit: the syscall tracepoint where fexit is refused */
 	uint32_t exec_args_cap;        /* argv bytes per exec record (<= CT_EXEC_MAX_ARGS) */
 	const char *cgroup_path;
 	uint32_t self_tgid;
@@ -84,6 +92,7 @@ struct step_result {
 	int err;
 	uint32_t features;
 	char *log;                     /* libbpf's messages for this step (malloc'd) */
+	const char *program;           /* a companion attached here: its (first) program's name */
 };
 
 struct batch {

@@ -45,6 +45,8 @@ static void set_step(napi_env env, napi_value obj, const struct step_result *r)
 		set_int(env, obj, "errno", r->err);
 	set_int(env, obj, "features", r->features);
 	set_str(env, obj, "log", r->log);
+	if (r->ok && r->program)
+		set_str(env, obj, "program", r->program);
 }
 
 /* excludePorts: number[] and excludeCidrs: [{addr: Buffer(16), prefixlen}] into o; false when malformed. */
@@ -86,8 +88,8 @@ static bool read_excludes(napi_env env, napi_value opts, uint16_t *ports, struct
 }
 
 /*
- * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, captureOutcome, captureConnectExit, captureExec, execArgsCap, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
- * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same}, extras: {outcome, connectExit, exec: {same}},
+ * open({probe, ringBytes, wakeupBytes, dnsCap, captureDns, captureOutcome, captureConnectExit, connectExitTracepoint, captureExec, execArgsCap, cgroupPath, selfTgid, excludePorts, excludeCidrs, pinPath?, adopt?})
+ * -> {ok, stage?, errno?, features, log, handle?, dns: {ok, stage?, errno?, features, log, adopted}, cookies: {same}, extras: {outcome, connectExit, exec: {same, program? when attached here}},
  *     persist: {state: "off"|"pinned"|"adopted"|"failed", error?}}
  */
 static napi_value js_open(napi_env env, napi_callback_info info)
@@ -123,6 +125,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	o.capture_dns = get_bool(env, opts, "captureDns", true);
 	for (int i = 0; i < CT_EXTRA_COUNT; i++)
 		o.capture_extra[i] = get_bool(env, opts, extra_options[i], true);
+	o.connect_exit_tracepoint = get_bool(env, opts, "connectExitTracepoint", false);
 	o.exec_args_cap = (uint32_t)get_int(env, opts, "execArgsCap", 2048);
 	o.ring_bytes = (uint32_t)get_int(env, opts, "ringBytes", 4 << 20);
 	o.wakeup_bytes = (uint64_t)get_int(env, opts, "wakeupBytes", o.ring_bytes / 4);

@@ -147,10 +147,11 @@ void pin_drop_links(const struct ct_rung *rung, const char *dir)
 	}
 }
 
+/* By name: an extra's fallback (ct_connect_exit_tracepoint) is the same companion, with the same pin files. */
 static bool has_link(const struct capture *c, const struct ct_rung *rung)
 {
 	for (int i = 0; i < c->nlinks; i++)
-		if (c->link_rung[i] == rung)
+		if (!strcmp(c->link_rung[i]->name, rung->name))
 			return true;
 	return false;
 }
@@ -158,7 +159,10 @@ static bool has_link(const struct capture *c, const struct ct_rung *rung)
 /* The extras add to the records: a link of theirs the kernel cannot pin (tracepoints before 5.15) lives with the process. */
 static bool is_extra(const struct ct_rung *rung)
 {
-	return rung >= ct_extra_rungs && rung < ct_extra_rungs + CT_EXTRA_COUNT;
+	for (int i = 0; i < CT_EXTRA_COUNT; i++)
+		if (!strcmp(ct_extra_rungs[i].name, rung->name))
+			return true;
+	return false;
 }
 
 /* All of the companion's links are pinned in dir. */

@@ -5,8 +5,11 @@
  * kernel chose and sk_err) and connect() calls that fail at once (no route,
  * refused by a policy, blocking connects that fail). Userspace joins these to
  * the connect records (socket cookie; pid/tid). Two companions: the state
- * probe is a raw tracepoint (attached by name), the syscall probe a classic
- * one (its id comes from tracefs, which a service without root may not read).
+ * probe is a raw tracepoint (attached by name); the failed-connect probe is
+ * fexit on __sys_connect where the kernel allows BPF trampolines, else (only
+ * when asked for) the classic syscalls tracepoint, whose id comes from tracefs
+ * and which, once enabled, sends every system call of every process through
+ * the kernel's slow exit path.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_tracing.h>
@@ -90,10 +93,8 @@ int BPF_PROG(ct_outcome_state, struct sock *sk, int oldstate, int newstate)
 }
 
 /* connect() failed at once: no handshake ended, so the state probe saw nothing (or will not say why). */
-SEC("tracepoint/syscalls/sys_exit_connect")
-int ct_outcome_syscall(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int ct_connect_failed(long ret)
 {
-	long ret = ctx->ret;
 	__u64 pid_tgid;
 	struct ct_config *cfg;
 	struct ct_outcome *o;
@@ -115,4 +116,18 @@ int ct_outcome_syscall(struct trace_event_raw_sys_exit *ctx)
 	o->err = (__s32)-ret;
 	ct_outcome_commit(o);
 	return 0;
+}
+
+/* A BPF trampoline on the syscall's body: only connect() pays for it. */
+SEC("fexit/__sys_connect")
+int BPF_PROG(ct_connect_exit_fexit, int fd, struct sockaddr *uservaddr, int addrlen, int ret)
+{
+	return ct_connect_failed(ret);
+}
+
+/* Where trampolines are refused: the syscall's exit tracepoint (see the top for its cost). */
+SEC("tracepoint/syscalls/sys_exit_connect")
+int ct_outcome_syscall(struct trace_event_raw_sys_exit *ctx)
+{
+	return ct_connect_failed(ctx->ret);
 }

@@ -4,6 +4,7 @@
 //   node bpf/tools/bench-connect-rate.ts [seconds=4] [rounds=3] [raw]
 // "raw": count records from onBatch without decoding (the addon alone).
 // CONNTRAIL_BENCH_EXTRAS=0: without the extras (outcome, connect_exit, exec).
+// CONNTRAIL_BENCH_CONNECT_EXIT_TRACEPOINT=1: connect_exit by the syscall tracepoint where fexit is refused.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openCapture } from 'bpf-native-loader';
@@ -14,7 +15,10 @@ const seconds = Number(process.argv[2] ?? 4);
 const rounds = Number(process.argv[3] ?? 3);
 const raw = process.argv[4] === 'raw';
 const extras = process.env.CONNTRAIL_BENCH_EXTRAS !== '0';
-const extraOpts = { captureOutcome: extras, captureConnectExit: extras, captureExec: extras };
+const extraOpts = {
+  captureOutcome: extras, captureConnectExit: extras, captureExec: extras,
+  connectExitTracepoint: process.env.CONNTRAIL_BENCH_CONNECT_EXIT_TRACEPOINT === '1',
+};
 
 function floodRate(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,9 @@
 // then with each rung that attaches here (DNS program beside it: the refused
 // connect's RST is an ingress packet it inspects; and the cookie maker, whose
 // run per socket counts in the connect's cost): ns per connect = run_time_ns /
-// run_cnt of the rung's programs (bpftool). Under TCG the times are emulated:
+// run_cnt of the rung's programs (bpftool). The extras beside every rung (the
+// outcome probes, which run on every TCP state change, and the exec probe) are
+// attached as the agent has them, and their time is reported apart, per connect. Under TCG the times are emulated:
 // compare rungs within one machine, never a VM with the host.
 //   node bpf/tools/bench-rung-cost.ts [seconds=3] [rounds=3] [--json]
 import { execFile, execFileSync } from 'node:child_process';
@@ -35,9 +37,12 @@ async function floodRate(): Promise<number> {
   return Number(/rate=(\d+)/.exec(stdout)?.[1] ?? 0);
 }
 
+/** The extras' programs (outcome, connect_exit, exec): beside every rung, not part of it. */
+const EXTRA_PROGRAM = /^ct_(outcome_|process_exec)/;
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-export interface RungCost { probe: ProbeName; connectsPerSec: number; ratioToBare: number; connectNsPerRun: number; dnsNsPerRun: number | null }
+export interface RungCost { probe: ProbeName; connectsPerSec: number; ratioToBare: number; connectNsPerRun: number; dnsNsPerRun: number | null; extrasNsPerConnect: number | null }
 export interface RungCostResult { kernel: string; seconds: number; rounds: number; bareConnectsPerSec: number; rungs: RungCost[] }
 
 const old = readFileSync(STATS, 'utf8').trim();
@@ -46,7 +51,7 @@ try {
   execFileSync(FLOOD, ['-d', '0.5']); // warm up
   const bare: number[] = [];
   const rows: RungCost[] = [];
-  const perRung = new Map<ProbeName, { rate: number[]; ns: number[]; dns: number[] }>();
+  const perRung = new Map<ProbeName, { rate: number[]; ns: number[]; dns: number[]; extras: number[] }>();
   for (let r = 0; r < rounds; r++) {
     bare.push(await floodRate());
     for (const probe of DEFAULT_LADDER) {
@@ -62,17 +67,18 @@ try {
       const rate = await floodRate();
       const after = progStats(ids);
       await h.stop();
-      const m = perRung.get(probe) ?? { rate: [], ns: [], dns: [] };
-      let cNs = 0, cCnt = 0, dNs = 0, dCnt = 0;
+      const m = perRung.get(probe) ?? { rate: [], ns: [], dns: [], extras: [] };
+      let cNs = 0, cCnt = 0, dNs = 0, dCnt = 0, xNs = 0;
       // per connect: the rung's programs and the cookie maker's (one run per socket) over the rung's runs
       after.forEach((a, i) => {
         const dt = a.runTimeNs - before[i]!.runTimeNs;
         const dc = a.runCnt - before[i]!.runCnt;
-        if (a.name.startsWith('ct_dns')) { dNs += dt; dCnt += dc; } else { cNs += dt; if (a.name !== 'ct_sock_create') cCnt += dc; }
+        if (a.name.startsWith('ct_dns')) { dNs += dt; dCnt += dc; } else if (EXTRA_PROGRAM.test(a.name)) xNs += dt; else { cNs += dt; if (a.name !== 'ct_sock_create') cCnt += dc; }
       });
       m.rate.push(rate);
       if (cCnt) m.ns.push(cNs / cCnt);
       if (dCnt) m.dns.push(dNs / dCnt);
+      if (cCnt) m.extras.push(xNs / cCnt);
       perRung.set(probe, m);
     }
   }
@@ -80,7 +86,7 @@ try {
   for (const [probe, m] of perRung) {
     rows.push({
       probe, connectsPerSec: median(m.rate), ratioToBare: median(m.rate) / bareRate,
-      connectNsPerRun: median(m.ns), dnsNsPerRun: m.dns.length ? median(m.dns) : null,
+      connectNsPerRun: median(m.ns), dnsNsPerRun: m.dns.length ? median(m.dns) : null, extrasNsPerConnect: m.extras.length ? median(m.extras) : null,
     });
   }
   const result: RungCostResult = { kernel: release(), seconds, rounds, bareConnectsPerSec: bareRate, rungs: rows };
@@ -88,9 +94,9 @@ try {
     console.log(JSON.stringify(result));
   } else {
     console.log(`kernel ${result.kernel}: bare connect() ${bareRate}/s (median of ${rounds} x ${seconds} s)`);
-    console.log('rung        connects/s  ratio  ns per run (connect prog)  ns per run (DNS prog, per RST)');
+    console.log('rung        connects/s  ratio  ns per run (connect prog)  ns per run (DNS prog, per RST)  ns per connect (extras)');
     for (const r of rows) {
-      console.log(`${r.probe.padEnd(11)} ${String(r.connectsPerSec).padStart(10)}  ${r.ratioToBare.toFixed(3)}  ${r.connectNsPerRun.toFixed(0).padStart(25)}  ${r.dnsNsPerRun === null ? '-' : r.dnsNsPerRun.toFixed(0).padStart(30)}`);
+      console.log(`${r.probe.padEnd(11)} ${String(r.connectsPerSec).padStart(10)}  ${r.ratioToBare.toFixed(3)}  ${r.connectNsPerRun.toFixed(0).padStart(25)}  ${r.dnsNsPerRun === null ? '-' : r.dnsNsPerRun.toFixed(0).padStart(30)}  ${r.extrasNsPerConnect === null ? '-' : r.extrasNsPerConnect.toFixed(0).padStart(23)}`);
     }
   }
 } finally {

@@ -57,7 +57,8 @@ cat > "$out/bin/conntrail" <<'SH'
 #!/bin/sh
 # conntrail with the Node 24 it ships with.
 here="$(dirname "$(readlink -f "$0")")"
-# The package's launcher's Node flags (packaging/deb/conntrail.sh says why).
+# The package's launcher's malloc setting and Node flags (packaging/deb/conntrail.sh says why).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec "$here/node" --max-semi-space-size=4 "$here/../producer/cli.ts" "$@"
 SH
 chmod 0755 "$out/bin/conntrail"

@@ -83,6 +83,10 @@ export const configSchema = {
       doc: 'Capture process starts (tracepoint sched/sched_process_exec: the path, argv up to enrich.process.maxArgBytes and the parent), so that a process which connects and exits before /proc is read (a curl of a few ms) still gets process.exe, args and its parent. Costs one ring record per exec on the host.',
       ...flag(true),
     },
+    connectExitTracepoint: {
+      doc: 'connect() calls that fail at once, with no handshake (no route, denied by a policy), are caught by fexit on __sys_connect where the kernel allows BPF trampolines (Debian 11, 12, 13). Where it refuses them, true catches them with the tracepoint syscalls/sys_exit_connect instead: that needs tracefs (root, so not under the packaged service), and an enabled syscall tracepoint sends every system call of every process through the kernel\'s slow exit path (measured: a connect + close loop 12% slower). false (default): there, such connects are published with outcome in_progress after enrich.outcomeWaitMs.',
+      ...flag(false),
+    },
     exclude: {
       ports: {
         doc: 'Destination ports never captured (filtered in the kernel).',
@@ -123,7 +127,7 @@ export const configSchema = {
     },
     processCache: {
       maxEntries: {
-        doc: 'Processes whose /proc context (ppid, executable, container id, argv, parent and ancestors) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap: each entry holds up to enrich.process.maxArgBytes of argv twice, as args and commandLine).',
+        doc: 'Processes whose /proc context (ppid, executable, container id, argv, parent and ancestors) is cached, keyed by pid and start time; at most 1048576 (the kernel allows at most 4194304 pids; the cache lives in the JavaScript heap: each entry holds up to enrich.process.maxArgBytes of argv twice, as args and commandLine, and the Avro encoder keeps the bytes it wrote of the argv, commandLine, entity id, parent and ancestors of each process that connected, about as much again, for as long as its entry lives).',
         ...wholeNumber(1, 2 ** 20, 8192),
       },
     },

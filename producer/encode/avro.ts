@@ -3,7 +3,8 @@
 // once at startup (producer/registry); encoding is then synchronous avsc
 // writing into a reusable slab, with no per-record promise or copy. The fields
 // that are the same in every record (eventName, host) are copied from bytes
-// encoded once (avro-constant.ts) when the writer schema allows it.
+// encoded once (avro-constant.ts) when the writer schema allows it, and so are
+// the per-process fields (argv, lineage) for each process.
 import avsc from 'avsc';
 import { loadBundledSchema } from '../model/avro-schema.ts';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
@@ -37,8 +38,9 @@ export interface AvroEncoderOptions {
    */
   slabBytes?: number;
   /**
-   * Copy the constant fields (eventName, host) from bytes encoded once, when the
-   * writer schema allows it (default true); false: plain avsc for every field.
+   * Copy the constant fields (eventName, host) from bytes encoded once, and the
+   * per-process fields from bytes encoded once per process, when the writer
+   * schema allows it (default true); false: plain avsc for every field.
    */
   constantFields?: boolean;
 }
@@ -56,6 +58,8 @@ export class AvroEncoder implements RecordEncoder {
    * schema does not allow it and every record is encoded by avsc alone.
    */
   readonly constantFields: readonly string[];
+  /** Fields written from bytes cached per process ("process.args"...), in writer order; empty as constantFields. */
+  readonly sharedFields: readonly string[];
   readonly #slabBytes: number;
   readonly #writer: ConstantWriter | undefined;
   readonly #tap: AvroTap | undefined;
@@ -74,6 +78,7 @@ export class AvroEncoder implements RecordEncoder {
     this.#writer = options.constantFields === false ? undefined : buildConstantWriter(type, [sampleRecord(), sparseRecord()]);
     this.#tap = this.#writer?.newTap(this.#slab, 0);
     this.constantFields = this.#writer?.constantFields ?? [];
+    this.sharedFields = this.#writer?.sharedFields ?? [];
   }
 
   /** As avsc's Type#encode: the end position, or minus the bytes missing when it did not fit. */

@@ -172,6 +172,8 @@ function parseIPv6(text: string): number[] | null {
  */
 export function writeIpBytes(text: string, out: Buffer, off: number): number {
   if (text.indexOf(':') < 0) return writeIPv4(text, out, off) ? 4 : 0;
+  // hex groups only (what the capture writes): scanned without allocating
+  if (text.indexOf('.') < 0 && text.indexOf('%') < 0) return writeIPv6Groups(text, out, off) ? 16 : 0;
   const g = parseIPv6(text);
   if (g === null) return 0;
   for (let i = 0; i < 8; i++) out.writeUInt16BE(g[i]!, off + 2 * i);
@@ -199,4 +201,59 @@ function writeIPv4(text: string, out: Buffer, off: number): boolean {
     }
   }
   return part === 4;
+}
+
+/** Hex value of a character code, -1 when it is not a hex digit. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20; // lower case
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** Scratch for writeIPv6Groups. */
+const SCAN = new Uint16Array(8);
+
+/**
+ * IPv6 text of hex groups only (no embedded IPv4, no zone) into 16 bytes
+ * without allocating; accepts exactly what parseIPv6 accepts of such text.
+ */
+function writeIPv6Groups(text: string, out: Buffer, off: number): boolean {
+  const len = text.length;
+  const g = SCAN;
+  let n = 0; // groups read
+  let gap = -1; // groups before the "::"
+  let i = 0;
+  if (text.charCodeAt(0) === 58 /* : */) {
+    if (text.charCodeAt(1) !== 58) return false;
+    gap = 0;
+    i = 2;
+  }
+  while (i < len) {
+    let v = 0;
+    let digits = 0;
+    for (let h; i < len && (h = hexValue(text.charCodeAt(i))) >= 0; i++) {
+      if (++digits > 4) return false;
+      v = (v << 4) | h;
+    }
+    if (digits === 0 || n === 8) return false;
+    g[n++] = v;
+    if (i === len) break;
+    if (text.charCodeAt(i) !== 58) return false;
+    i++;
+    if (text.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = n;
+      i++;
+    } else if (i === len) {
+      return false; // a lone ':' at the end
+    }
+  }
+  if (gap < 0 ? n !== 8 : n > 7) return false;
+  const zeros = 8 - n;
+  for (let k = 0, w = 0; k < 8; k++) {
+    const v = gap >= 0 && k >= gap && k < gap + zeros ? 0 : g[w++]!;
+    out[off + 2 * k] = v >> 8;
+    out[off + 2 * k + 1] = v & 0xff;
+  }
+  return true;
 }

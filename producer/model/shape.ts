@@ -9,10 +9,10 @@ export type Shape = { readonly [field: string]: LeafKind | Shape };
 
 type LeafType<K> = K extends 'string' ? string
   : K extends 'int' | 'long' | 'timestamp-micros' ? number
-  : K extends 'string[]' ? string[]
+  : K extends 'string[]' ? readonly string[]
   : K extends 'string?' ? string | null
   : K extends 'int?' | 'long?' | 'timestamp-micros?' ? number | null
-  : K extends 'string[]?' ? string[] | null
+  : K extends 'string[]?' ? readonly string[] | null
   : K extends 'boolean?' ? boolean | null
   : never;
 

@@ -1,8 +1,22 @@
 // A small client for the Confluent Schema Registry REST API (also served by
-// Apicurio at /apis/ccompat/v7), with fetch. It covers what the
+// Apicurio at /apis/ccompat/v7), with node:http(s). It covers what the
 // @kafkajs/confluent-schema-registry client does not expose: versions, subject
 // config and the verbose compatibility check.
+//
+// Not fetch(): its first call loads undici (and through it tls, zlib,
+// worker_threads...), ~15 MiB of RSS kept for the life of an agent that asks
+// the registry once at startup. node:http(s) are required, not imported: an
+// ESM import of node:http builds its ESM facade, which reads every export,
+// among them the lazy ones (WebSocket...) that load undici too.
+import { createRequire } from 'node:module';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { RegistryError } from './errors.ts';
+
+const require = createRequire(import.meta.url);
+const transports = {
+  'http:': require('node:http') as typeof import('node:http'),
+  'https:': require('node:https') as typeof import('node:https'),
+};
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
@@ -131,34 +145,49 @@ export class RegistryRest {
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = { Accept: `${CONTENT_TYPE}, application/json` };
-    if (body !== undefined) headers['Content-Type'] = CONTENT_TYPE;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) headers['Content-Type'] = CONTENT_TYPE;
     if (this.#auth) headers.Authorization = this.#auth;
-    let res: Response;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(this.url + path, {
-        method, headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
+      ({ status, text } = await this.#request(method, this.url + path, headers, payload));
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      const why = (err as { code?: string }).code ?? (err as Error).message;
       throw new RegistryConnectError(`${method} ${this.url}${path}: ${why}`, { cause: err });
     }
-    const text = await res.text();
     let json: unknown;
     try {
       json = text === '' ? null : JSON.parse(text);
     } catch {
       json = undefined;
     }
-    if (!res.ok) {
+    if (status < 200 || status > 299) {
       const { message, error_code: errorCode } = (json ?? {}) as { message?: string; error_code?: number };
-      throw new RegistryError(`registry ${method} ${path}: HTTP ${res.status}${message ? `: ${message}` : text ? `: ${text.slice(0, 200)}` : ''}`,
-        { status: res.status, ...(typeof errorCode === 'number' ? { errorCode } : {}) });
+      throw new RegistryError(`registry ${method} ${path}: HTTP ${status}${message ? `: ${message}` : text ? `: ${text.slice(0, 200)}` : ''}`,
+        { status, ...(typeof errorCode === 'number' ? { errorCode } : {}) });
     }
-    if (json === undefined) throw new RegistryError(`registry ${method} ${path}: answer is not JSON: ${text.slice(0, 200)}`, { status: res.status });
+    if (json === undefined) throw new RegistryError(`registry ${method} ${path}: answer is not JSON: ${text.slice(0, 200)}`, { status });
     return json;
+  }
+
+  /** One request, the whole answer read; rejects on a transport error or after timeoutMs (TimeoutError) for all of it. */
+  #request(method: string, url: string, headers: Record<string, string>, payload: string | undefined): Promise<{ status: number; text: string }> {
+    const target = new URL(url);
+    const transport = transports[target.protocol as keyof typeof transports];
+    if (!transport) return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+    if (payload !== undefined) headers['Content-Length'] = String(Buffer.byteLength(payload));
+    const options: RequestOptions = { method, headers, signal: AbortSignal.timeout(this.#timeoutMs) };
+    return new Promise((resolve, reject) => {
+      const req = transport.request(target, options, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', (err: Error) => reject(err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err));
+      req.end(payload);
+    });
   }
 }
 

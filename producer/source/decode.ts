@@ -3,6 +3,7 @@
 // input: a malformed record is counted by reason and skipped.
 import { getLayout, PROBE_NAMES } from 'bpf-native-loader';
 import type { ProbeName, RecordLayout } from 'bpf-native-loader';
+import { communityIdOfBytes } from '../model/community-id.ts';
 import { formatIp } from '../model/ip.ts';
 import { MALFORMED_REASONS } from './types.ts';
 import type { CaptureEvent, ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, MalformedReason, ProcessExecEvent } from './types.ts';
@@ -243,6 +244,8 @@ export class RecordDecoder {
     }
     const family = b.readUInt16LE(r + o.family);
     const kt = r + l.header.ktimeNs;
+    const srcPort = state ? b.readUInt16LE(r + o.srcPort) : 0;
+    const dstPort = state ? b.readUInt16LE(r + o.dstPort) : 0;
     this.counts.outcome++;
     return {
       kind: 'outcome',
@@ -256,9 +259,10 @@ export class RecordDecoder {
       established: state && b[r + o.newState] === l.tcpStates.established,
       family: state ? family : 0,
       srcIP: state ? formatIp(b, r + o.srcAddr, family) : '',
-      srcPort: state ? b.readUInt16LE(r + o.srcPort) : 0,
+      srcPort,
       dstIP: state ? formatIp(b, r + o.dstAddr, family) : '',
-      dstPort: state ? b.readUInt16LE(r + o.dstPort) : 0,
+      dstPort,
+      communityId: state && srcPort !== 0 ? communityIdOfBytes(b, family, r + o.srcAddr, srcPort, r + o.dstAddr, dstPort) : null,
     };
   }
 

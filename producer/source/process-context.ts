@@ -17,8 +17,8 @@ export interface ContainerRef {
 
 /** argv as published: at most maxArgs arguments and maxArgBytes bytes of them (UTF-8). */
 export interface ProcessArgs {
-  /** The arguments kept, in order (invalid UTF-8 replaced by U+FFFD). */
-  args: string[];
+  /** The arguments kept, in order (invalid UTF-8 replaced by U+FFFD); frozen: shared by the process's records (the Avro encoder caches their bytes by it). */
+  args: readonly string[];
   /** How many arguments the process had. */
   count: number;
   /** Arguments were left out or the last one kept was cut. */
@@ -42,8 +42,8 @@ export interface ProcessContext {
   /** The parent's command name and executable, null when unknown. */
   parentComm: string | null;
   parentExe: string | null;
-  /** Executables (else command names) of the ancestors above the parent, nearest first, up to maxAncestors; null when the parent is unknown. */
-  ancestors: string[] | null;
+  /** Executables (else command names) of the ancestors above the parent, nearest first, up to maxAncestors; null when the parent is unknown. Frozen, as args. */
+  ancestors: readonly string[] | null;
   /** /proc/<pid> was gone (or belonged to a newer process) when looked up. */
   exited: boolean;
 }
@@ -99,7 +99,7 @@ export function parseCmdline(buf: Buffer, maxArgs: number, maxBytes: number): Pr
     }
     start = nul + 1;
   }
-  return { args, count, truncated, commandLine: args.join(' ') };
+  return { args: Object.freeze(args), count, truncated, commandLine: args.join(' ') };
 }
 
 /** The longest prefix of `b` of at most `max` bytes that ends on a UTF-8 character boundary, as text. */
@@ -467,7 +467,7 @@ export class ProcessContextCache {
         if (p.exited) break;
         ancestors.push(p.exe ?? p.comm ?? '?');
       }
-      return { parentComm: parent.comm, parentExe: parent.exe, ancestors };
+      return { parentComm: parent.comm, parentExe: parent.exe, ancestors: Object.freeze(ancestors) };
     } finally {
       this.#depth--;
     }

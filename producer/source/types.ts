@@ -101,6 +101,8 @@ export interface ConnectOutcomeEvent {
   srcPort: number;
   dstIP: string;
   dstPort: number;
+  /** state, with a source port: the flow's Community ID v1 (from the record's address bytes); else null. */
+  communityId: string | null;
 }
 
 /**

@@ -7,11 +7,17 @@
 // `conntrail run` starts it before anything else, whether telemetry is on or
 // not, so probes work with metrics off; startTelemetry starts a metrics-only
 // one when it is given none (its tests, the benchmarks).
-import http from 'node:http';
+import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Health } from '../health.ts';
 
-export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+// Required, not imported: an ESM import of node:http builds its ESM facade,
+// which reads every export, among them the lazy ones (WebSocket...) that load
+// undici: ~12 MiB of RSS for an endpoint that needs none of it.
+const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface EndpointOptions {
   host: string;
@@ -39,7 +45,7 @@ export function hostUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body) + '\n');
 }

@@ -13,20 +13,13 @@
 //
 // Per batch send: a span `publish <topic>` (kind PRODUCER), always recorded,
 // with links to the sampled events it carries, given at start.
-import {
-  context,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type HrTime,
-  type Link,
-  type Span,
-  type SpanContext,
-  type Tracer,
-} from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import type { Attributes, HrTime, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import type { BatchTrace, EventStage, EventTrace, PipelineTracer } from './types.ts';
+
+// The CommonJS build, as sdk.ts loads it (see there why): one copy of the API.
+const { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } =
+  createRequire(import.meta.url)('@opentelemetry/api') as typeof import('@opentelemetry/api');
 
 export interface PipelineTracerOptions {
   /** Share of events that get a trace, 0..1. */

@@ -141,15 +141,29 @@ export class Enricher {
    */
   process(events: readonly EnrichInput[], out: NetTCPConnect[]): void {
     const join = this.#outcomes;
-    for (let i = 0; i < events.length; i++) {
-      const ev = events[i]!;
-      if (ev.kind === 'dns') this.#dns(ev);
-      else if (ev.kind === 'connect') {
-        const rec = this.#connect(ev);
-        if (rec === null) continue;
-        if (join !== null) join.hold(rec, ev, out);
-        else out.push(rec);
-      } else if (ev.kind === 'outcome' && join !== null) join.outcome(ev, out);
+    if (join === null) {
+      for (let i = 0; i < events.length; i++) {
+        const ev = events[i]!;
+        if (ev.kind === 'dns') this.#dns(ev);
+        else if (ev.kind === 'connect') {
+          const rec = this.#connect(ev);
+          if (rec !== null) out.push(rec);
+        }
+      }
+      return;
+    }
+    join.beginBatch();
+    try {
+      for (let i = 0; i < events.length; i++) {
+        const ev = events[i]!;
+        if (ev.kind === 'dns') this.#dns(ev);
+        else if (ev.kind === 'connect') {
+          const rec = this.#connect(ev);
+          if (rec !== null) join.hold(rec, ev, out);
+        } else if (ev.kind === 'outcome') join.outcome(ev, out);
+      }
+    } finally {
+      join.endBatch();
     }
   }
 

@@ -14,12 +14,15 @@
 // maxPending absorbs the holes joined records leave, squeezed out when it is
 // full); past maxPending the oldest is published at once as in_progress
 // (counted as evicted). One timer, armed only while records
-// are pending, releases the expired ones.
+// are pending, releases the expired ones. The cookie and tid indexes are not
+// deleted from as records leave (a Map that empties and fills again
+// reallocates its table, per record): a found slot is checked against the
+// ring, and the indexes are cleared when nothing is pending and rebuilt from
+// the ring when stale entries outnumber the live ones.
 import os from 'node:os';
 import type { ConnectOutcome } from '../model/connect-outcome.ts';
 import type { NetTCPConnect } from '../model/net-tcp-connect.ts';
 import type { ConnectOutcomeEvent } from '../source/types.ts';
-import { communityId } from './community-id.ts';
 
 /** What the join needs of a connect besides its record (ConnectEvent's fields). */
 export interface OutcomeKey {
@@ -90,6 +93,9 @@ function setInProgress(r: NetTCPConnect): void {
   (r as OutcomeFields).outcome = 'in_progress';
 }
 
+/** Index entries tolerated beyond two per ring slot in use (holes included) before the indexes are rebuilt from the ring. */
+const STALE_ENTRIES = 1024;
+
 export class OutcomeJoin {
   readonly waitMs: number;
   readonly #maxPending: number;
@@ -105,10 +111,13 @@ export class OutcomeJoin {
   #head = 0;
   #used = 0; // slots from head, holes included
   #pending = 0;
+  // cookie / tid -> slot; an entry whose slot was taken or reused is stale (see #find*)
   readonly #byCookie = new Map<number, number>();
   readonly #byTid = new Map<number, number>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = 0;
+  /** Inside beginBatch()/endBatch(): the timer is left armed when nothing is pending, until the batch ends. */
+  #batching = false;
   readonly #expired: NetTCPConnect[] = [];
   readonly #onTimer = (): void => this.#fire();
 
@@ -146,6 +155,7 @@ export class OutcomeJoin {
     }
     if (this.#pending >= this.#maxPending) this.#evictOldest(out);
     else if (this.#used === this.#cap) this.#compact();
+    if (this.#byCookie.size + this.#byTid.size > 2 * this.#used + STALE_ENTRIES) this.#reindex();
     const slot = (this.#head + this.#used) % this.#cap;
     this.#used++;
     this.#pending++;
@@ -170,12 +180,14 @@ export class OutcomeJoin {
     let slot: number | undefined;
     if (ev.source === 'state') {
       slot = ev.socketCookieValid ? this.#byCookie.get(ev.socketCookie) : undefined;
+      if (slot !== undefined && this.#cookie[slot] !== ev.socketCookie) slot = undefined; // stale
     } else {
       if (ev.errno === 0 || ev.errno === E.EINPROGRESS || ev.errno === E.EALREADY || ev.errno === E.EINTR) {
         this.ignored++;
         return;
       }
       slot = this.#byTid.get(ev.tid);
+      if (slot !== undefined && this.#tid[slot] !== ev.tid) slot = undefined; // stale
       if (slot !== undefined && this.#ktime[slot]! > ev.ktimeNs) slot = undefined; // a later connect: not this one's
     }
     const rec = slot === undefined ? null : this.#recs[slot] ?? null;
@@ -194,7 +206,7 @@ export class OutcomeJoin {
       if (ev.srcIP !== '' && ev.srcPort !== 0) {
         r.srcIP = ev.srcIP;
         r.srcPort = ev.srcPort;
-        r.communityId = communityId(ev.srcIP, ev.srcPort, r.dstIP, r.dstPort);
+        r.communityId = ev.communityId;
       }
     } else {
       this.joinedSyscall++;
@@ -203,12 +215,28 @@ export class OutcomeJoin {
     }
     this.#take(s);
     if (this.#pending === 0) {
-      // nothing left to wait for: drop the holes and the timer
+      // nothing left to wait for: drop the holes and the timer (in a batch, at its end)
       this.#head = 0;
       this.#used = 0;
-      this.#disarm();
+      if (!this.#batching) this.#idle();
     }
     out.push(r);
+  }
+
+  /**
+   * Until endBatch(), a join that runs out of pending records keeps its timer:
+   * a batch where each connect's outcome follows it (a fast handshake) would
+   * otherwise arm and clear a timer for every record. No timer can fire within
+   * the batch (one synchronous run), so nothing else differs.
+   */
+  beginBatch(): void {
+    this.#batching = true;
+  }
+
+  /** Ends a batch: the timer goes if nothing is pending. */
+  endBatch(): void {
+    this.#batching = false;
+    if (this.#pending === 0) this.#idle();
   }
 
   /** Publishes (through `release`) the records whose wait is over; returns how many. The timer calls it. */
@@ -228,7 +256,7 @@ export class OutcomeJoin {
       }
       this.#advance();
     }
-    if (this.#pending === 0) this.#disarm();
+    if (this.#pending === 0) this.#idle();
     const n = out.length;
     if (n > 0) this.#release(out);
     out.length = 0;
@@ -251,6 +279,7 @@ export class OutcomeJoin {
       }
       this.#advance();
     }
+    this.#idle();
     if (out.length > 0) this.#release(out);
     out.length = 0;
   }
@@ -313,18 +342,30 @@ export class OutcomeJoin {
     this.#used = this.#pending;
   }
 
-  /** Releases a live slot: no longer found by cookie or tid; its ring place becomes a hole. */
+  /** Releases a live slot: no longer found by cookie or tid (a found slot must hold a record); its ring place becomes a hole. */
   #take(slot: number): void {
-    this.#unindex(slot);
     this.#recs[slot] = null;
     this.#pending--;
   }
 
-  #unindex(slot: number): void {
-    const cookie = this.#cookie[slot]!;
-    if (cookie >= 0 && this.#byCookie.get(cookie) === slot) this.#byCookie.delete(cookie);
-    const tid = this.#tid[slot]!;
-    if (this.#byTid.get(tid) === slot) this.#byTid.delete(tid);
+  /** The indexes rebuilt from the live slots, in ring order (a tid's latest connect last): stale entries gone. */
+  #reindex(): void {
+    this.#byCookie.clear();
+    this.#byTid.clear();
+    for (let i = 0; i < this.#used; i++) {
+      const slot = (this.#head + i) % this.#cap;
+      if (this.#recs[slot] === null) continue;
+      const cookie = this.#cookie[slot]!;
+      if (cookie >= 0) this.#byCookie.set(cookie, slot);
+      this.#byTid.set(this.#tid[slot]!, slot);
+    }
+  }
+
+  /** Nothing pending: no timer, and the indexes hold only stale entries. */
+  #idle(): void {
+    this.#disarm();
+    if (this.#byCookie.size > 0) this.#byCookie.clear();
+    if (this.#byTid.size > 0) this.#byTid.clear();
   }
 
   #advance(): void {

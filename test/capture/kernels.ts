@@ -18,6 +18,8 @@ export interface KernelExpectation {
   refused: readonly ProbeName[];
   /** DNS records carry the receiving netns cookie (else the DNS cache is host-wide). */
   dnsNetns: boolean;
+  /** BPF trampolines (fentry/fexit) load: the connect_exit extra is fexit/__sys_connect. */
+  trampolines: boolean;
 }
 
 const ALL: readonly ProbeName[] = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepoint'];
@@ -25,8 +27,8 @@ const ALL: readonly ProbeName[] = ['lsm', 'fentry', 'kprobe', 'cgroup', 'tracepo
 /** A Debian kernel: everything is built in; bpf in the lsm= list decides lsm vs fentry. */
 function debian(name: string, lsmListed: boolean, o: { dnsNetns: boolean }): KernelExpectation {
   return lsmListed
-    ? { name, winner: 'lsm', works: ALL, refused: [], ...o }
-    : { name, winner: 'fentry', works: ALL.filter((p) => p !== 'lsm'), refused: ['lsm'], ...o };
+    ? { name, winner: 'lsm', works: ALL, refused: [], trampolines: true, ...o }
+    : { name, winner: 'fentry', works: ALL.filter((p) => p !== 'lsm'), refused: ['lsm'], trampolines: true, ...o };
 }
 
 const ROWS: Record<string, (lsmListed: boolean) => KernelExpectation> = {
@@ -35,7 +37,7 @@ const ROWS: Record<string, (lsmListed: boolean) => KernelExpectation> = {
   'debian-6.1': (l) => debian('debian-6.1', l, { dnsNetns: true }),
   'debian-6.12': (l) => debian('debian-6.12', l, { dnsNetns: true }),
   // this machine kind's own 6.18: lsm and fentry refused before the verifier, no kprobes
-  host: () => ({ name: 'host', winner: 'cgroup', works: ['cgroup', 'tracepoint'], refused: ['lsm', 'fentry', 'kprobe'], dnsNetns: true }),
+  host: () => ({ name: 'host', winner: 'cgroup', works: ['cgroup', 'tracepoint'], refused: ['lsm', 'fentry', 'kprobe'], dnsNetns: true, trampolines: false }),
 };
 
 

@@ -8,7 +8,10 @@ import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Collector, FLOOD, NODE, captureTest, listener, refusedPort, run, sh, sleep } from './support.ts';
 import type { ConnectEvent, ConnectOutcomeEvent } from '../../producer/source/types.ts';
+import { kernelExpectation } from './kernels.ts';
 
+/** connect exit on every kernel: fexit, or the tracepoint where trampolines are refused (the first test checks which). */
+const WITH_CONNECT_EXIT = { connectExitTracepoint: true };
 const ECONNREFUSED = 111;
 const ENETUNREACH = 101;
 
@@ -31,11 +34,23 @@ function netns(t: { teardown(fn: () => void): void }, setup: string[][] = []): s
   return ns;
 }
 
-await captureTest('outcome: both probes attach beside the rung', (t) => {
+await captureTest('outcome: the state probe attaches beside the rung; connect exit by fexit where trampolines load, else only when the syscall tracepoint is allowed', (t) => {
+  const k = kernelExpectation();
+  if (typeof k === 'string') return t.fail(k);
   const c = new Collector();
   t.teardown(() => c.stop());
-  for (const [name, o] of [['state', c.source.outcome], ['connect exit', c.source.connectExit]] as const) {
-    t.true(o.attached, `${name}: ${o.reason ?? ''} ${o.log?.slice(-800) ?? ''}`);
+  const { outcome, connectExit } = c.source;
+  t.true(outcome.attached, `state: ${outcome.reason ?? ''} ${outcome.log?.slice(-800) ?? ''}`);
+  if (k.trampolines) {
+    t.true(connectExit.attached, `connect exit: ${connectExit.reason ?? ''} ${connectExit.log?.slice(-800) ?? ''}`);
+    t.is(connectExit.program, 'ct_connect_exit_fexit', 'the trampoline, not the tracepoint');
+  } else {
+    t.false(connectExit.attached, 'the syscall tracepoint is not used unless allowed');
+    t.regex(connectExit.reason ?? '', /fexit __sys_connect failed at load.*refuses BPF trampolines/);
+    const d = new Collector({ connectExitTracepoint: true });
+    t.teardown(() => d.stop());
+    t.true(d.source.connectExit.attached, d.source.connectExit.reason ?? '');
+    t.is(d.source.connectExit.program, 'ct_outcome_syscall');
   }
 });
 
@@ -68,7 +83,7 @@ await captureTest('outcome: an accepted connect is established, with the source 
 
 await captureTest('outcome: a refused connect closes with ECONNREFUSED, blocking or not, in one outcome record', async (t) => {
   const closed = await refusedPort('127.0.0.1');
-  const c = new Collector();
+  const c = new Collector(WITH_CONNECT_EXIT);
   t.teardown(() => c.stop());
   // non-blocking (node): only the socket's state change says it
   const s: Socket = tcpConnect(closed, '127.0.0.1');
@@ -93,7 +108,7 @@ await captureTest('outcome: a refused connect closes with ECONNREFUSED, blocking
 
 await captureTest('outcome: no route: connect() fails at once (ENETUNREACH) and no handshake ends', async (t) => {
   const ns = netns(t);
-  const c = new Collector();
+  const c = new Collector(WITH_CONNECT_EXIT);
   t.teardown(() => c.stop());
   const r = await run('ip', ['netns', 'exec', ns, FLOOD, '-a', '10.9.9.9', '-p', '80']);
   t.is(r.code, 0, r.stderr);
@@ -109,7 +124,7 @@ await captureTest('outcome: no route: connect() fails at once (ENETUNREACH) and 
 await captureTest('outcome: a SYN nothing answers has no outcome while it waits; closing it ends it with no error', async (t) => {
   // in the namespace 10.77.0.0/24 goes out lo and is dropped on the way back in (not a local address)
   const ns = netns(t, [['route', 'add', '10.77.0.0/24', 'dev', 'lo']]);
-  const c = new Collector();
+  const c = new Collector(WITH_CONNECT_EXIT);
   t.teardown(() => c.stop());
   const script = "const s=require('node:net').connect(80,'10.77.0.2');s.on('error',()=>{});" +
     "setTimeout(()=>{console.log(s.connecting?'pending':'done');s.destroy()},1500)";

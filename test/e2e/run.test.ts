@@ -13,7 +13,7 @@ import os from 'node:os';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
-import { communityId } from '../../producer/transform/community-id.ts';
+import { communityId } from '../../producer/model/community-id.ts';
 import { startConntrail } from '../helpers/conntrail-process.ts';
 import { connectTimes } from '../helpers/connects.ts';
 import { brokerList, integrationTest, KAFKA_BROKERS, REGISTRY_URL } from '../helpers/require.ts';

@@ -87,6 +87,8 @@ await integrationTest('package: the .deb installs, runs as a hardened systemd se
 
   t.regex(journal.split('\n')[0] ?? '', /connect probe lsm attached/, 'the first line in the journal says which probe attached');
   t.true(journal.includes('publishing to Kafka'), 'logs reach the journal');
+  // as the conntrail user (no tracefs): connect() failures with no handshake come from the trampoline
+  t.regex(journal, /connect\(\) failures with no handshake captured \(fexit __sys_connect\)/, 'connect_exit attaches under the service');
   t.is(read('stop-result'), 'success 0', `systemctl stop: flushed and exited 0\n${journal}`);
   t.is(read('pinned-after-stop'), '1', `a stop leaves the capture pinned (capture.persist)\n${journal}`);
   t.is(read('ready-again'), '1', `the restart is ready\n${journal}`);

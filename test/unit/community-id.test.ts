@@ -3,8 +3,9 @@
 // github.com/corelight/community-id-spec (commit c4ec2bc40d65ddbcbdd642582bf5609797a80772).
 // Each flow is given in both directions: both must hash alike.
 import test from 'ava';
-import { writeIpBytes } from '../../producer/model/ip.ts';
-import { communityId } from '../../producer/transform/community-id.ts';
+import fc from 'fast-check';
+import { communityId, communityIdOfBytes } from '../../producer/model/community-id.ts';
+import { AF_INET, AF_INET6, canonicalIp, formatIp, writeIpBytes } from '../../producer/model/ip.ts';
 
 const VECTORS: Array<[proto: number, saddr: string, daddr: string, sport: number, dport: number, id: string]> = [
   [6, '128.232.110.120', '66.35.250.204', 34855, 80, '1:LQU9qZlK+B5F3KDmev6m5PMibrg='],
@@ -48,4 +49,45 @@ test('writeIpBytes: IPv4 text exactly as parseIPv4 takes it, IPv6 in 16 bytes', 
   t.is(b.toString('hex'), '20010db8000000000000000000000001');
   t.is(writeIpBytes('::ffff:10.0.0.1', b, 0), 16);
   t.is(b.toString('hex'), '00000000000000000000ffff0a000001');
+});
+
+/** Two addresses as a kernel record holds them: src at 3, dst at 40 (odd offsets on purpose). */
+function recordBytes(saddr: string, daddr: string): Buffer {
+  const b = Buffer.alloc(64, 0xee);
+  t0(writeIpBytes(saddr, b, 3));
+  t0(writeIpBytes(daddr, b, 40));
+  return b;
+}
+function t0(n: number): void {
+  if (n === 0) throw new Error('not an address');
+}
+
+for (const [proto, saddr, daddr, sport, dport, id] of VECTORS) {
+  test(`spec vector from bytes: proto ${proto} ${saddr}:${sport} -> ${daddr}:${dport}`, (t) => {
+    t.is(communityIdOfBytes(recordBytes(saddr, daddr), saddr.includes(':') ? AF_INET6 : AF_INET, 3, sport, 40, dport, proto), id);
+  });
+}
+
+test('from bytes: a pair of IPv4-mapped IPv6 addresses hashes as the IPv4 text the record shows', (t) => {
+  const b = recordBytes('::ffff:10.0.0.7', '::ffff:10.1.2.3');
+  t.is(communityIdOfBytes(b, AF_INET6, 3, 40001, 40, 443), communityId('10.0.0.7', 40001, '10.1.2.3', 443));
+});
+
+test('from bytes: one address mapped and one not, or another family: null', (t) => {
+  t.is(communityIdOfBytes(recordBytes('::ffff:10.0.0.7', '2001:db8::1'), AF_INET6, 3, 40001, 40, 443), null);
+  t.is(communityIdOfBytes(recordBytes('10.0.0.7', '10.1.2.3'), 0, 3, 40001, 40, 443), null);
+});
+
+test('writeIpBytes: IPv6 text is taken exactly when canonicalIp takes it, and gives the same address', (t) => {
+  const b = Buffer.alloc(16);
+  const check = (text: string): void => {
+    const canon = canonicalIp(text);
+    const n = writeIpBytes(text, b, 0);
+    if (n !== (canon === null ? 0 : 16)) t.fail(`${JSON.stringify(text)}: wrote ${n} bytes, canonical ${canon}`);
+    else if (canon !== null && formatIp(b, 0, AF_INET6) !== canon) t.fail(`${JSON.stringify(text)}: ${formatIp(b, 0, AF_INET6)}, canonical ${canon}`);
+  };
+  for (const s of ['::', '::1', '1::', '1::2', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:',
+    ':::', '1:::2', '1::2::3', '::1::', '12345::', 'ABCD:ef01::', 'g::', '1: :2', '', ':', '1:2', 'fe80::1%eth0', '::ffff:10.0.0.1', '::ffff:a00:1', '1:2:3:4:5:6:1.2.3.4']) check(s);
+  fc.assert(fc.property(fc.oneof(fc.ipV6(), fc.stringMatching(/^[0-9a-fA-Fg:]{0,24}$/)), (s) => { check(s); }), { numRuns: 3000, seed: 6 });
+  t.pass();
 });

@@ -5,7 +5,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { EXEC_MAX_ARGS, getLayout, isBuilt, sampleRecords } from 'bpf-native-loader';
 import { RecordDecoder } from '../../producer/source/decode.ts';
-import { formatIp } from '../../producer/model/ip.ts';
+import { communityId } from '../../producer/model/community-id.ts';
+import { formatIp, writeIpBytes } from '../../producer/model/ip.ts';
 import type { ConnectEvent, ConnectOutcomeEvent, DnsReplyEvent, ProcessExecEvent } from '../../producer/source/types.ts';
 
 const skip = !isBuilt() && process.env.CONNTRAIL_SKIP_BPF_BUILD === '1';
@@ -64,10 +65,11 @@ layoutTest('decodes records written by C with the header\'s layout', (t) => {
   t.deepEqual(state, {
     kind: 'outcome', source: 'state', ktimeNs: 123456790012345, socketCookie: Number(0xfedcba9876543210n), socketCookieValid: true,
     pid: 0, tid: 0, errno: 111, established: false, family: 2, srcIP: '10.0.0.7', srcPort: 40001, dstIP: '10.1.2.3', dstPort: 443,
+    communityId: communityId('10.0.0.7', 40001, '10.1.2.3', 443), // from the record's bytes, equal to the text's
   });
   t.deepEqual(syscall, {
     kind: 'outcome', source: 'syscall', ktimeNs: 123456790099999, socketCookie: 0, socketCookieValid: false,
-    pid: 4242, tid: 4243, errno: 101, established: false, family: 0, srcIP: '', srcPort: 0, dstIP: '', dstPort: 0,
+    pid: 4242, tid: 4243, errno: 101, established: false, family: 0, srcIP: '', srcPort: 0, dstIP: '', dstPort: 0, communityId: null,
   });
   t.is(d.counts.byProbe.cgroup, 1);
   t.is(d.counts.byProbe.tracepoint, 1);
@@ -247,6 +249,24 @@ layoutTest('malformed records are counted by reason and skipped', (t) => {
     const events = d.decode(edit(buf, offsets));
     t.is(events.length, good, name);
     t.is(d.counts.malformed[reason], 1, name);
+  }
+});
+
+layoutTest('an IPv6 state outcome: its community id from the record\'s bytes equals the one of its text; a v4-mapped pair hashes as IPv4', (t) => {
+  const l = getLayout();
+  for (const [src, dst, srcText, dstText] of [
+    ['2001:db8::7', '2001:db8:1::3', '2001:db8::7', '2001:db8:1::3'],
+    ['::ffff:10.0.0.7', '::ffff:10.1.2.3', '10.0.0.7', '10.1.2.3'],
+  ] as const) {
+    const { buf, offsets } = frames();
+    const r = offsets[3]! + 8;
+    buf.writeUInt16LE(10, r + l.outcome.family);
+    writeIpBytes(src, buf, r + l.outcome.srcAddr);
+    writeIpBytes(dst, buf, r + l.outcome.dstAddr);
+    const ev = new RecordDecoder().decode(buf)[3] as ConnectOutcomeEvent;
+    t.is(ev.srcIP, srcText);
+    t.is(ev.dstIP, dstText);
+    t.is(ev.communityId, communityId(srcText, 40001, dstText, 443));
   }
 });
 

@@ -244,7 +244,7 @@ test('with an outcome join: records wait for their outcome in the same batches, 
   e.process([
     connectEvent('10.1.1.1', T0, { socketCookie: 77, socketCookieValid: true }),
     connectEvent('10.1.1.2', T0 + 10, { tid: 9, socketCookie: 78, socketCookieValid: true }),
-    { kind: 'outcome', source: 'state', ktimeNs: T0 + 2_000_000, socketCookie: 77, socketCookieValid: true, pid: 0, tid: 0, errno: 0, established: true, family: 2, srcIP: '10.9.9.9', srcPort: 50000, dstIP: '10.1.1.1', dstPort: 443 },
+    { kind: 'outcome', source: 'state', ktimeNs: T0 + 2_000_000, socketCookie: 77, socketCookieValid: true, pid: 0, tid: 0, errno: 0, established: true, family: 2, srcIP: '10.9.9.9', srcPort: 50000, dstIP: '10.1.1.1', dstPort: 443, communityId: null },
     connectEvent('10.1.1.3', T0 + 20),
   ], out);
   t.deepEqual(out.map((r) => [r.dstIP, r.outcome, r.srcPort, r.outcomeDelayUs]), [['10.1.1.1', 'established', 50000, 2000]]);

@@ -1,11 +1,12 @@
 // The outcome join with hand-made events (the kernel half is tested by the
 // capture tests): every way a record leaves it, and its bounds.
 import test from 'ava';
+import fc from 'fast-check';
 import os from 'node:os';
 import type { NetTCPConnect } from '../../producer/model/net-tcp-connect.ts';
 import { sparseRecord } from '../../producer/model/sample.ts';
 import type { ConnectOutcomeEvent } from '../../producer/source/types.ts';
-import { communityId } from '../../producer/transform/community-id.ts';
+import { communityId } from '../../producer/model/community-id.ts';
 import { errnoName, OutcomeJoin, outcomeOfErrno } from '../../producer/transform/outcome.ts';
 import type { OutcomeJoinOptions } from '../../producer/transform/outcome.ts';
 
@@ -25,13 +26,14 @@ function stateEv(cookie: number, atNs: number, established: boolean, errno = 0, 
   return {
     kind: 'outcome', source: 'state', ktimeNs: atNs, socketCookie: cookie, socketCookieValid: true, pid: 0, tid: 0, errno, established,
     family: 2, srcIP: src.ip, srcPort: src.port, dstIP: '10.0.0.7', dstPort: 443,
+    communityId: src.port === 0 ? null : communityId(src.ip, src.port, '10.0.0.7', 443), // as the decoder makes it
   };
 }
 
 function syscallEv(tid: number, atNs: number, errno: number): ConnectOutcomeEvent {
   return {
     kind: 'outcome', source: 'syscall', ktimeNs: atNs, socketCookie: 0, socketCookieValid: false, pid: tid, tid, errno, established: false,
-    family: 0, srcIP: '', srcPort: 0, dstIP: '', dstPort: 0,
+    family: 0, srcIP: '', srcPort: 0, dstIP: '', dstPort: 0, communityId: null,
   };
 }
 
@@ -185,6 +187,33 @@ test('no outcome within the wait: published through release() as in_progress, co
   t.is(join.stats().orphans, 1);
 });
 
+test('in a batch the timer stays armed when nothing is pending, goes at the batch end; records still expire at their own deadline', (t) => {
+  const { join, released, clock } = harness();
+  const out: NetTCPConnect[] = [];
+  const [a, b, c] = [record(0), record(1), record(2)];
+  join.beginBatch();
+  join.hold(a, key(0), out);
+  join.outcome(stateEv(1000, T0 + 1e6, true), out);
+  t.deepEqual(out, [a]);
+  t.is(join.timerAt, 2000, 'left armed while the batch runs');
+  clock.ms = 600;
+  join.hold(b, key(1), out);
+  t.is(join.timerAt, 2000, 'not armed again for the next record');
+  join.endBatch();
+  t.is(join.timerAt, 2000, 'kept: a record is pending');
+  clock.ms = 2000;
+  t.is(join.expire(), 0, 'b waits until 2600');
+  clock.ms = 2600;
+  t.is(join.expire(), 1);
+  t.deepEqual(released, [b]);
+  join.beginBatch();
+  join.hold(c, key(2), out);
+  join.outcome(stateEv(1002, T0 + 3e9, false, E.ECONNREFUSED), out);
+  join.endBatch();
+  t.is(c.outcome, 'refused');
+  t.is(join.timerAt, null, 'nothing pending at the batch end: no timer');
+});
+
 test('the timer itself releases expired records', async (t) => {
   const released: NetTCPConnect[] = [];
   let done!: () => void;
@@ -317,4 +346,66 @@ test('the stats line shows what the join did: pending, joined by source, in_prog
   const sink = { published: { records: 2 }, drops: {}, queue: { records: 0, bytes: 0 }, lastPublishAt: null, lastError: null, ackLatencyMs: {} } as never;
   const line = new StatsReporter(null as never, () => ({ capture, enrich: e.stats(), sink })).line() as { outcome: unknown };
   t.deepEqual(line.outcome, { pending: 0, joined: {}, inProgress: { evicted: 1, timeout: 1 }, noCookie: 1, orphans: 1 });
+});
+
+// A model of the join (pending records in hold order; a tid finds only its latest held connect),
+// against which long random runs are checked: they go past the point where the indexes are rebuilt.
+type Op =
+  | { op: 'hold'; tid: number; valid: boolean }
+  | { op: 'state'; pick: number; established: boolean }
+  | { op: 'syscall'; tid: number }
+  | { op: 'tick'; ms: number };
+
+test('model: long random runs of holds, outcomes and expiry publish what a plain list would', (t) => {
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ op: fc.constant('hold' as const), tid: fc.integer({ min: 1, max: 6 }), valid: fc.boolean() }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant('state' as const), pick: fc.nat(), established: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('syscall' as const), tid: fc.integer({ min: 1, max: 6 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 900 }) }) },
+  );
+  fc.assert(fc.property(fc.array(opArb, { minLength: 1500, maxLength: 3000 }), fc.integer({ min: 1, max: 8 }), (ops, maxPending) => {
+    const { join, released, clock } = harness({ maxPending });
+    interface Held { rec: NetTCPConnect; i: number; cookie: number; valid: boolean; tid: number; deadline: number }
+    let pending: Held[] = [];
+    const latestOfTid = new Map<number, number>();
+    const want: NetTCPConnect[] = [];
+    const got: NetTCPConnect[] = [];
+    let n = 0;
+    for (const o of ops) {
+      const out: NetTCPConnect[] = [];
+      if (o.op === 'hold') {
+        const i = n++;
+        const rec = record(i);
+        if (pending.length >= maxPending) want.push(pending.shift()!.rec);
+        pending.push({ rec, i, cookie: 1000 + i, valid: o.valid, tid: o.tid, deadline: clock.ms + 2000 });
+        latestOfTid.set(o.tid, i);
+        join.hold(rec, key(i, { tid: o.tid, valid: o.valid }), out);
+      } else if (o.op === 'state') {
+        if (n === 0) continue;
+        const i = o.pick % n;
+        const at = pending.findIndex((h) => h.i === i && h.valid);
+        if (at >= 0) want.push(pending.splice(at, 1)[0]!.rec);
+        join.outcome(stateEv(1000 + i, T0 + n * 1000, o.established), out);
+      } else if (o.op === 'syscall') {
+        const latest = latestOfTid.get(o.tid);
+        const at = pending.findIndex((h) => h.i === latest);
+        if (at >= 0) want.push(pending.splice(at, 1)[0]!.rec);
+        join.outcome(syscallEv(o.tid, T0 + n * 1000, E.ECONNREFUSED), out);
+      } else {
+        clock.ms += o.ms;
+        // the ring releases in hold order up to the first record not yet due
+        const stop = pending.findIndex((h) => h.deadline > clock.ms);
+        const gone = stop < 0 ? pending : pending.slice(0, stop);
+        want.push(...gone.map((h) => h.rec));
+        pending = stop < 0 ? [] : pending.slice(stop);
+        join.expire();
+      }
+      got.push(...out, ...released.splice(0));
+      if (got.length !== want.length || got.some((r, k) => r !== want[k])) return false;
+      if (join.stats().pending !== pending.length) return false;
+    }
+    join.stop();
+    return true;
+  }), { numRuns: 40, seed: 15 });
+  t.pass();
 });
