@@ -165,7 +165,7 @@ export interface ProcessContextStats {
   hits: number;
   misses: number;
   exited: number;
-  /** Processes gone (or exiting) at their first lookup whose path, argv or parent came from their exec record. */
+  /** Processes gone, exiting or running another image at their first lookup whose path, argv or parent came from their exec record. */
   fromExec: number;
   evictions: number;
   size: number;
@@ -312,15 +312,27 @@ export class ProcessContextCache {
     };
   }
 
-  /** An exec-made entry's first lookup: /proc's context if the process is still there, else the exec's with its lineage. */
+  /**
+   * An exec-made entry's first lookup: /proc's context if the process is
+   * still there and still runs that image, else the exec's (with /proc's
+   * container and lineage when it is there).
+   */
   #settleExec(e: Entry, ev: ProcessExecEvent, kernelPpid: number): void {
     e.exec = null;
     const c = this.#contextOfExec(ev, e.ticks);
     e.context = c;
     const r = this.#read(e.pid, e.ticks * this.#nsPerTick, kernelPpid);
     if (!r.context.exited) {
-      // an exiting process (a zombie) still has its stat, but no longer its cmdline or exe
       const p = r.context;
+      // exec keeps the pid and start time: another name in /proc means the process has run
+      // another image since (e.g. `bash -c '...; sleep 5'` execs sleep), whose exec record
+      // comes after the connects being looked up: they were made by this record's image
+      if (p.comm !== c.comm) {
+        e.context = { ...p, comm: c.comm, exe: c.exe, args: c.args };
+        this.fromExec++;
+        return;
+      }
+      // an exiting process (a zombie) still has its stat, but no longer its cmdline or exe
       if ((p.args === null && c.args !== null) || (p.exe === null && c.exe !== null)) {
         e.context = { ...p, args: p.args ?? c.args, exe: p.exe ?? c.exe };
         this.fromExec++;

@@ -93,6 +93,33 @@ test('the cache is keyed by pid and start time; exited and reused pids give part
   t.deepEqual([adapted.ppid, adapted.exe, adapted.containerId], [2, '/bin/sh', null]);
 });
 
+test('an exec record describes the image that connected: /proc is used while it still runs that image, the record once the process has exec\'d again', (t) => {
+  const proc = fakeProc();
+  t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
+  const cache = new ProcessContextCache({ procRoot: proc.root, bootId: 'boot' });
+  const exec = (pid: number, comm: string, filename: string, argv: string[]): void => {
+    const args = Buffer.from(argv.join('\0') + '\0');
+    cache.noteExec({ kind: 'exec', ktimeNs: 1, pid, ppid: 1, procStartNs: 700 * 10_000_000, uid: 0, gid: 0, comm, filename, args, argsSize: args.length });
+  };
+  // `bash -c '...; sleep 5'`: bash connected, then exec'd sleep before the first lookup
+  proc.add(300, 1, 700, `0::/system.slice/docker-${ID}.scope\n`, '/usr/bin/sleep', 'sleep\x005\x00');
+  exec(300, 'bash', '/usr/bin/bash', ['bash', '-c', 'echo; sleep 5']);
+  const bash = cache.get(300, 700 * 10_000_000, 1);
+  t.is(bash.exe, '/usr/bin/bash', "the exec record's path, not the later image's");
+  t.deepEqual(bash.args?.args, ['bash', '-c', 'echo; sleep 5']);
+  t.is(bash.comm, 'bash');
+  t.is(bash.containerId, ID, '/proc still gives the container');
+  t.false(bash.exited);
+  t.is(cache.stats().fromExec, 1);
+  // the same image still running: /proc's view (the resolved executable)
+  proc.add(301, 1, 700, '0::/\n', '/usr/bin/python3.13', 'python3\x00-c\x00pass\x00');
+  exec(301, 'proc 301', '/usr/bin/python3', ['python3', '-c', 'pass']);
+  const py = cache.get(301, 700 * 10_000_000, 1);
+  t.is(py.exe, '/usr/bin/python3.13');
+  t.deepEqual(py.args?.args, ['python3', '-c', 'pass']);
+  t.is(cache.stats().fromExec, 1, 'nothing came from the record');
+});
+
 test('the cache is bounded (least recently used evicted)', (t) => {
   const proc = fakeProc();
   t.teardown(() => rmSync(proc.root, { recursive: true, force: true }));
