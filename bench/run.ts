@@ -316,7 +316,7 @@ export interface BenchResults {
     costRatios: Record<Exclude<OverheadMode, 'bare'>, Summary>;
   };
   /** `conntrail run` itself (bench/workers/footprint.ts): idle, at 10k/s, DNS cache empty / full; summary by FootprintResult.figures key. */
-  footprint?: { runs: FootprintResult[]; summary: Record<string, Summary> };
+  footprint?: { runs: FootprintResult[]; summary: Record<string, Summary>; idleProfile?: FootprintResult['idleProfile'] };
 }
 
 /** The record variants measured beside the default (v2) in the ceiling and live sections (issue 12). */
@@ -610,12 +610,14 @@ async function main(): Promise<void> {
       const res = await runWorker<FootprintResult>('footprint', {
         topic, idleSeconds: sizes.footprintIdleSeconds, loadRate: sizes.footprintRate, loadSeconds: sizes.footprintLoadSeconds, settleSeconds: sizes.footprintSettleSeconds,
         floodIdleSeconds: sizes.footprintFloodIdleSeconds, floodReplies: sizes.footprintFloodReplies, ...(pid ? { brokerPid: pid } : {}),
+        // the first run profiles an idle window after its measured phases
+        ...(args.profile && r === 0 ? { profile: path.join(profileDir, 'footprint-idle.cpuprofile'), profileSeconds: 30 } : {}),
       } satisfies FootprintOptions);
       runs.push(res);
       log(`  idle ${res.idle.cores.toFixed(4)} cores, ${Math.round(res.idle.wakeupsPerS)} wake-ups/s, RSS ${res.idle.mem.rssMiB.toFixed(0)} MiB; ${res.load.coresPer10kEvents.toFixed(3)} cores per 10k events/s, peak RSS ${res.load.peakRssMiB.toFixed(0)} MiB; DNS cache full +${res.figures['dns.growthRssMiB']!.toFixed(0)} MiB RSS`);
     }
     const keys = [...new Set(runs.flatMap((x) => Object.keys(x.figures)))];
-    results.footprint = { runs, summary: pick(runs.map((x) => x.figures), keys) };
+    results.footprint = { runs, summary: pick(runs.map((x) => x.figures), keys), ...(runs[0]?.idleProfile ? { idleProfile: runs[0].idleProfile } : {}) };
   }
 
   await deleteBenchTopics().catch((err: unknown) => log(`could not delete the bench topics: ${(err as Error).message}`));

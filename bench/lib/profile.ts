@@ -38,7 +38,8 @@ function areaOfUrl(url: string, fn: string): string | null {
   return null; // node:internal, builtins: charged to the caller
 }
 
-export function summarizeProfile(p: CpuProfile, topN = 25): ProfileSummary {
+/** `busyOnly`: leave out the samples where the thread was idle (shares of the busy time: an idle agent's profile is ~99% idle). */
+export function summarizeProfile(p: CpuProfile, topN = 25, busyOnly = false): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of p.nodes) {
@@ -76,6 +77,7 @@ export function summarizeProfile(p: CpuProfile, topN = 25): ProfileSummary {
   for (const [id, us] of selfUs) {
     if (us === 0) continue;
     const n = byId.get(id)!;
+    if (busyOnly && n.callFrame.functionName === '(idle)' && !n.callFrame.url) continue;
     const area = areaOf(id);
     total += us;
     areas.set(area, (areas.get(area) ?? 0) + us);

@@ -368,5 +368,6 @@ function footprintSection(r: BenchResults): string[] {
     }
     if (x.load.published < x.load.connectEvents) L.push(`Note: run ${i + 1} had published ${num(x.load.published, 0)} of the ${num(x.load.connectEvents, 0)} connects read in the ${num(sz.footprintRate, 0)}/s phase by the end of its CPU window.`, '');
   }
+  L.push(...profileTables('Where the JS thread\'s busy time goes at idle (1 connect/s; one profiled window after the measured phases of the first run, the samples where it was idle left out)', f.idleProfile));
   return L;
 }

@@ -20,13 +20,14 @@
 // process measured); only between the windows, for the counts and the gauges.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildAppJs } from '../lib/app-js.ts';
 import { startGenerator } from '../lib/gen.ts';
 import { benchConfig, freePort } from '../lib/pipeline.ts';
+import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../lib/profile.ts';
 import { cpuSeconds, followProcCpu, machineCpu, procCpuRss, procThreads } from '../lib/proc.ts';
 import { emitResult, note, workerOptions } from '../lib/worker.ts';
 
@@ -45,6 +46,9 @@ export interface FootprintOptions {
   floodReplies: number;
   /** The Kafka broker's pid, to tell its CPU from other work on the machine. */
   brokerPid?: number;
+  /** After the measured phases, profile the JS thread for `profileSeconds` more at 1 connect/s and write the raw .cpuprofile here. */
+  profile?: string;
+  profileSeconds?: number;
 }
 
 export interface ThreadFigure { threads: number; cores: number; wakeupsPerS: number; voluntaryPerS: number; nonvoluntaryPerS: number }
@@ -105,6 +109,8 @@ export interface FootprintResult {
     dnsKernelDrops: number;
     evicted: number;
   };
+  /** Where the JS thread's busy time goes at idle (the profiled window after the measured phases; idle samples left out). */
+  idleProfile?: ProfileSummary;
   /** Every figure by a flat key (summarized over runs by bench/run.ts). */
   figures: Record<string, number>;
 }
@@ -172,6 +178,9 @@ chmodSync(dir, 0o755); // conntrail leaves root after attaching: the heap file m
 const heapFile = path.join(dir, 'heap.jsonl');
 writeFileSync(heapFile, '');
 chmodSync(heapFile, 0o666);
+const profileFile = path.join(dir, 'idle.cpuprofile');
+writeFileSync(profileFile, '');
+chmodSync(profileFile, 0o666);
 const port = await freePort();
 const cfg = benchConfig();
 const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CONNTRAIL_')));
@@ -181,6 +190,7 @@ Object.assign(env, launcherEnv(), {
   CONNTRAIL_KAFKA_TOPIC: o.topic,
   CONNTRAIL_TELEMETRY_PROMETHEUS_PORT: String(port),
   BENCH_HEAP_FILE: heapFile,
+  ...(o.profile ? { BENCH_CPU_PROFILE_FILE: profileFile } : {}),
 });
 let log = '';
 const t0 = performance.now();
@@ -386,6 +396,21 @@ try {
       evicted: 2 * (a.sent + b.sent) - (b.point.names - empty.names),
     },
   };
+  if (o.profile) {
+    // not in the figures above: the sampler wakes the thread it samples
+    await sleep(o.settleSeconds * 1000);
+    child.kill('SIGURG');
+    await sleep(500);
+    await startGenerator(1, o.profileSeconds ?? 30).done;
+    child.kill('SIGURG');
+    const end = performance.now() + 10_000;
+    while (statSync(profileFile).size === 0 && performance.now() < end) await sleep(100);
+    const raw = readFileSync(profileFile, 'utf8');
+    if (raw) {
+      writeFileSync(o.profile, raw);
+      result.idleProfile = summarizeProfile(JSON.parse(raw) as CpuProfile, 25, true);
+    } else note('footprint: no idle profile from the preload within 10 s');
+  }
   const figures: Record<string, number> = {};
   flatten('', { startupS, idle, load: { ...load, threads: load.threads } }, figures);
   flatten('dns', {
