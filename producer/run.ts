@@ -39,7 +39,7 @@ import { Spool } from './sink/spool/spool.ts';
 import type { PipelineTracer } from './telemetry/types.ts';
 
 /** What the pipeline needs of its source: CaptureSource, or a stand-in (openSource). */
-export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'stop'> &
+export type PipelineSource = Pick<CaptureSource, 'probe' | 'report' | 'counters' | 'dropTotal' | 'stop'> &
   { readonly dns?: CaptureSource['dns']; readonly outcome?: CaptureSource['outcome']; pause?(): void; resume?(): void };
 
 /** For the benchmarks; `conntrail run` passes none. */
@@ -239,6 +239,7 @@ export async function startPipeline<S extends PipelineSource = CaptureSource>(
       dnsCapture: source.dns ? dnsCaptureText({ attached: source.dns.attached, netnsScoped: source.dns.netnsScoped, reason: source.dns.reason ?? 'not attached' }) : 'unavailable: no DNS capture',
     },
     totals: () => statusTotals(source.counters(), started.stats()),
+    dropTotal: () => source.dropTotal() + started.droppedTotal(),
     async send(status) {
       const encoder = await createStatusEncoder(effective, cfg.agent.statusTopic, { logger: log });
       await started.sendAside(cfg.agent.statusTopic, [{ key: status.host.name, value: encoder.encode(status), timestamp: String(Math.floor(status.timestamp / 1000)) }]);

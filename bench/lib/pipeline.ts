@@ -95,6 +95,13 @@ export class SyntheticSource implements PipelineSource {
     };
   }
 
+  /** Decoding's drops (no kernel). */
+  dropTotal(): number {
+    let n = 0;
+    for (const v of Object.values(this.#step.decoder.counts.malformed)) n += v;
+    return n;
+  }
+
   async stop(): Promise<void> {}
 }
 

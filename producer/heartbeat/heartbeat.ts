@@ -15,6 +15,8 @@ export interface HeartbeatOptions {
   identity: StatusIdentity;
   /** The pipeline's totals now. */
   totals(): StatusTotals;
+  /** All drops so far, any stage: the sum of totals().drops, made without the totals (read about once a second). */
+  dropTotal(): number;
   /**
    * Encodes and sends one record to the status topic; resolves when Kafka
    * acknowledged it. Made lazily: for Avro it resolves the status subject's
@@ -50,7 +52,7 @@ export class Heartbeat {
 
   /** Notes drops seen now (the loss range's resolution is how often this runs). */
   observe(): void {
-    this.#interval.observe(this.#o.totals(), this.#now());
+    this.#interval.observe(this.#o.dropTotal(), this.#now());
   }
 
   /** Makes and sends one record now; never rejects. Skipped while the previous one is on its way. */

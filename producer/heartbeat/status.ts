@@ -71,9 +71,8 @@ export class StatusInterval {
     this.#lastObservedMs = startMs;
   }
 
-  /** Notes drops seen since the last observation: the loss fell between the two. */
-  observe(totals: StatusTotals, nowMs: number): void {
-    const dropped = dropTotal(totals.drops);
+  /** Notes drops seen since the last observation (`dropped`: all drops so far): the loss fell between the two. */
+  observe(dropped: number, nowMs: number): void {
     if (dropped > this.#lastDropTotal) {
       this.#lossStartMs ??= this.#lastObservedMs;
       this.#lossEndMs = nowMs;
@@ -84,7 +83,7 @@ export class StatusInterval {
 
   /** The record for the interval up to now (observes first). */
   record(id: StatusIdentity, totals: StatusTotals, nowMs: number, eventId: string): AgentStatus {
-    this.observe(totals, nowMs);
+    this.observe(dropTotal(totals.drops), nowMs);
     const base = this.#base;
     const since = (now: number, then: number | undefined): number => Math.max(0, now - (then ?? 0));
     const d = (stage: keyof StageDrops): number => since(totals.drops[stage], base?.drops[stage]);

@@ -348,6 +348,13 @@ export class KafkaSink {
     await this.#transport.send(messages, topic);
   }
 
+  /** stats().droppedTotal without building the stats (the heartbeat reads it about once a second). */
+  droppedTotal(): number {
+    let n = this.#delivery.publishFailed;
+    for (const r of DROP_REASONS) n += this.#drops[r] + this.#queue.drops[r] + (this.#spool?.drops[r] ?? 0);
+    return n;
+  }
+
   stats(): SinkStats {
     const d = this.#delivery;
     const drops = { ...this.#drops };
@@ -356,7 +363,7 @@ export class KafkaSink {
     return {
       queue: { records: this.#queue.length, bytes: this.#queue.bytes, maxRecords: this.#queue.maxRecords, maxBytes: this.#queue.maxBytes },
       drops,
-      droppedTotal: DROP_REASONS.reduce((s, r) => s + drops[r], 0),
+      droppedTotal: this.droppedTotal(),
       pushed: this.#pushed,
       published: { ...d.published },
       publishErrors: d.publishErrors,

@@ -35,6 +35,11 @@ function dnsCaptureOf(d: DnsAttachStatus): NonNullable<CaptureCounters['dnsCaptu
   return { attached: d.attached, netnsScoped: d.netnsScoped, ...(d.attached ? {} : { reason: d.reason ?? 'not attached' }) };
 }
 
+/** The kernel counters that count lost records. */
+function kernelDrops(k: KernelCounters): DropCounters {
+  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError, outcomeRingFull: k.outcomeRingFull, execRingFull: k.execRingFull };
+}
+
 const ZERO_KERNEL: KernelCounters = {
   connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0,
   outcomeRingFull: 0, outcomeSeen: 0, execRingFull: 0, execSeen: 0,
@@ -119,10 +124,7 @@ export class CaptureSource {
     return {
       received,
       malformed,
-      drops: {
-        connectRingFull: this.#kernel.connectRingFull, dnsRingFull: this.#kernel.dnsRingFull, dnsReadError: this.#kernel.dnsReadError,
-        outcomeRingFull: this.#kernel.outcomeRingFull, execRingFull: this.#kernel.execRingFull,
-      },
+      drops: kernelDrops(this.#kernel),
       kernel: { ...this.#kernel },
       dnsTruncated,
       batches,
@@ -130,6 +132,18 @@ export class CaptureSource {
       processContext,
       ...(this.#handle ? { dnsCapture: dnsCaptureOf(this.#handle.dns) } : {}),
     };
+  }
+
+  /**
+   * Records lost so far, in the kernel and in decoding, without reading the
+   * native counters: the kernel's as of the last batch (a ring that drops
+   * still delivers batches). The sum of counters()'s drops and malformed.
+   */
+  dropTotal(): number {
+    let n = 0;
+    for (const v of Object.values(kernelDrops(this.#kernel))) n += v;
+    for (const v of Object.values(this.#step.decoder.counts.malformed)) n += v;
+    return n;
   }
 
   /** Kernel ids of the loaded programs and maps (empty after stop()). */

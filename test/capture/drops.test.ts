@@ -27,6 +27,9 @@ await captureTest('a burst into a tiny ring buffer: generated = received + count
   t.true(k.connectRingFull > 0, 'the tiny ring overflowed');
   t.true(received > 0);
   t.is(received + k.connectRingFull, N);
+  const { drops, malformed } = c.source.counters();
+  const counted = [...Object.values(drops), ...Object.values(malformed)].reduce((a, b) => a + b, 0);
+  t.is(c.source.dropTotal(), counted, "dropTotal() (the heartbeat's once-a-second read) is the sum of the counted drops");
   t.is(c.source.counters().received.connect, received, 'nothing else in this cgroup');
 });
 

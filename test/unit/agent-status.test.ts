@@ -50,12 +50,12 @@ test('counts cover the interval since the last acknowledged record; drops by sta
 
 test('the loss range is between the observation before the drops and the one that saw them', (t) => {
   const iv = new StatusInterval(0);
-  iv.observe(totals(), 1000);
-  iv.observe(totals(), 2000);
-  iv.observe(totals({}, { queue: 4 }), 3000); // lost between 2 s and 3 s
-  iv.observe(totals({}, { queue: 4 }), 4000);
-  iv.observe(totals({}, { queue: 4, kernel: 1 }), 5000); // and between 4 s and 5 s
-  iv.observe(totals({}, { queue: 4, kernel: 1 }), 6000);
+  iv.observe(0, 1000);
+  iv.observe(0, 2000);
+  iv.observe(4, 3000); // lost between 2 s and 3 s
+  iv.observe(4, 4000);
+  iv.observe(5, 5000); // and between 4 s and 5 s
+  iv.observe(5, 6000);
   const r = iv.record(identity, totals({}, { queue: 4, kernel: 1 }), 7000, 'x');
   t.is(r.drops.total, 5);
   t.is(r.lossStart, 2000 * 1000);
@@ -68,7 +68,7 @@ test('a record that was not sent leaves its interval, counts and loss range to t
   const sent: AgentStatus[] = [];
   let fail = true;
   const hb = new Heartbeat({
-    intervalMs: 30_000, identity, logger: silentLogger, now: () => now, totals: () => current,
+    intervalMs: 30_000, identity, logger: silentLogger, now: () => now, totals: () => current, dropTotal: () => Object.values(current.drops).reduce((a, b) => a + b, 0),
     send: async (s) => { if (fail) throw new Error('Kafka down'); sent.push(s); },
   });
   current = totals({ captured: 10 }, { queue: 2 });

@@ -173,6 +173,7 @@ test('Kafka down: the queue absorbs records up to its bound, drops are counted, 
   t.is(s.queue.records, 50);
   t.is(s.inFlight.records, 10);
   t.is(s.drops.queue_full_records, 40);
+  t.is(s.droppedTotal, Object.values(s.drops).reduce((a, b) => a + b, 0), 'droppedTotal (the heartbeat reads it alone) is the sum of the drops');
   down = false;
   t.true(await sink.flush(5000));
   s = sink.stats();
