@@ -70,7 +70,7 @@ export class StatsReporter {
         pending: o.pending,
         joined: nonZero({ state: o.joinedState, syscall: o.joinedSyscall }),
         inProgress: nonZero(o.inProgress),
-        ...nonZero({ noCookie: o.noCookie, orphans: o.orphans }),
+        ...nonZero({ noCookie: o.noCookie, orphans: o.orphans, excluded: s.capture.kernel.outcomeExcluded }),
       },
       queue: { records: s.sink.queue.records, bytes: s.sink.queue.bytes },
       // the disk spool: unacknowledged records on disk, of which diskOnly wait for room in the queue

@@ -90,7 +90,7 @@ export class SyntheticSource implements PipelineSource {
     const drops = { connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, outcomeRingFull: 0, execRingFull: 0 };
     return {
       ...step, drops,
-      kernel: { ...drops, connectSeen: step.received.connect, dnsSeen: step.received.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0, outcomeSeen: 0, execSeen: 0 },
+      kernel: { ...drops, connectSeen: step.received.connect, dnsSeen: step.received.dns, excludedSelf: 0, excludedPort: 0, excludedCidr: 0, outcomeSeen: 0, execSeen: 0, outcomeExcluded: 0 },
       native: null,
     };
   }

@@ -123,6 +123,8 @@ export interface KernelCounters extends DropCounters {
   excludedCidr: number;
   outcomeSeen: number;
   execSeen: number;
+  /** Handshake ends of sockets a port/CIDR exclude dropped: skipped in the kernel, no record. */
+  outcomeExcluded: number;
 }
 
 export interface RawBatch {
@@ -325,7 +327,7 @@ export interface RecordLayout {
   counters: {
     dropConnect: number; dropDns: number; dnsReadError: number; connectSeen: number; dnsSeen: number;
     excludedSelf: number; excludedPort: number; excludedCidr: number; dropOutcome: number; outcomeSeen: number;
-    dropExec: number; execSeen: number; count: number;
+    dropExec: number; execSeen: number; outcomeExcluded: number; count: number;
   };
   header: { size: number; kind: number; recordSize: number; probe: number; flags: number; ktimeNs: number };
   connect: {
@@ -663,10 +665,12 @@ function readCounters(buf: Buffer | null, l: RecordLayout): KernelCounters {
     outcomeSeen: at(c.outcomeSeen),
     execRingFull: at(c.dropExec),
     execSeen: at(c.execSeen),
+    outcomeExcluded: at(c.outcomeExcluded),
   };
 }
 
-function dropsOf(k: KernelCounters): DropCounters {
+/** The kernel counters that count lost records. */
+export function dropsOf(k: KernelCounters): DropCounters {
   return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError,
     outcomeRingFull: k.outcomeRingFull, execRingFull: k.execRingFull };
 }

@@ -78,6 +78,7 @@ napi_value js_layout(napi_env env, napi_callback_info info)
 		 { "outcomeSeen", CT_CNT_OUTCOME_SEEN },
 		 { "dropExec", CT_CNT_DROP_EXEC },
 		 { "execSeen", CT_CNT_EXEC_SEEN },
+		 { "outcomeExcluded", CT_CNT_OUTCOME_EXCLUDED },
 		 { "count", CT_CNT_MAX });
 	SET_INTS(env, l, "header",
 		 SIZE(struct ct_hdr),

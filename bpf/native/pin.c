@@ -41,6 +41,7 @@ static const char *map_role(const char *name)
 		{ "ct_config", "config map" },
 		{ "ct_excl_ports", "excluded ports map" },
 		{ "ct_excl_cidrs", "excluded CIDRs map" },
+		{ "ct_outcome_skip", "excluded sockets map" },
 		{ "ct_dns_scratch", "DNS scratch map" },
 		{ "ct_exec_scratch", "exec scratch map" },
 	};

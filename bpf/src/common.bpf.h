@@ -46,6 +46,18 @@
 	__type(key, struct ct_cidr_key); \
 	__type(value, __u8); \
 }
+/*
+ * Cookies of the sockets whose connect a port/CIDR exclude dropped, until their
+ * handshake ends: the outcome probe skips those instead of sending records
+ * nobody will join. LRU: a socket whose handshake never ends ages out (its
+ * outcome, if it comes, reaches userspace as an orphan, as without the map).
+ */
+#define CT_OUTCOME_SKIP_MAP struct { \
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); \
+	__uint(max_entries, 16384); \
+	__type(key, __u64); \
+	__type(value, __u8); \
+}
 /* a DNS record is built here (it has a variable size), then bpf_ringbuf_output() copies it */
 struct ct_dns_scratch {
 	struct ct_dns d;
@@ -82,6 +94,7 @@ CT_MAP CT_COUNTERS_MAP ct_counters SEC(".maps");
 CT_MAP CT_CONFIG_MAP ct_config SEC(".maps");
 CT_MAP CT_EXCL_PORTS_MAP ct_excl_ports SEC(".maps");
 CT_MAP CT_EXCL_CIDRS_MAP ct_excl_cidrs SEC(".maps");
+CT_MAP CT_OUTCOME_SKIP_MAP ct_outcome_skip SEC(".maps");
 CT_MAP CT_DNS_SCRATCH_MAP ct_dns_scratch SEC(".maps");
 CT_MAP CT_EXEC_SCRATCH_MAP ct_exec_scratch SEC(".maps");
 
@@ -197,14 +210,25 @@ static __always_inline struct ct_connect *ct_connect_begin(struct ct_config *cfg
 	return e;
 }
 
+/* Drops an excluded connect's record; its socket's handshake end is skipped too (ct_outcome_skip). */
+static __always_inline void ct_connect_exclude(struct ct_connect *e, __u32 counter)
+{
+	__u64 cookie = e->socket_cookie; /* a map key from the stack: 5.10 takes no ring-buffer pointer */
+	__u8 one = 1;
+
+	ct_count(counter);
+	if (e->hdr.flags & CT_F_COOKIE)
+		bpf_map_update_elem(&ct_outcome_skip, &cookie, &one, BPF_ANY);
+	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+}
+
 /* Applies the port/CIDR excludes, then submits or discards. */
 static __always_inline void ct_connect_commit(struct ct_config *cfg, struct ct_connect *e)
 {
 	if (cfg && (cfg->flags & CT_CFG_EXCL_PORTS)) {
 		__u16 port = e->dport;
 		if (bpf_map_lookup_elem(&ct_excl_ports, &port)) {
-			ct_count(CT_CNT_EXCL_PORT);
-			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+			ct_connect_exclude(e, CT_CNT_EXCL_PORT);
 			return;
 		}
 	}
@@ -218,8 +242,7 @@ static __always_inline void ct_connect_commit(struct ct_config *cfg, struct ct_c
 			__builtin_memcpy(key.addr, e->daddr, 16);
 		}
 		if (bpf_map_lookup_elem(&ct_excl_cidrs, &key)) {
-			ct_count(CT_CNT_EXCL_CIDR);
-			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+			ct_connect_exclude(e, CT_CNT_EXCL_CIDR);
 			return;
 		}
 	}

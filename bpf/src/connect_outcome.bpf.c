@@ -65,6 +65,12 @@ int BPF_PROG(ct_outcome_state, struct sock *sk, int oldstate, int newstate)
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
+	/* made at connect() by the rung (or at socket() by the cookie maker); 0 if neither did */
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (cookie && !bpf_map_delete_elem(&ct_outcome_skip, &cookie)) {
+		ct_count(CT_CNT_OUTCOME_EXCLUDED);
+		return 0;
+	}
 	o = ct_outcome_begin(CT_PROBE_OUTCOME_STATE);
 	if (!o)
 		return 0;
@@ -82,8 +88,6 @@ int BPF_PROG(ct_outcome_state, struct sock *sk, int oldstate, int newstate)
 		bpf_core_read(o->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	o->err = BPF_CORE_READ(sk, sk_err);
-	/* made at connect() by the rung (or at socket() by the cookie maker); 0 if neither did */
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	if (cookie) {
 		o->socket_cookie = cookie;
 		o->hdr.flags |= CT_F_COOKIE;

@@ -160,7 +160,8 @@ struct ct_exec {
 #define CT_CNT_OUTCOME_SEEN 9   /* outcome records the probes made (before the ring) */
 #define CT_CNT_DROP_EXEC 10     /* ring buffer full: exec record lost */
 #define CT_CNT_EXEC_SEEN 11     /* execs seen */
-#define CT_CNT_MAX 12
+#define CT_CNT_OUTCOME_EXCLUDED 12 /* handshake ends of sockets a port/CIDR exclude dropped, skipped */
+#define CT_CNT_MAX 13
 
 /* ct_config (one-entry array), written by userspace after load, before attach. */
 #define CT_CFG_EXCL_PORTS 0x1
@@ -202,7 +203,7 @@ struct ct_cidr_key {
  * record, a map or a counter index above changes meaning.
  */
 #define CT_PIN_MAGIC 0x6e707463U  /* "ctpn" */
-#define CT_LAYOUT_VERSION 2
+#define CT_LAYOUT_VERSION 3
 
 #define CT_PIN_DNS 0x1      /* link_dns_0 is pinned */
 #define CT_PIN_COOKIES 0x2  /* link_cookies_0 is pinned */

@@ -1,7 +1,7 @@
 // CaptureSource: the kernel capture as typed event batches. Wraps
 // openCapture() (bpf-native-loader) and the record decoder, adds process
 // context (ppid, exe, container id) to connect events and keeps counters.
-import { clockOffsetNs, openCapture } from 'bpf-native-loader';
+import { clockOffsetNs, dropsOf, openCapture } from 'bpf-native-loader';
 import type { AttachAttempt, CaptureHandle, CaptureOptions, CaptureStats, DnsAttachStatus, DropCounters, KernelCounters, CompanionAttachStatus, KernelObjectIds, PersistStatus, ProbeName, RawBatch } from 'bpf-native-loader';
 import { BatchStep } from './batch.ts';
 import type { StepCounters } from './batch.ts';
@@ -35,14 +35,9 @@ function dnsCaptureOf(d: DnsAttachStatus): NonNullable<CaptureCounters['dnsCaptu
   return { attached: d.attached, netnsScoped: d.netnsScoped, ...(d.attached ? {} : { reason: d.reason ?? 'not attached' }) };
 }
 
-/** The kernel counters that count lost records. */
-function kernelDrops(k: KernelCounters): DropCounters {
-  return { connectRingFull: k.connectRingFull, dnsRingFull: k.dnsRingFull, dnsReadError: k.dnsReadError, outcomeRingFull: k.outcomeRingFull, execRingFull: k.execRingFull };
-}
-
 const ZERO_KERNEL: KernelCounters = {
   connectRingFull: 0, dnsRingFull: 0, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0,
-  outcomeRingFull: 0, outcomeSeen: 0, execRingFull: 0, execSeen: 0,
+  outcomeRingFull: 0, outcomeSeen: 0, execRingFull: 0, execSeen: 0, outcomeExcluded: 0,
 };
 
 export class CaptureSource {
@@ -124,7 +119,7 @@ export class CaptureSource {
     return {
       received,
       malformed,
-      drops: kernelDrops(this.#kernel),
+      drops: dropsOf(this.#kernel),
       kernel: { ...this.#kernel },
       dnsTruncated,
       batches,
@@ -141,7 +136,7 @@ export class CaptureSource {
    */
   dropTotal(): number {
     let n = 0;
-    for (const v of Object.values(kernelDrops(this.#kernel))) n += v;
+    for (const v of Object.values(dropsOf(this.#kernel))) n += v;
     for (const v of Object.values(this.#step.decoder.counts.malformed)) n += v;
     return n;
   }

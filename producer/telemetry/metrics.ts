@@ -34,6 +34,7 @@ export const METRIC_DEFINITIONS = [
   ['conntrail.outcome.joined', 'counter', '{record}', 'Records joined to their connect\'s outcome, by source (state: the socket left SYN_SENT; syscall: connect() failed).'],
   ['conntrail.outcome.in_progress', 'counter', '{record}', 'Records published with outcome in_progress (no outcome known), by reason (timeout: none within enrich.outcomeWaitMs; evicted: enrich.outcomeMaxPending reached; shutdown).'],
   ['conntrail.outcome.orphans', 'counter', '{event}', 'Outcome events that matched no held record (its record was already published, or a connect conntrail does not publish).'],
+  ['conntrail.outcome.excluded', 'counter', '{event}', 'Handshake ends of connects a port or CIDR exclude filtered out, skipped in the kernel (no record, no orphan).'],
   ['conntrail.outcome.no_cookie', 'counter', '{record}', 'Records held without a socket cookie: only a failed connect() can give them an outcome.'],
   ['conntrail.outcome.pending', 'gauge', '{record}', 'Records waiting for their outcome now.'],
   ['conntrail.queue.depth', 'gauge', '{record}', 'Records waiting between enrichment and Kafka now.'],
@@ -110,6 +111,7 @@ export function registerPipelineMetrics(meter: Meter, snapshot: () => PipelineSt
       observeCounts(r, obs['conntrail.outcome.in_progress'], o.inProgress, 'reason');
       r.observe(obs['conntrail.outcome.orphans'], o.orphans);
       r.observe(obs['conntrail.outcome.no_cookie'], o.noCookie);
+      if (o.excluded !== undefined) r.observe(obs['conntrail.outcome.excluded'], o.excluded);
       r.observe(obs['conntrail.outcome.pending'], o.pending);
     }
     const q = s.queue;

@@ -252,6 +252,7 @@ export function snapshotOf(s: PipelineStats): PipelineStatsSnapshot {
       inProgress: { ...e.outcome.inProgress },
       orphans: e.outcome.orphans,
       noCookie: e.outcome.noCookie,
+      excluded: k.outcomeExcluded,
       pending: e.outcome.pending,
     },
     queue: {

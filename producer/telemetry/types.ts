@@ -119,6 +119,8 @@ export interface PipelineStatsSnapshot {
     orphans: number;
     /** Records held without a socket cookie. */
     noCookie: number;
+    /** Handshake ends of excluded connects, skipped in the kernel (absent: a snapshot without the kernel's counters). */
+    excluded?: number;
     /** Records held now. */
     pending: number;
   };

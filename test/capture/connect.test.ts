@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { Collector, FLOOD, captureTest, flood, listener, refusedPort, run, sh } from './support.ts';
-import type { ConnectEvent } from '../../producer/source/types.ts';
+import type { ConnectEvent, ConnectOutcomeEvent } from '../../producer/source/types.ts';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -154,6 +154,12 @@ await captureTest('excludes: own process (default), destination ports and CIDRs 
   t.true(k.excludedSelf >= 1, `excludedSelf ${k.excludedSelf}`);
   t.true(k.excludedPort >= 1, `excludedPort ${k.excludedPort}`);
   t.true(k.excludedCidr >= 2, `excludedCidr ${k.excludedCidr}`);
+  // their handshake ends (refused) are skipped in the kernel too: no outcome record to orphan
+  const outcomes = c.events.filter((e): e is ConnectOutcomeEvent => e.kind === 'outcome' && e.source === 'state');
+  t.true(outcomes.some((o) => o.socketCookieValid && o.socketCookie === seen.socketCookie), 'the kept connect\'s outcome came');
+  t.is(outcomes.filter((o) => o.dstPort === dropPort).length, 0, 'no outcome for the excluded port');
+  t.is(outcomes.filter((o) => o.dstIP === '127.0.0.66' || o.dstIP === '::1').length, 0, 'no outcome for the excluded CIDRs');
+  t.true(k.outcomeExcluded >= 3, `outcomeExcluded ${k.outcomeExcluded}`);
 });
 
 await captureTest('records reach JS in batches: many records per crossing', async (t) => {

@@ -29,7 +29,7 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
     capture: { events: { connect: { cgroup: 10 }, dns: { cgroup_skb: 2 } }, kernelDrops: { ringbuf_full: 0 }, excluded: { port: 1 }, dnsAttached: 1 },
     decode: { skipped: { not_tcp: 3 } },
     dns: { parseErrors: { truncated: 1 }, cache: { size: 5, addresses: 7, hits: 4, misses: 6, expired: 0 } },
-    outcome: { joined: { state: 6, syscall: 1 }, inProgress: { timeout: 2, evicted: 0, shutdown: 0 }, orphans: 3, noCookie: 1, pending: 4 },
+    outcome: { joined: { state: 6, syscall: 1 }, inProgress: { timeout: 2, evicted: 0, shutdown: 0 }, orphans: 3, noCookie: 1, excluded: 5, pending: 4 },
     queue: { depth: 12, bytes: 1200, drops: { full: 0 } },
     spool: { records: 40, diskOnly: 28, bytes: 9000, segments: 2, replayed: 5 },
     publish: { batches: 1, records: 8, bytes: 800, errors: 0 },
@@ -53,6 +53,7 @@ test.serial('the Prometheus endpoint shows the counters moving, the gauges, the 
   t.is(a.get('conntrail_outcome_in_progress_total{reason="timeout"}'), 2);
   t.is(a.get('conntrail_outcome_orphans_total'), 3);
   t.is(a.get('conntrail_outcome_no_cookie_total'), 1);
+  t.is(a.get('conntrail_outcome_excluded_total'), 5);
   t.is(a.get('conntrail_outcome_pending'), 4);
   t.is(a.get('conntrail_dns_cache_addresses'), 7);
   t.is(a.get('conntrail_dns_cache_hits_total'), 4);

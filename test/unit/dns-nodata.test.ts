@@ -68,7 +68,7 @@ test('Enricher: NODATA counted as dnsRepliesNoData, not as an error, nothing cac
   t.deepEqual(Object.values(s.dnsErrors).filter((n) => n !== 0), []);
   t.is(s.cache.names, 1, 'only the answered reply stored a name');
 
-  const capture = { received: { connect: 0, dns: 3, byProbe: {} }, malformed: {}, drops: {}, dnsCapture: undefined } as unknown as CaptureCounters;
+  const capture = { received: { connect: 0, dns: 3, byProbe: {} }, malformed: {}, drops: {}, kernel: { outcomeExcluded: 0 }, dnsCapture: undefined } as unknown as CaptureCounters;
   const sink = {
     published: { records: 0 }, drops: {}, queue: { records: 0, bytes: 0 }, lastPublishAt: null, lastError: null,
     ackLatencyMs: { samples: 0, p50: 0, p99: 0, max: 0 },

@@ -342,10 +342,10 @@ test('the stats line shows what the join did: pending, joined by source, in_prog
   join.outcome(stateEv(1000, T0 + 1, true), out); // record 0's: an orphan now
   clock.ms = 10_000;
   join.expire();
-  const capture = { received: { connect: 2, dns: 0, byProbe: {} }, malformed: {}, drops: {}, dnsCapture: undefined } as never;
+  const capture = { received: { connect: 2, dns: 0, byProbe: {} }, malformed: {}, drops: {}, kernel: { outcomeExcluded: 2 }, dnsCapture: undefined } as never;
   const sink = { published: { records: 2 }, drops: {}, queue: { records: 0, bytes: 0 }, lastPublishAt: null, lastError: null, ackLatencyMs: {} } as never;
   const line = new StatsReporter(null as never, () => ({ capture, enrich: e.stats(), sink })).line() as { outcome: unknown };
-  t.deepEqual(line.outcome, { pending: 0, joined: {}, inProgress: { evicted: 1, timeout: 1 }, noCookie: 1, orphans: 1 });
+  t.deepEqual(line.outcome, { pending: 0, joined: {}, inProgress: { evicted: 1, timeout: 1 }, noCookie: 1, orphans: 1, excluded: 2 });
 });
 
 // A model of the join (pending records in hold order; a tid finds only its latest held connect),

@@ -6,7 +6,7 @@ import { pinnedIncompatibility, persistReport, type KernelCounters, type RecordL
 const layout = { version: 3, pinMagic: 0x6e707463 } as RecordLayout;
 const tag = { magic: 0x6e707463, version: 3, probe: 'fentry', ringBytes: 8 << 20, dns: true, cookies: false, outcome: true, connectExit: true, exec: true };
 const want = { ladder: ['lsm', 'fentry', 'kprobe'] as const, ringBytes: 8 << 20 };
-const kernel: KernelCounters = { connectRingFull: 7, dnsRingFull: 2, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0, outcomeRingFull: 0, outcomeSeen: 0, execRingFull: 0, execSeen: 0 };
+const kernel: KernelCounters = { connectRingFull: 7, dnsRingFull: 2, dnsReadError: 0, connectSeen: 0, dnsSeen: 0, excludedSelf: 0, excludedPort: 0, excludedCidr: 0, outcomeRingFull: 0, outcomeSeen: 0, execRingFull: 0, execSeen: 0, outcomeExcluded: 0 };
 
 test('a pinned capture with this layout, a probe in the ladder and the configured ring is adopted', (t) => {
   t.is(pinnedIncompatibility({ tag }, want, layout), undefined);
